@@ -1,0 +1,23 @@
+//! Error signals that flow through nested error types by construction.
+//!
+//! See the crate README for the full guide.
+
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+mod kind;
+mod signal;
+mod trace;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+#[cfg(feature = "runtime")]
+pub mod runtime;
+
+pub use crate::kind::{Kind, KindId};
+pub use crate::signal::Signal;
+pub use crate::trace::{FieldName, Node, Step, Trace, Walker};
+pub use signal_derive::Signal;

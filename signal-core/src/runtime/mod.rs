@@ -1,0 +1,1 @@
+//! A tokio supervisor that acts on the signals a worker's errors carry.

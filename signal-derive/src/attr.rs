@@ -1,0 +1,279 @@
+//! Parses `#[signal(...)]` attributes into typed slots. Where an attribute may
+//! appear is decided later, in `check.rs`; this file only reads them.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::parse::ParseStream;
+use syn::{Attribute, LitStr, Path, Token};
+
+use crate::ctxt::Ctxt;
+
+/// The keys `#[signal(...)]` understands, for "unknown attribute" messages.
+const KEYS: &str = "`forward`, `skip = \"reason\"`, `leaf = \"Kind\"`, or `crate = \"path\"`";
+
+/// One attribute slot: set at most once, remembering where it was set.
+pub struct Attr<T> {
+    name: &'static str,
+    value: Option<(Span, T)>,
+}
+
+impl<T> Attr<T> {
+    fn none(name: &'static str) -> Self {
+        Attr { name, value: None }
+    }
+
+    fn set(&mut self, cx: &Ctxt, span: Span, value: T) {
+        if let Some((first, _)) = &self.value {
+            let mut error =
+                syn::Error::new(span, format!("duplicate signal attribute `{}`", self.name));
+            error.combine(syn::Error::new(
+                *first,
+                format!("`{}` first set here", self.name),
+            ));
+            cx.syn_error(error);
+        } else {
+            self.value = Some((span, value));
+        }
+    }
+
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref().map(|(_, value)| value)
+    }
+
+    pub fn span(&self) -> Option<Span> {
+        self.value.as_ref().map(|(span, _)| *span)
+    }
+}
+
+/// A kind named in an attribute: the path, spanned at the user's text.
+#[derive(Clone)]
+pub struct KindPath {
+    pub path: Path,
+}
+
+impl ToTokens for KindPath {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.path.to_tokens(tokens);
+    }
+}
+
+/// `forward`, `forward(only(A, B))` or `forward(except(C))`.
+pub struct Forward {
+    pub filter: Filter,
+}
+
+pub enum Filter {
+    All,
+    Only(Vec<KindPath>),
+    Except(Vec<KindPath>),
+}
+
+/// Every `#[signal(...)]` key found on one item, variant or field.
+pub struct Attrs {
+    pub forward: Attr<Forward>,
+    pub skip: Attr<LitStr>,
+    pub leaf: Attr<KindPath>,
+    pub krate: Attr<Path>,
+}
+
+impl Attrs {
+    pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Attrs {
+        let mut out = Attrs {
+            forward: Attr::none("forward"),
+            skip: Attr::none("skip"),
+            leaf: Attr::none("leaf"),
+            krate: Attr::none("crate"),
+        };
+        for attr in attrs {
+            if !attr.path().is_ident("signal") {
+                continue;
+            }
+            if let syn::Meta::Path(path) = &attr.meta {
+                cx.error_spanned_by(
+                    path,
+                    format!("expected `#[signal(...)]` with one of {KEYS}"),
+                );
+                continue;
+            }
+            let result = attr.parse_nested_meta(|meta| {
+                if let Err(error) = parse_key(cx, &mut out, &meta) {
+                    cx.syn_error(error);
+                    skip_value(&meta);
+                }
+                Ok(())
+            });
+            if let Err(error) = result {
+                cx.syn_error(error);
+            }
+        }
+        out
+    }
+}
+
+fn parse_key(cx: &Ctxt, out: &mut Attrs, meta: &ParseNestedMeta) -> syn::Result<()> {
+    let span = meta
+        .path
+        .segments
+        .first()
+        .map_or_else(Span::call_site, |s| s.ident.span());
+    if meta.path.is_ident("forward") {
+        let filter = if meta.input.peek(syn::token::Paren) {
+            parse_filter(meta)?
+        } else if meta.input.peek(Token![=]) {
+            return Err(meta.error(
+                "`forward` takes no value: write `#[signal(forward)]`, \
+                 or `#[signal(forward(only(Kind, ...)))]` / `#[signal(forward(except(Kind, ...)))]`",
+            ));
+        } else {
+            Filter::All
+        };
+        out.forward.set(cx, span, Forward { filter });
+    } else if meta.path.is_ident("skip") {
+        if !meta.input.peek(Token![=]) {
+            return Err(meta.error(
+                "`skip` needs a reason: write `#[signal(skip = \"why this field's signals do not matter here\")]`",
+            ));
+        }
+        let reason: LitStr = meta.value()?.parse()?;
+        if reason.value().trim().is_empty() {
+            return Err(syn::Error::new(
+                reason.span(),
+                "the reason for `skip` is empty: say why this field's signals do not matter here",
+            ));
+        }
+        out.skip.set(cx, span, reason);
+    } else if meta.path.is_ident("leaf") {
+        if !meta.input.peek(Token![=]) {
+            return Err(meta.error(
+                "`leaf` names the kind this raises: write `#[signal(leaf = \"KindName\")]`",
+            ));
+        }
+        let kind = parse_path_value(meta.value()?)?;
+        out.leaf.set(cx, span, KindPath { path: kind });
+    } else if meta.path.is_ident("crate") {
+        let path = parse_path_value(meta.value()?)?;
+        out.krate.set(cx, span, path);
+    } else {
+        let name = meta.path.to_token_stream().to_string().replace(' ', "");
+        return Err(meta.error(format!(
+            "unknown signal attribute `{name}`; expected {KEYS}"
+        )));
+    }
+    Ok(())
+}
+
+/// `(only(A, B))` or `(except(C))` after `forward`.
+fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
+    let mut filter: Option<(Span, Filter)> = None;
+    let mut errors: Option<syn::Error> = None;
+    meta.parse_nested_meta(|inner| {
+        let span = inner
+            .path
+            .segments
+            .first()
+            .map_or_else(Span::call_site, |s| s.ident.span());
+        let is_only = inner.path.is_ident("only");
+        if !is_only && !inner.path.is_ident("except") {
+            let name = inner.path.to_token_stream().to_string().replace(' ', "");
+            return Err(inner.error(format!(
+                "unknown forward filter `{name}`; expected `only(Kind, ...)` or `except(Kind, ...)`"
+            )));
+        }
+        let word = if is_only { "only" } else { "except" };
+        let mut kinds = Vec::new();
+        if !inner.input.peek(syn::token::Paren) {
+            return Err(inner.error(format!(
+                "`{word}` lists kinds in parentheses: `{word}(Kind, ...)`"
+            )));
+        }
+        inner.parse_nested_meta(|kind| {
+            if !kind.input.is_empty() && !kind.input.peek(Token![,]) {
+                return Err(kind.error("expected a kind name"));
+            }
+            kinds.push(KindPath {
+                path: kind.path.clone(),
+            });
+            Ok(())
+        })?;
+        if kinds.is_empty() {
+            return Err(syn::Error::new(
+                span,
+                format!("`{word}()` lists no kinds; name at least one, or use plain `forward`"),
+            ));
+        }
+        let new = if is_only {
+            Filter::Only(kinds)
+        } else {
+            Filter::Except(kinds)
+        };
+        match &filter {
+            None => filter = Some((span, new)),
+            Some((first, existing)) => {
+                let message = match (existing, &new) {
+                    (Filter::Only(_), Filter::Except(_)) | (Filter::Except(_), Filter::Only(_)) => {
+                        "`only` and `except` cannot be combined: list the kinds to forward with \
+                         `only`, or the kinds to hold back with `except`"
+                            .to_owned()
+                    }
+                    _ => format!(
+                        "duplicate forward filter `{word}`: list every kind in one `{word}(...)`"
+                    ),
+                };
+                let mut error = syn::Error::new(span, message);
+                error.combine(syn::Error::new(*first, "first filter here"));
+                match &mut errors {
+                    Some(all) => all.combine(error),
+                    None => errors = Some(error),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(error) = errors {
+        return Err(error);
+    }
+    Ok(filter.map_or(Filter::All, |(_, filter)| filter))
+}
+
+/// A path given as a string literal (`"Kind"`), spanned at the literal, or
+/// written bare (`Kind`).
+fn parse_path_value(input: ParseStream) -> syn::Result<Path> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        if lit.value().trim().is_empty() {
+            return Err(syn::Error::new(
+                lit.span(),
+                "expected a path, found an empty string",
+            ));
+        }
+        lit.parse::<Path>().map_err(|_| {
+            syn::Error::new(
+                lit.span(),
+                format!(
+                    "`{}` is not a path; expected a kind such as \"NeedsDbReconnect\"",
+                    lit.value()
+                ),
+            )
+        })
+    } else {
+        input.parse::<Path>()
+    }
+}
+
+/// After an error in one key, skip its value so the keys after it are still
+/// read and their errors reported in the same compile.
+fn skip_value(meta: &ParseNestedMeta) {
+    let _ = meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if let proc_macro2::TokenTree::Punct(punct) = &tt {
+                if punct.as_char() == ',' {
+                    return Ok(((), rest));
+                }
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}

@@ -1,0 +1,93 @@
+//! Rules that involve where an attribute appears, or more than one attribute.
+
+use crate::ast::{Data, Field, Input, Variant};
+use crate::attr::Attrs;
+use crate::ctxt::Ctxt;
+
+pub fn check(cx: &Ctxt, input: &Input) {
+    let is_enum = matches!(input.data, Data::Enum(_));
+    check_item(cx, &input.attrs, is_enum);
+    match &input.data {
+        Data::Enum(variants) => variants
+            .iter()
+            .for_each(|variant| check_variant(cx, variant)),
+        Data::Struct(data) => data.fields.iter().for_each(|field| check_field(cx, field)),
+    }
+}
+
+fn check_item(cx: &Ctxt, attrs: &Attrs, is_enum: bool) {
+    if is_enum {
+        if let Some(span) = attrs.leaf.span() {
+            cx.error_at(
+                span,
+                "`leaf` on an enum would make every variant raise the kind; \
+                 put `#[signal(leaf = \"...\")]` on the variants that raise it",
+            );
+        }
+    }
+    if let Some(span) = attrs.forward.span() {
+        cx.error_at(
+            span,
+            "`forward` goes on a field, not on a type: `#[signal(forward)]` before the field to forward",
+        );
+    }
+    if let Some(span) = attrs.skip.span() {
+        cx.error_at(
+            span,
+            "`skip` goes on a field, not on a type: `#[signal(skip = \"reason\")]` before the field to skip",
+        );
+    }
+}
+
+fn check_variant(cx: &Ctxt, variant: &Variant) {
+    if let Some(span) = variant.attrs.forward.span() {
+        cx.error_at(
+            span,
+            format!(
+                "`forward` goes on a field, not on a variant: write `{}(#[signal(forward)] Inner)`",
+                variant.ident
+            ),
+        );
+    }
+    if let Some(span) = variant.attrs.skip.span() {
+        cx.error_at(
+            span,
+            format!(
+                "`skip` goes on a field, not on a variant: write `{}(#[signal(skip = \"reason\")] Inner)`",
+                variant.ident
+            ),
+        );
+    }
+    not_here(cx, &variant.attrs, "a variant");
+    variant
+        .fields
+        .iter()
+        .for_each(|field| check_field(cx, field));
+}
+
+fn check_field(cx: &Ctxt, field: &Field) {
+    if let Some(span) = field.attrs.leaf.span() {
+        cx.error_at(
+            span,
+            "`leaf` goes on a variant or a struct, not on a field; \
+             to pass on the signals of this field's type, use `#[signal(forward)]`",
+        );
+    }
+    if let (Some(_), Some(skip)) = (field.attrs.forward.span(), field.attrs.skip.span()) {
+        cx.error_at(
+            skip,
+            "a field is either forwarded or skipped, not both: \
+             keep `forward` to pass its signals on, or `skip = \"reason\"` to drop them",
+        );
+    }
+    not_here(cx, &field.attrs, "a field");
+}
+
+fn not_here(cx: &Ctxt, attrs: &Attrs, place: &str) {
+    if let Some(span) = attrs.krate.span() {
+        cx.error_at(
+            span,
+            format!("`crate` goes on the type being derived, not on {place}"),
+        );
+    }
+}

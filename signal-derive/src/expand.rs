@@ -1,0 +1,469 @@
+//! Code generation. Reads the checked model; parses nothing.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Ident, Member, Path};
+
+use crate::ast::{Data, Field, Input, Variant};
+use crate::attr::{Filter, KindPath};
+use crate::check::check;
+use crate::ctxt::Ctxt;
+use crate::shape::{Shape, inner_types, mentioned_params};
+
+pub fn derive(node: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let input = Input::from_syn(&cx, node);
+    if let Some(input) = &input {
+        check(&cx, input);
+    }
+    let krate = input
+        .as_ref()
+        .and_then(|input| input.attrs.krate.get().cloned())
+        .unwrap_or_else(|| syn::parse_quote!(::signal_core));
+    match input {
+        Some(input) if !cx.has_errors() => Expander::new(&input, krate).expand(),
+        _ => {
+            let errors = cx.into_compile_errors();
+            let fallback = fallback(node, &krate);
+            quote!(#errors #fallback)
+        }
+    }
+}
+
+/// After an error, an impl that carries nothing, so code using the type does
+/// not fail a second time with "does not implement `Signal`".
+fn fallback(node: &DeriveInput, krate: &Path) -> TokenStream {
+    let ident = &node.ident;
+    let (impl_generics, ty_generics, where_clause) = node.generics.split_for_impl();
+    quote! {
+        #[automatically_derived]
+        #[allow(unused_qualifications)]
+        impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
+            fn has<__K: #krate::Kind>(&self) -> bool {
+                false
+            }
+            fn walk(&self, _: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
+                ::core::ops::ControlFlow::Continue(())
+            }
+        }
+    }
+}
+
+struct Expander<'a> {
+    input: &'a Input<'a>,
+    krate: Path,
+    /// The type's name as it appears in paths (`r#` removed).
+    name: String,
+    /// Type parameters that need a `Signal` bound: those in forwarded fields.
+    bounded: BTreeSet<Ident>,
+}
+
+/// What the attributes say a field does.
+enum Role<'f> {
+    Forward(&'f Filter),
+    Skip,
+    Unannotated,
+}
+
+fn role<'f>(field: &'f Field) -> Role<'f> {
+    if let Some(forward) = field.attrs.forward.get() {
+        Role::Forward(&forward.filter)
+    } else if field.attrs.skip.get().is_some() {
+        Role::Skip
+    } else {
+        Role::Unannotated
+    }
+}
+
+impl<'a> Expander<'a> {
+    fn new(input: &'a Input<'a>, krate: Path) -> Self {
+        let params: BTreeSet<Ident> = input
+            .original
+            .generics
+            .type_params()
+            .map(|param| param.ident.clone())
+            .collect();
+        let mut bounded = BTreeSet::new();
+        for field in input.all_fields() {
+            if let Role::Forward(_) = role(field) {
+                let mut opaque = Vec::new();
+                Shape::of(field.ty).opaque_types(&mut opaque);
+                for ty in opaque {
+                    mentioned_params(ty, &params, &mut bounded);
+                }
+            }
+        }
+        Expander {
+            input,
+            krate,
+            name: input.ident.unraw().to_string(),
+            bounded,
+        }
+    }
+
+    fn expand(&self) -> TokenStream {
+        let krate = &self.krate;
+        let ident = self.input.ident;
+        let generics = &self.input.original.generics;
+        let (impl_generics, ty_generics, _) = generics.split_for_impl();
+        let where_clause = self.where_clause();
+        let (has_body, walk_body) = match &self.input.data {
+            Data::Enum(variants) => self.enum_bodies(variants),
+            Data::Struct(data) => self.struct_bodies(&data.fields),
+        };
+        let checks = self.field_checks(&impl_generics, &where_clause);
+        quote! {
+            #[automatically_derived]
+            #[allow(unused_qualifications, clippy::needless_return)]
+            impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
+                #[inline]
+                fn has<__K: #krate::Kind>(&self) -> bool {
+                    #has_body
+                }
+
+                fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
+                    #walk_body
+                }
+            }
+
+            #checks
+        }
+    }
+
+    fn where_clause(&self) -> TokenStream {
+        let krate = &self.krate;
+        let existing = self
+            .input
+            .original
+            .generics
+            .where_clause
+            .as_ref()
+            .map(|clause| clause.predicates.iter().collect::<Vec<_>>())
+            .unwrap_or_default();
+        let bounded = &self.bounded;
+        if existing.is_empty() && bounded.is_empty() {
+            return TokenStream::new();
+        }
+        quote!(where #(#existing,)* #(#bounded: #krate::Signal,)*)
+    }
+
+    fn enum_bodies(&self, variants: &[Variant]) -> (TokenStream, TokenStream) {
+        if variants.is_empty() {
+            return (quote!(match *self {}), quote!(match *self {}));
+        }
+        let mut has_arms = Vec::new();
+        let mut walk_arms = Vec::new();
+        for variant in variants {
+            let cfgs = &variant.cfgs;
+            let variant_ident = variant.ident;
+            let pattern = self.pattern(quote!(Self::#variant_ident), &variant.fields);
+            let variant_name = variant_ident.unraw().to_string();
+            let leaf = variant.attrs.leaf.get();
+            let has = self.has_block(leaf, &variant.fields);
+            let walk = self.walk_block(Some(&variant_name), leaf, &variant.fields);
+            has_arms.push(quote!(#(#cfgs)* #pattern => { #has }));
+            walk_arms.push(quote!(#(#cfgs)* #pattern => { #walk }));
+        }
+        (
+            quote!(match *self { #(#has_arms)* }),
+            quote!(match *self { #(#walk_arms)* }),
+        )
+    }
+
+    fn struct_bodies(&self, fields: &[Field]) -> (TokenStream, TokenStream) {
+        let pattern = self.pattern(quote!(Self), fields);
+        let leaf = self.input.attrs.leaf.get();
+        let has = self.has_block(leaf, fields);
+        let walk = self.walk_block(None, leaf, fields);
+        (
+            quote!(let #pattern = *self; #has),
+            quote!(let #pattern = *self; #walk),
+        )
+    }
+
+    /// `Path { field: ref __f0, 1: ref __f1, .. }`, binding forwarded fields.
+    fn pattern(&self, path: TokenStream, fields: &[Field]) -> TokenStream {
+        let bindings = fields.iter().enumerate().filter_map(|(index, field)| {
+            if let Role::Forward(_) = role(field) {
+                let member = &field.member;
+                let binding = binding(index);
+                let cfgs = &field.cfgs;
+                Some(quote!(#(#cfgs)* #member: ref #binding,))
+            } else {
+                None
+            }
+        });
+        quote!(#path { #(#bindings)* .. })
+    }
+
+    fn kind(&self, kind: &KindPath) -> TokenStream {
+        let krate = &self.krate;
+        let path = &kind.path;
+        quote_spanned!(path.span()=> <#path as #krate::Kind>)
+    }
+
+    fn has_block(&self, leaf: Option<&KindPath>, fields: &[Field]) -> TokenStream {
+        let krate = &self.krate;
+        let leaf = leaf.map(|leaf| {
+            let kind = self.kind(leaf);
+            quote!(if #kind::implies::<__K>() { return true; })
+        });
+        let mut needs_maybe = false;
+        let forwards: Vec<TokenStream> = fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| {
+                let Role::Forward(filter) = role(field) else {
+                    return None;
+                };
+                needs_maybe = true;
+                let cfgs = &field.cfgs;
+                let filter = self.static_filter(filter);
+                let expr = self.has_expr(&Shape::of(field.ty), &binding_tokens(index));
+                Some(quote!(#(#cfgs)* { if #filter #expr { return true; } }))
+            })
+            .collect();
+        let uses = needs_maybe
+            .then(|| quote!(use #krate::__private::{MaybeCarrier as _, MaybeInert as _};));
+        quote!(#uses #leaf #(#forwards)* false)
+    }
+
+    fn static_filter(&self, filter: &Filter) -> TokenStream {
+        match filter {
+            Filter::All => TokenStream::new(),
+            Filter::Only(kinds) => self.only_filter(kinds),
+            Filter::Except(kinds) => self.except_filter(kinds),
+        }
+    }
+
+    fn only_filter(&self, kinds: &[KindPath]) -> TokenStream {
+        let krate = &self.krate;
+        let kinds = kinds.iter().map(|kind| &kind.path);
+        quote!((false #(|| <__K as #krate::Kind>::implies::<#kinds>())*) &&)
+    }
+
+    fn except_filter(&self, kinds: &[KindPath]) -> TokenStream {
+        let krate = &self.krate;
+        let kinds = kinds.iter().map(|kind| &kind.path);
+        quote!(!(false #(|| <__K as #krate::Kind>::implies::<#kinds>())*) &&)
+    }
+
+    fn has_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Opaque(_) => quote!((&#krate::__private::Maybe(#value)).__signal_has::<__K>()),
+            Shape::Tuple(elems) => {
+                let parts = elems.iter().enumerate().map(|(index, elem)| {
+                    let index = syn::Index::from(index);
+                    self.has_expr(elem, &quote!(&__t.#index))
+                });
+                quote!({ let __t = #value; false #(|| #parts)* })
+            }
+            Shape::Seq(inner) => {
+                let inner = self.has_expr(inner, &quote!(__e));
+                quote!(::core::iter::IntoIterator::into_iter(#value).any(|__e| #inner))
+            }
+            Shape::Map(inner) => {
+                let inner = self.has_expr(inner, &quote!(__e));
+                quote!(#value.values().any(|__e| #inner))
+            }
+            Shape::Opt(inner) => {
+                let inner = self.has_expr(inner, &quote!(__e));
+                quote!(match #value {
+                    ::core::option::Option::Some(__e) => #inner,
+                    ::core::option::Option::None => false,
+                })
+            }
+            Shape::Deref(inner) => {
+                let inner = self.has_expr(inner, &quote!(__e));
+                quote!({ let __e = &**#value; #inner })
+            }
+        }
+    }
+
+    fn walk_block(
+        &self,
+        variant: Option<&str>,
+        leaf: Option<&KindPath>,
+        fields: &[Field],
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let ty = &self.name;
+        let variant_tokens = match variant {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        let leaf = leaf.map(|leaf| {
+            let kind = self.kind(leaf);
+            quote! {
+                __w.leaf(
+                    #krate::Node { ty: #ty, variant: #variant_tokens, field: ::core::option::Option::None },
+                    #kind::ID,
+                )?;
+            }
+        });
+        let mut needs_maybe = false;
+        let forwards: Vec<TokenStream> = fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| {
+                let Role::Forward(filter) = role(field) else {
+                    return None;
+                };
+                needs_maybe = true;
+                let cfgs = &field.cfgs;
+                let field_name = if field.sole_unnamed {
+                    quote!(::core::option::Option::None)
+                } else {
+                    let name = match &field.member {
+                        Member::Named(ident) => {
+                            let name = ident.unraw().to_string();
+                            quote!(#krate::FieldName::Named(#name))
+                        }
+                        Member::Unnamed(index) => {
+                            let index = index.index as usize;
+                            quote!(#krate::FieldName::Index(#index))
+                        }
+                    };
+                    quote!(::core::option::Option::Some(#name))
+                };
+                let expr = self.walk_expr(&Shape::of(field.ty), &binding_tokens(index));
+                let step = quote! {
+                    __w.enter(
+                        #krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }),
+                        |__w| #expr,
+                    )?;
+                };
+                let guarded = match filter {
+                    Filter::All => step,
+                    Filter::Only(kinds) => {
+                        let kinds = kinds.iter().map(|kind| self.kind(kind));
+                        quote!(if __w.passes(&[#(#kinds::ID),*], &[]) { #step })
+                    }
+                    Filter::Except(kinds) => {
+                        let kinds = kinds.iter().map(|kind| self.kind(kind));
+                        quote!(if __w.passes(&[], &[#(#kinds::ID),*]) { #step })
+                    }
+                };
+                Some(quote!(#(#cfgs)* { #guarded }))
+            })
+            .collect();
+        let uses = needs_maybe
+            .then(|| quote!(use #krate::__private::{MaybeCarrier as _, MaybeInert as _};));
+        quote!(#uses #leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
+    }
+
+    fn walk_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Opaque(_) => quote!((&#krate::__private::Maybe(#value)).__signal_walk(__w)),
+            Shape::Tuple(elems) => {
+                let parts = elems.iter().enumerate().map(|(index, elem)| {
+                    let expr = self.walk_expr(elem, &{
+                        let index = syn::Index::from(index);
+                        quote!(&__t.#index)
+                    });
+                    quote!(__w.enter(#krate::Step::Tuple(#index), |__w| #expr)?;)
+                });
+                quote! {
+                    (|__w: &mut #krate::Walker<'_>| -> ::core::ops::ControlFlow<()> {
+                        let __t = #value;
+                        #(#parts)*
+                        ::core::ops::ControlFlow::Continue(())
+                    })(__w)
+                }
+            }
+            Shape::Seq(inner) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote! {
+                    #krate::__private::walk_seq(
+                        ::core::iter::IntoIterator::into_iter(#value), __w, |__e, __w| #inner,
+                    )
+                }
+            }
+            Shape::Map(inner) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!(#krate::__private::walk_seq(#value.values(), __w, |__e, __w| #inner))
+            }
+            Shape::Opt(inner) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!(match #value {
+                    ::core::option::Option::Some(__e) => #inner,
+                    ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+                })
+            }
+            Shape::Deref(inner) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!({ let __e = &**#value; #inner })
+            }
+        }
+    }
+
+    /// The compile-time guarantee: every unannotated field's type (and every
+    /// type inside it) must not implement `Signal`; every forwarded field must
+    /// reach at least one type that does. Errors are spanned to the field.
+    fn field_checks(
+        &self,
+        impl_generics: &syn::ImplGenerics,
+        where_clause: &TokenStream,
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let mut checks = Vec::new();
+        for field in self.input.all_fields() {
+            let ty = field.ty;
+            let span = ty.span();
+            let cfgs = &field.cfgs;
+            let types = match role(field) {
+                Role::Skip => continue,
+                Role::Unannotated => {
+                    let mut types = Vec::new();
+                    inner_types(ty, &mut types);
+                    types
+                }
+                Role::Forward(_) => {
+                    let mut types = Vec::new();
+                    Shape::of(ty).opaque_types(&mut types);
+                    types
+                }
+            };
+            let probes = types.iter().map(|inner| {
+                quote_spanned!(span=> (&#krate::__private::Probe::<#inner>::new()).__signal_probe())
+            });
+            let any = probes
+                .reduce(|acc, probe| quote_spanned!(span=> #krate::__private::or(#acc, #probe)))
+                .expect("a type always has at least itself to probe");
+            let check = match role(field) {
+                Role::Forward(_) => {
+                    quote_spanned!(span=> #krate::__private::forwarded::<#ty, _>(#any);)
+                }
+                _ => quote_spanned!(span=> #krate::__private::unannotated::<#ty, _>(#any);),
+            };
+            checks.push(quote!(#(#cfgs)* { #check }));
+        }
+        if checks.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            const _: () = {
+                #[allow(dead_code, unused_qualifications, clippy::all)]
+                fn __signal_field_checks #impl_generics () #where_clause {
+                    use #krate::__private::{ProbeCarrier as _, ProbeInert as _};
+                    #(#checks)*
+                }
+            };
+        }
+    }
+}
+
+fn binding(index: usize) -> Ident {
+    format_ident!("__f{}", index, span = Span::call_site())
+}
+
+fn binding_tokens(index: usize) -> TokenStream {
+    let binding = binding(index);
+    quote!(#binding)
+}

@@ -1,0 +1,22 @@
+//! The derive macro behind `signal-core`. Depend on `signal-core`, which
+//! re-exports it; the attribute reference lives there.
+
+#![allow(clippy::needless_lifetimes)]
+
+mod ast;
+mod attr;
+mod check;
+mod ctxt;
+mod expand;
+mod shape;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives `signal_core::Signal`. See `signal_core`'s documentation of the
+/// derive for the attributes.
+#[proc_macro_derive(Signal, attributes(signal))]
+pub fn derive_signal(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
+}

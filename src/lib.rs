@@ -1,0 +1,3 @@
+//! Examples and end-to-end tests for `signal-core`.
+
+pub mod hierarchy;
