@@ -15,7 +15,7 @@ use core::hash::{Hash, Hasher};
     label = "not declared with `signal_core::kind!`",
     note = "declare it with `signal_core::kind! {{ pub {Self}; }}`, or name an existing kind"
 )]
-pub trait Kind: 'static {
+pub trait Kind: Sized + 'static {
     /// The kind's name, as written in its declaration.
     const NAME: &'static str;
 
@@ -28,6 +28,12 @@ pub trait Kind: 'static {
     /// Monomorphized and constant-folded: on concrete kinds this compiles to
     /// `true` or `false`.
     fn implies<Q: Kind>() -> bool;
+
+    #[doc(hidden)]
+    #[inline]
+    fn __implied_by<Q: Kind>() -> bool {
+        Q::implies::<Self>()
+    }
 }
 
 /// The identity of a [`Kind`], for code that picks kinds at run time (trait

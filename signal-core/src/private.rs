@@ -24,6 +24,7 @@ pub struct Carrier;
 #[derive(Default)]
 pub struct Inert;
 
+#[derive(Default)]
 pub struct Probe<T: ?Sized>(PhantomData<T>);
 
 impl<T: ?Sized> Probe<T> {

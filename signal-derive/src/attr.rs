@@ -4,7 +4,8 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
-use syn::parse::ParseStream;
+use syn::parse::{ParseStream, Parser};
+use syn::punctuated::Punctuated;
 use syn::{Attribute, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
@@ -174,28 +175,29 @@ fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
             .first()
             .map_or_else(Span::call_site, |s| s.ident.span());
         let is_only = inner.path.is_ident("only");
+        let has_list = inner.input.peek(syn::token::Paren);
+        let list = if has_list {
+            let content;
+            syn::parenthesized!(content in inner.input);
+            Some(content.parse::<TokenStream>()?)
+        } else {
+            None
+        };
         if !is_only && !inner.path.is_ident("except") {
             let name = inner.path.to_token_stream().to_string().replace(' ', "");
-            return Err(inner.error(format!(
-                "unknown forward filter `{name}`; expected `only(Kind, ...)` or `except(Kind, ...)`"
-            )));
+            return Err(syn::Error::new(
+                span,
+                format!("unknown forward filter `{name}`; expected `only(Kind, ...)` or `except(Kind, ...)`"),
+            ));
         }
         let word = if is_only { "only" } else { "except" };
-        let mut kinds = Vec::new();
-        if !inner.input.peek(syn::token::Paren) {
+        let Some(list) = list else {
             return Err(inner.error(format!(
                 "`{word}` lists kinds in parentheses: `{word}(Kind, ...)`"
             )));
-        }
-        inner.parse_nested_meta(|kind| {
-            if !kind.input.is_empty() && !kind.input.peek(Token![,]) {
-                return Err(kind.error("expected a kind name"));
-            }
-            kinds.push(KindPath {
-                path: kind.path.clone(),
-            });
-            Ok(())
-        })?;
+        };
+        let paths = Punctuated::<Path, Token![,]>::parse_terminated.parse2(list)?;
+        let kinds: Vec<KindPath> = paths.into_iter().map(|path| KindPath { path }).collect();
         if kinds.is_empty() {
             return Err(syn::Error::new(
                 span,
@@ -267,10 +269,10 @@ fn skip_value(meta: &ParseNestedMeta) {
     let _ = meta.input.step(|cursor| {
         let mut rest = *cursor;
         while let Some((tt, next)) = rest.token_tree() {
-            if let proc_macro2::TokenTree::Punct(punct) = &tt {
-                if punct.as_char() == ',' {
-                    return Ok(((), rest));
-                }
+            if let proc_macro2::TokenTree::Punct(punct) = &tt
+                && punct.as_char() == ','
+            {
+                return Ok(((), rest));
             }
             rest = next;
         }

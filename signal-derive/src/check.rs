@@ -16,14 +16,12 @@ pub fn check(cx: &Ctxt, input: &Input) {
 }
 
 fn check_item(cx: &Ctxt, attrs: &Attrs, is_enum: bool) {
-    if is_enum {
-        if let Some(span) = attrs.leaf.span() {
-            cx.error_at(
-                span,
-                "`leaf` on an enum would make every variant raise the kind; \
-                 put `#[signal(leaf = \"...\")]` on the variants that raise it",
-            );
-        }
+    if is_enum && let Some(span) = attrs.leaf.span() {
+        cx.error_at(
+            span,
+            "`leaf` on an enum would make every variant raise the kind; \
+             put `#[signal(leaf = \"...\")]` on the variants that raise it",
+        );
     }
     if let Some(span) = attrs.forward.span() {
         cx.error_at(

@@ -42,13 +42,3 @@ impl Ctxt {
             .collect()
     }
 }
-
-/// Helper for tests of the shape of errors: joins messages.
-#[cfg(test)]
-pub fn messages(ctxt: &Ctxt) -> Vec<String> {
-    ctxt.errors
-        .borrow()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}

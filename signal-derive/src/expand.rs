@@ -240,16 +240,16 @@ impl<'a> Expander<'a> {
         }
     }
 
+    /// Filters name kinds as `<Kind as Kind>` in both `has` and `walk`, so a
+    /// name that is not a kind is reported once.
     fn only_filter(&self, kinds: &[KindPath]) -> TokenStream {
-        let krate = &self.krate;
-        let kinds = kinds.iter().map(|kind| &kind.path);
-        quote!((false #(|| <__K as #krate::Kind>::implies::<#kinds>())*) &&)
+        let kinds = kinds.iter().map(|kind| self.kind(kind));
+        quote!((false #(|| #kinds::__implied_by::<__K>())*) &&)
     }
 
     fn except_filter(&self, kinds: &[KindPath]) -> TokenStream {
-        let krate = &self.krate;
-        let kinds = kinds.iter().map(|kind| &kind.path);
-        quote!(!(false #(|| <__K as #krate::Kind>::implies::<#kinds>())*) &&)
+        let kinds = kinds.iter().map(|kind| self.kind(kind));
+        quote!(!(false #(|| #kinds::__implied_by::<__K>())*) &&)
     }
 
     fn has_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {

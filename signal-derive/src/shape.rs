@@ -130,14 +130,12 @@ pub fn mentioned_params(ty: &Type, params: &BTreeSet<Ident>, out: &mut BTreeSet<
     let mut types = Vec::new();
     inner_types(ty, &mut types);
     for ty in types {
-        if let Type::Path(path) = ty {
-            if path.qself.is_none() {
-                if let Some(first) = path.path.segments.first() {
-                    if params.contains(&first.ident) {
-                        out.insert(first.ident.clone());
-                    }
-                }
-            }
+        if let Type::Path(path) = ty
+            && path.qself.is_none()
+            && let Some(first) = path.path.segments.first()
+            && params.contains(&first.ident)
+        {
+            out.insert(first.ident.clone());
         }
     }
 }

@@ -1,0 +1,22 @@
+use signal_core::{kind, Signal};
+
+kind! {
+    pub Reconnect;
+}
+
+#[derive(Debug, Signal)]
+pub enum Inner {
+    #[signal(leaf = "Reconnect")]
+    Dropped,
+}
+
+#[derive(Signal)]
+pub enum Outer {
+    Inner(#[signal(frobnicate)] Inner),
+}
+
+pub fn uses_the_impl(outer: &Outer) -> bool {
+    outer.has::<Reconnect>()
+}
+
+fn main() {}

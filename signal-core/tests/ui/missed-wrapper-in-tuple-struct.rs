@@ -1,0 +1,16 @@
+use signal_core::{kind, Signal};
+
+kind! {
+    pub Reconnect;
+}
+
+#[derive(Debug, Signal)]
+pub enum Inner {
+    #[signal(leaf = "Reconnect")]
+    Dropped,
+}
+
+#[derive(Signal)]
+pub struct Outer(u64, Inner);
+
+fn main() {}
