@@ -19,9 +19,11 @@ use crate::trace::{Step, Trace, Walker};
 /// implement it when their elements do. A value carries kind `K` when any leaf
 /// reachable from it raises `K` or a kind that implies `K`.
 ///
-/// The trait is object safe: `Box<dyn Signal + Send + Sync>` works, and
-/// `dyn Signal` has inherent [`has`](trait.Signal.html#method.has-1) and
-/// [`trace`](trait.Signal.html#method.trace-1) methods.
+/// The trait is object safe: `Box<dyn Signal + Send + Sync>`, `Arc<dyn
+/// Signal + Send + Sync>` and `&dyn Signal` implement it too, so `has`,
+/// `trace` and `traces` work on them and they nest inside derived types. On a
+/// bare `dyn Signal` place (say `*boxed`), use the object-safe
+/// [`has_kind`](Self::has_kind) and [`trace_kind`](Self::trace_kind).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot carry signals",
     label = "`{Self}` does not implement `Signal`",
@@ -97,32 +99,6 @@ pub trait Signal {
         all
     }
 }
-
-macro_rules! dyn_inherent {
-    ($($bounds:tt)*) => {
-        impl dyn Signal $($bounds)* {
-            /// Whether this value carries kind `K`.
-            pub fn has<K: Kind>(&self) -> bool {
-                self.has_kind(K::ID)
-            }
-
-            /// The first path through which this value carries `K`, if any.
-            pub fn trace<K: Kind>(&self) -> Option<Trace> {
-                self.trace_kind(K::ID)
-            }
-
-            /// Every path through which this value carries `K`.
-            pub fn traces<K: Kind>(&self) -> Vec<Trace> {
-                self.traces_kind(K::ID)
-            }
-        }
-    };
-}
-
-dyn_inherent!();
-dyn_inherent!(+ Send);
-dyn_inherent!(+ Sync);
-dyn_inherent!(+ Send + Sync);
 
 /// Smart pointers and references are transparent: they add no step to a path.
 macro_rules! pointer_impls {

@@ -185,14 +185,12 @@ impl Trace {
 
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for step in &self.steps {
+        for (i, step) in self.steps.iter().enumerate() {
             match step {
                 Step::Node(node) => {
-                    if !first {
+                    if i > 0 {
                         f.write_str(" → ")?;
                     }
-                    first = false;
                     write!(f, "{node}")?;
                 }
                 Step::Index(index) => write!(f, "[{index}]")?,

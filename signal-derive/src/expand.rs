@@ -115,7 +115,7 @@ impl<'a> Expander<'a> {
             Data::Enum(variants) => self.enum_bodies(variants),
             Data::Struct(data) => self.struct_bodies(&data.fields),
         };
-        let checks = self.field_checks(&impl_generics, &where_clause);
+        let checks = self.field_checks(&impl_generics, &ty_generics, &where_clause);
         quote! {
             #[automatically_derived]
             #[allow(unused_qualifications, clippy::needless_return)]
@@ -409,9 +409,11 @@ impl<'a> Expander<'a> {
     fn field_checks(
         &self,
         impl_generics: &syn::ImplGenerics,
+        ty_generics: &syn::TypeGenerics,
         where_clause: &TokenStream,
     ) -> TokenStream {
         let krate = &self.krate;
+        let ident = self.input.ident;
         let mut checks = Vec::new();
         for field in self.input.all_fields() {
             let ty = field.ty;
@@ -450,7 +452,8 @@ impl<'a> Expander<'a> {
         quote! {
             const _: () = {
                 #[allow(dead_code, unused_qualifications, clippy::all)]
-                fn __signal_field_checks #impl_generics () #where_clause {
+                // Takes the type as an argument for its implied bounds (`T: 'a`).
+                fn __signal_field_checks #impl_generics (_: &#ident #ty_generics) #where_clause {
                     use #krate::__private::{ProbeCarrier as _, ProbeInert as _};
                     #(#checks)*
                 }
