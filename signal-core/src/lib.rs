@@ -1,7 +1,4 @@
-//! Error signals that flow through nested error types by construction.
-//!
-//! See the crate README for the full guide.
-
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 extern crate alloc;
@@ -20,4 +17,6 @@ pub mod runtime;
 pub use crate::kind::{Kind, KindId};
 pub use crate::signal::Signal;
 pub use crate::trace::{FieldName, Node, Step, Trace, Walker};
+/// Derives [`Signal`](trait@Signal): see the [crate documentation](crate#details)
+/// for the attributes.
 pub use signal_derive::Signal;
