@@ -4,7 +4,10 @@
 extern crate alloc;
 
 mod kind;
+mod map;
+mod shape;
 mod signal;
+pub mod testing;
 mod trace;
 
 #[doc(hidden)]
@@ -15,6 +18,8 @@ pub mod __private;
 pub mod runtime;
 
 pub use crate::kind::{Kind, KindId};
+pub use crate::map::{HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map};
+pub use crate::shape::{Edge, FieldInfo, Shape, TypeInfo, VariantInfo};
 pub use crate::signal::Signal;
 pub use crate::trace::{FieldName, Node, Step, Trace, Walker};
 /// Derives [`Signal`](trait@Signal): see the [crate documentation](crate#details)

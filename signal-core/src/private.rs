@@ -145,3 +145,41 @@ pub fn walk_seq<'i, T: ?Sized + 'i>(
     }
     ControlFlow::Continue(())
 }
+
+// ---------------------------------------------------------------------------
+// Static shapes, with the same dispatch: a tuple element that does not
+// implement `Signal` is plain data.
+
+pub use alloc::boxed::Box;
+pub use alloc::vec;
+pub use alloc::vec::Vec;
+
+use crate::shape::Shape;
+
+pub trait ShapeCarrier {
+    fn __signal_shape(&self) -> Shape;
+}
+
+impl<T: Signal> ShapeCarrier for Probe<T> {
+    fn __signal_shape(&self) -> Shape {
+        T::shape()
+    }
+}
+
+pub trait ShapeInert {
+    fn __signal_shape(&self) -> Shape {
+        Shape::Inert
+    }
+}
+
+impl<T: ?Sized> ShapeInert for &Probe<T> {}
+
+/// A tuple's shape, keeping the elements that can carry signals.
+pub fn tuple_shape(elems: Vec<(usize, Shape)>) -> Shape {
+    Shape::Tuple(
+        elems
+            .into_iter()
+            .filter(|(_, shape)| !matches!(shape, Shape::Inert))
+            .collect(),
+    )
+}

@@ -9,6 +9,7 @@ use core::ops::ControlFlow;
 use std::collections::HashMap;
 
 use crate::kind::{Kind, KindId};
+use crate::shape::Shape;
 use crate::trace::{Step, Trace, Walker};
 
 /// A value that can carry error signals.
@@ -49,6 +50,17 @@ pub trait Signal {
     /// [`trace`](Self::trace) and [`traces`](Self::traces) are built on it.
     /// Derived implementations never read field values into the path.
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
+
+    /// The static shape of this type: which fields reach which leaves.
+    /// Derived types describe themselves; containers describe their
+    /// elements. The default, for hand-written impls, is
+    /// [`Shape::Dynamic`]: paths known only at run time.
+    fn shape() -> Shape
+    where
+        Self: Sized,
+    {
+        Shape::Dynamic(core::any::type_name::<Self>())
+    }
 
     /// Whether this value carries `kind`, chosen at run time.
     fn has_kind(&self, kind: KindId) -> bool {
@@ -108,6 +120,9 @@ macro_rules! pointer_impls {
             fn has<K: Kind>(&self) -> bool {
                 T::has::<K>(self)
             }
+            fn shape() -> Shape {
+                T::shape()
+            }
             fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
                 T::walk(self, walker)
             }
@@ -117,6 +132,9 @@ macro_rules! pointer_impls {
             #[inline]
             fn has<K: Kind>(&self) -> bool {
                 self.iter().any(T::has::<K>)
+            }
+            fn shape() -> Shape {
+                Shape::Seq(Box::new(T::shape()))
             }
             fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
                 <[T] as Signal>::walk(self, walker)
@@ -144,6 +162,9 @@ impl<T: Signal> Signal for &T {
     fn has<K: Kind>(&self) -> bool {
         T::has::<K>(self)
     }
+    fn shape() -> Shape {
+        T::shape()
+    }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         T::walk(self, walker)
     }
@@ -153,6 +174,9 @@ impl<T: Signal> Signal for &[T] {
     #[inline]
     fn has<K: Kind>(&self) -> bool {
         self.iter().any(T::has::<K>)
+    }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(T::shape()))
     }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         <[T] as Signal>::walk(self, walker)
@@ -184,6 +208,9 @@ impl<T: Signal> Signal for Option<T> {
             None => false,
         }
     }
+    fn shape() -> Shape {
+        Shape::Transparent(Box::new(T::shape()))
+    }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         match self {
             Some(inner) => inner.walk(walker),
@@ -213,6 +240,9 @@ impl<T: Signal, const N: usize> Signal for [T; N] {
     fn has<K: Kind>(&self) -> bool {
         self.iter().any(T::has::<K>)
     }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(T::shape()))
+    }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         walk_indexed(self.iter(), walker)
     }
@@ -223,6 +253,9 @@ impl<T: Signal> Signal for Vec<T> {
     fn has<K: Kind>(&self) -> bool {
         self.iter().any(T::has::<K>)
     }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(T::shape()))
+    }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         walk_indexed(self.iter(), walker)
     }
@@ -232,6 +265,9 @@ impl<T: Signal> Signal for VecDeque<T> {
     #[inline]
     fn has<K: Kind>(&self) -> bool {
         self.iter().any(T::has::<K>)
+    }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(T::shape()))
     }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         walk_indexed(self.iter(), walker)
@@ -245,6 +281,9 @@ impl<Key, V: Signal, S> Signal for HashMap<Key, V, S> {
     fn has<K: Kind>(&self) -> bool {
         self.values().any(V::has::<K>)
     }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(V::shape()))
+    }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         walk_indexed(self.values(), walker)
     }
@@ -255,6 +294,9 @@ impl<Key, V: Signal> Signal for BTreeMap<Key, V> {
     #[inline]
     fn has<K: Kind>(&self) -> bool {
         self.values().any(V::has::<K>)
+    }
+    fn shape() -> Shape {
+        Shape::Seq(Box::new(V::shape()))
     }
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         walk_indexed(self.values(), walker)
@@ -269,6 +311,9 @@ macro_rules! tuple_impls {
             #[inline]
             fn has<K: Kind>(&self) -> bool {
                 false $(|| self.$index.has::<K>())+
+            }
+            fn shape() -> Shape {
+                Shape::Tuple(alloc::vec![$(($index, $name::shape())),+])
             }
             fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
                 $(walker.enter(Step::Tuple($index), |walker| self.$index.walk(walker))?;)+

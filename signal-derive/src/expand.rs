@@ -116,7 +116,10 @@ impl<'a> Expander<'a> {
             Data::Struct(data) => self.struct_bodies(&data.fields),
         };
         let checks = self.field_checks(&impl_generics, &ty_generics, &where_clause);
+        let shape_body = self.shape_body();
+        let doc = crate::doc::impl_doc(self.input, &self.name);
         quote! {
+            #[doc = #doc]
             #[automatically_derived]
             #[allow(unused_qualifications, clippy::needless_return)]
             impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
@@ -127,6 +130,10 @@ impl<'a> Expander<'a> {
 
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
                     #walk_body
+                }
+
+                fn shape() -> #krate::Shape {
+                    #shape_body
                 }
             }
 
@@ -316,21 +323,7 @@ impl<'a> Expander<'a> {
                 };
                 needs_maybe = true;
                 let cfgs = &field.cfgs;
-                let field_name = if field.sole_unnamed {
-                    quote!(::core::option::Option::None)
-                } else {
-                    let name = match &field.member {
-                        Member::Named(ident) => {
-                            let name = ident.unraw().to_string();
-                            quote!(#krate::FieldName::Named(#name))
-                        }
-                        Member::Unnamed(index) => {
-                            let index = index.index as usize;
-                            quote!(#krate::FieldName::Index(#index))
-                        }
-                    };
-                    quote!(::core::option::Option::Some(#name))
-                };
+                let field_name = self.field_name(field);
                 let expr = self.walk_expr(&Shape::of(field.ty), &binding_tokens(index));
                 let step = quote! {
                     __w.enter(
@@ -401,6 +394,147 @@ impl<'a> Expander<'a> {
                 quote!({ let __e = &**#value; #inner })
             }
         }
+    }
+
+    fn shape_body(&self) -> TokenStream {
+        let krate = &self.krate;
+        let name = &self.name;
+        let (is_enum, variants) = match &self.input.data {
+            Data::Enum(variants) => (
+                true,
+                variants
+                    .iter()
+                    .map(|variant| {
+                        let variant_name = variant.ident.unraw().to_string();
+                        let info = self.variant_info(
+                            quote!(::core::option::Option::Some(#variant_name)),
+                            variant.attrs.leaf.get(),
+                            &variant.fields,
+                        );
+                        let cfgs = &variant.cfgs;
+                        quote!(#(#cfgs)* __variants.push(#info);)
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Data::Struct(data) => {
+                let info = self.variant_info(
+                    quote!(::core::option::Option::None),
+                    self.input.attrs.leaf.get(),
+                    &data.fields,
+                );
+                (false, vec![quote!(__variants.push(#info);)])
+            }
+        };
+        let uses = self
+            .input
+            .all_fields()
+            .any(|field| matches!(role(field), Role::Forward(_)))
+            .then(|| quote!(use #krate::__private::{ShapeCarrier as _, ShapeInert as _};));
+        quote! {
+            #uses
+            let mut __variants = #krate::__private::Vec::new();
+            #(#variants)*
+            #krate::Shape::Type(#krate::TypeInfo {
+                name: #name,
+                type_name: ::core::any::type_name::<Self>(),
+                is_enum: #is_enum,
+                variants: __variants,
+            })
+        }
+    }
+
+    fn variant_info(
+        &self,
+        name: TokenStream,
+        leaf: Option<&KindPath>,
+        fields: &[Field],
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let leaf = match leaf {
+            Some(leaf) => {
+                let kind = self.kind(leaf);
+                quote!(::core::option::Option::Some(#kind::ID))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let fields = fields.iter().filter_map(|field| {
+            let edge = match role(field) {
+                Role::Unannotated => return None,
+                Role::Skip => {
+                    let reason = field.attrs.skip.get().map(syn::LitStr::value).unwrap_or_default();
+                    quote!(#krate::Edge::Skip { reason: #reason })
+                }
+                Role::Forward(filter) => {
+                    let ids = |kinds: &[KindPath]| {
+                        let kinds = kinds.iter().map(|kind| self.kind(kind));
+                        quote!(#krate::__private::vec![#(#kinds::ID),*])
+                    };
+                    let (only, except) = match filter {
+                        Filter::All => (ids(&[]), ids(&[])),
+                        Filter::Only(kinds) => (ids(kinds), ids(&[])),
+                        Filter::Except(kinds) => (ids(&[]), ids(kinds)),
+                    };
+                    let target = self.shape_expr(&Shape::of(field.ty));
+                    quote! {
+                        #krate::Edge::Forward {
+                            only: #only,
+                            except: #except,
+                            target: || #target,
+                        }
+                    }
+                }
+            };
+            let field_name = self.field_name(field);
+            let ty = crate::doc::type_string(field.ty);
+            let cfgs = &field.cfgs;
+            Some(quote!(#(#cfgs)* __fields.push(#krate::FieldInfo { name: #field_name, ty: #ty, edge: #edge });))
+        });
+        quote!({
+            let mut __fields = #krate::__private::Vec::new();
+            #(#fields)*
+            #krate::VariantInfo { name: #name, leaf: #leaf, fields: __fields }
+        })
+    }
+
+    fn shape_expr(&self, shape: &Shape) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Opaque(ty) => quote!((&#krate::__private::Probe::<#ty>::new()).__signal_shape()),
+            Shape::Tuple(elems) => {
+                let elems = elems.iter().enumerate().map(|(index, elem)| {
+                    let elem = self.shape_expr(elem);
+                    quote!((#index, #elem))
+                });
+                quote!(#krate::__private::tuple_shape(#krate::__private::vec![#(#elems),*]))
+            }
+            Shape::Seq(inner) | Shape::Map(inner) => {
+                let inner = self.shape_expr(inner);
+                quote!(#krate::Shape::Seq(#krate::__private::Box::new(#inner)))
+            }
+            Shape::Opt(inner) | Shape::Deref(inner) => {
+                let inner = self.shape_expr(inner);
+                quote!(#krate::Shape::Transparent(#krate::__private::Box::new(#inner)))
+            }
+        }
+    }
+
+    /// How a path names `field`: `None` for the only field of a tuple variant.
+    fn field_name(&self, field: &Field) -> TokenStream {
+        let krate = &self.krate;
+        if field.sole_unnamed {
+            return quote!(::core::option::Option::None);
+        }
+        let name = match &field.member {
+            Member::Named(ident) => {
+                let name = ident.unraw().to_string();
+                quote!(#krate::FieldName::Named(#name))
+            }
+            Member::Unnamed(index) => {
+                let index = index.index as usize;
+                quote!(#krate::FieldName::Index(#index))
+            }
+        };
+        quote!(::core::option::Option::Some(#name))
     }
 
     /// The compile-time guarantee: every unannotated field's type (and every

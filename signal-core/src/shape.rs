@@ -1,0 +1,102 @@
+//! Static shapes: what a type can carry, and through which fields, without a
+//! value. Derived types describe themselves; [`map`](crate::map()) walks the
+//! descriptions.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::kind::KindId;
+use crate::trace::FieldName;
+
+/// How a type reaches leaves, statically.
+///
+/// Shapes of derived types hold their fields' shapes behind function
+/// pointers, so describing a recursive type terminates.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Shape {
+    /// A derived type.
+    Type(TypeInfo),
+    /// A sequence or map: the element's shape, at any position.
+    Seq(Box<Shape>),
+    /// A pointer or `Option`: the inner shape, with no step of its own.
+    Transparent(Box<Shape>),
+    /// A tuple: the shapes of the elements that can carry signals, by
+    /// position.
+    Tuple(Vec<(usize, Shape)>),
+    /// A type whose paths are only known at run time: a trait object, or a
+    /// hand-written impl that does not describe itself. Named by its type.
+    Dynamic(&'static str),
+    /// Plain data inside a tuple: carries nothing.
+    Inert,
+}
+
+/// The static description of a derived type.
+#[derive(Debug)]
+pub struct TypeInfo {
+    /// The name as written in paths (`GroupError`).
+    pub name: &'static str,
+    /// The full type name (`my_crate::errors::GroupError<u8>`): the identity
+    /// used to find cycles.
+    pub type_name: &'static str,
+    /// Whether the type is an enum.
+    pub is_enum: bool,
+    /// The variants, in declaration order; a struct has one, without a name.
+    pub variants: Vec<VariantInfo>,
+}
+
+/// A variant of a derived enum, or the body of a derived struct.
+#[derive(Debug)]
+pub struct VariantInfo {
+    /// The variant's name; `None` for a struct.
+    pub name: Option<&'static str>,
+    /// The kind this variant (or struct) raises itself.
+    pub leaf: Option<KindId>,
+    /// The fields that forward or are skipped, in declaration order. Fields
+    /// that cannot carry signals are not listed.
+    pub fields: Vec<FieldInfo>,
+}
+
+/// A forwarded or skipped field.
+#[derive(Debug)]
+pub struct FieldInfo {
+    /// How a path names the field (`None` for the only field of a tuple
+    /// variant).
+    pub name: Option<FieldName>,
+    /// The field's type, as written.
+    pub ty: &'static str,
+    /// What the field does with its signals.
+    pub edge: Edge,
+}
+
+/// What a field does with the signals of its type.
+#[derive(Debug)]
+pub enum Edge {
+    /// `#[signal(forward)]`, possibly per kind.
+    Forward {
+        /// With `only(...)`: the kinds the field is consulted for.
+        only: Vec<KindId>,
+        /// With `except(...)`: the kinds the field is not consulted for.
+        except: Vec<KindId>,
+        /// The shape of the field's type.
+        target: fn() -> Shape,
+    },
+    /// `#[signal(skip = "reason")]`.
+    Skip {
+        /// The reason given.
+        reason: &'static str,
+    },
+}
+
+impl Edge {
+    /// Whether a forwarded field is consulted for `kind` (false for a skip).
+    pub fn passes(&self, kind: KindId) -> bool {
+        match self {
+            Edge::Forward { only, except, .. } => {
+                (only.is_empty() || only.iter().any(|&k| kind.implies(k)))
+                    && !except.iter().any(|&k| kind.implies(k))
+            }
+            Edge::Skip { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Test helpers: one-line propagation assertions, case tables, and snapshots
+//! of a type's signal map.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
+use std::path::Path;
+
+use crate::kind::KindId;
+use crate::signal::Signal;
+
+/// Asserts that a value carries a kind; on failure, says so with the value's
+/// type. On success, returns nothing; use [`Signal::trace`] to inspect the
+/// path.
+///
+/// ```
+/// # use signal_core::{kind, Signal, assert_signal, assert_no_signal};
+/// # kind! { pub Reconnect; }
+/// # #[derive(Signal)] enum E { #[signal(leaf = "Reconnect")] Gone, Fine }
+/// assert_signal!(E::Gone, Reconnect);
+/// assert_no_signal!(E::Fine, Reconnect);
+/// ```
+#[macro_export]
+macro_rules! assert_signal {
+    ($value:expr, $kind:ty $(,)?) => {
+        $crate::testing::__assert_signal(
+            &$value,
+            <$kind as $crate::Kind>::ID,
+            ::core::stringify!($value),
+        )
+    };
+}
+
+/// Asserts that a value does not carry a kind; on failure, prints every path
+/// through which it does.
+#[macro_export]
+macro_rules! assert_no_signal {
+    ($value:expr, $kind:ty $(,)?) => {
+        $crate::testing::__assert_no_signal(
+            &$value,
+            <$kind as $crate::Kind>::ID,
+            ::core::stringify!($value),
+        )
+    };
+}
+
+/// Checks a table of cases for one kind in one call: every value after
+/// `carries:` must carry it, every value after `clean:` must not. All cases
+/// are checked before failing, and the failure lists each wrong one with its
+/// paths.
+///
+/// ```
+/// # use signal_core::{kind, Signal, assert_cases};
+/// # kind! { pub Reconnect; }
+/// # #[derive(Signal)] enum E { #[signal(leaf = "Reconnect")] Gone, Fine }
+/// # #[derive(Signal)] enum W { E(#[signal(forward)] E) }
+/// assert_cases!(Reconnect;
+///     carries: [E::Gone, W::E(E::Gone), vec![E::Fine, E::Gone]],
+///     clean: [E::Fine, W::E(E::Fine), Vec::<E>::new()],
+/// );
+/// ```
+#[macro_export]
+macro_rules! assert_cases {
+    ($kind:ty; carries: [$($yes:expr),* $(,)?], clean: [$($no:expr),* $(,)?] $(,)?) => {{
+        let mut __cases = $crate::testing::Cases::new(<$kind as $crate::Kind>::ID);
+        $(__cases.expect(true, &$yes, ::core::stringify!($yes));)*
+        $(__cases.expect(false, &$no, ::core::stringify!($no));)*
+        __cases.finish();
+    }};
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn __assert_signal(value: &dyn Signal, kind: KindId, expr: &str) {
+    if !value.has_kind(kind) {
+        panic!(
+            "expected `{expr}` to carry {kind}, but no path reaches a leaf raising it \
+             (a wrapper on the way may be skipped, filtered, or missing a leaf)"
+        );
+    }
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn __assert_no_signal(value: &dyn Signal, kind: KindId, expr: &str) {
+    let traces = value.traces_kind(kind);
+    if !traces.is_empty() {
+        let mut message =
+            alloc::format!("expected `{expr}` not to carry {kind}, but it does through:");
+        for trace in traces {
+            let _ = write!(message, "\n  {trace}");
+        }
+        panic!("{message}");
+    }
+}
+
+/// A table of positive and negative cases for one kind. Built by
+/// [`assert_cases!`](crate::assert_cases!); usable directly.
+pub struct Cases {
+    kind: KindId,
+    failures: Vec<String>,
+    checked: usize,
+}
+
+impl Cases {
+    /// An empty table for `kind`.
+    pub fn new(kind: KindId) -> Self {
+        Cases {
+            kind,
+            failures: Vec::new(),
+            checked: 0,
+        }
+    }
+
+    /// Records one case: `value` (written as `expr`) should carry the kind
+    /// exactly when `carries`.
+    pub fn expect(&mut self, carries: bool, value: &dyn Signal, expr: &str) {
+        self.checked += 1;
+        let traces = value.traces_kind(self.kind);
+        match (carries, traces.is_empty()) {
+            (true, true) => self
+                .failures
+                .push(alloc::format!("`{expr}` should carry it, and does not")),
+            (false, false) => {
+                let mut line = alloc::format!("`{expr}` should not carry it, but does through:");
+                for trace in traces {
+                    let _ = write!(line, "\n      {trace}");
+                }
+                self.failures.push(line);
+            }
+            _ => {}
+        }
+    }
+
+    /// Panics listing every failed case, if any.
+    #[track_caller]
+    pub fn finish(self) {
+        if !self.failures.is_empty() {
+            let mut message = alloc::format!(
+                "{} of {} cases for {} failed:",
+                self.failures.len(),
+                self.checked,
+                self.kind
+            );
+            for failure in &self.failures {
+                let _ = write!(message, "\n  - {failure}");
+            }
+            panic!("{message}");
+        }
+    }
+}
+
+/// Compares the Markdown signal map of a type with a committed file,
+/// relative to the calling crate's manifest directory. Fails with a line diff
+/// when a path appears or disappears. With `SIGNAL_SNAPSHOT=overwrite` in the
+/// environment, rewrites the file instead (and creates it if missing).
+///
+/// ```no_run
+/// # use signal_core::{kind, Signal};
+/// # kind! { pub Reconnect; }
+/// # #[derive(Signal)] enum WorkerError { #[signal(leaf = "Reconnect")] Gone }
+/// signal_core::assert_map_snapshot!(WorkerError, "docs/worker-error-signals.md");
+/// ```
+#[macro_export]
+macro_rules! assert_map_snapshot {
+    ($ty:ty, $path:expr $(,)?) => {
+        $crate::testing::check_snapshot(
+            &$crate::map::<$ty>().to_markdown(),
+            &::std::path::Path::new(::core::env!("CARGO_MANIFEST_DIR")).join($path),
+        )
+    };
+}
+
+/// The result of comparing rendered text with a snapshot file.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SnapshotOutcome {
+    /// The file matched.
+    Matched,
+    /// The file was written (overwrite mode).
+    Written,
+}
+
+/// Compares `actual` with the file at `path` (see
+/// [`assert_map_snapshot!`](crate::assert_map_snapshot!)).
+///
+/// # Panics
+///
+/// When the file differs or is missing, outside overwrite mode.
+#[track_caller]
+pub fn check_snapshot(actual: &str, path: &Path) -> SnapshotOutcome {
+    let overwrite = std::env::var("SIGNAL_SNAPSHOT").is_ok_and(|mode| mode == "overwrite");
+    match compare_snapshot(actual, path, overwrite) {
+        Ok(outcome) => outcome,
+        Err(message) => panic!("{message}"),
+    }
+}
+
+/// Like [`check_snapshot`], returning the failure message instead of
+/// panicking; `overwrite` replaces the environment variable.
+pub fn compare_snapshot(
+    actual: &str,
+    path: &Path,
+    overwrite: bool,
+) -> Result<SnapshotOutcome, String> {
+    if overwrite {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| alloc::format!("creating {}: {e}", dir.display()))?;
+        }
+        std::fs::write(path, actual)
+            .map_err(|e| alloc::format!("writing {}: {e}", path.display()))?;
+        return Ok(SnapshotOutcome::Written);
+    }
+    let expected = std::fs::read_to_string(path).map_err(|e| {
+        alloc::format!(
+            "cannot read signal map snapshot {}: {e}\n\
+             create it with SIGNAL_SNAPSHOT=overwrite",
+            path.display()
+        )
+    })?;
+    if expected == actual {
+        return Ok(SnapshotOutcome::Matched);
+    }
+    Err(alloc::format!(
+        "signal map differs from {}:\n{}\n\
+         if the change is intended, rerun with SIGNAL_SNAPSHOT=overwrite and commit the file",
+        path.display(),
+        line_diff(&expected, actual)
+    ))
+}
+
+/// A minimal line diff: `-` lines only in `expected`, `+` lines only in
+/// `actual`, in order (longest common subsequence).
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    let mut lcs = alloc::vec![alloc::vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = String::new();
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            let _ = writeln!(out, "+ {}", b[j]);
+            j += 1;
+        } else {
+            let _ = writeln!(out, "- {}", a[i]);
+            i += 1;
+        }
+    }
+    out
+}

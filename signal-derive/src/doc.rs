@@ -1,0 +1,167 @@
+//! The rustdoc of a generated impl: the type's own signal edges.
+
+use std::fmt::Write as _;
+
+use quote::ToTokens;
+use syn::{PathArguments, Type};
+
+use crate::ast::{Data, Field, Input};
+use crate::attr::{Filter, KindPath};
+
+/// A type as written, with the spacing a person would use.
+pub fn type_string(ty: &Type) -> String {
+    let raw = ty.to_token_stream().to_string();
+    let mut out = raw;
+    for (from, to) in [
+        (" < ", "<"),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" ,", ","),
+        (":: ", "::"),
+        (" ::", "::"),
+        ("& ", "&"),
+        ("( ", "("),
+        (" )", ")"),
+        ("[ ", "["),
+        (" ]", "]"),
+        (" ;", ";"),
+        ("' ", "'"),
+    ] {
+        while out.contains(from) {
+            out = out.replace(from, to);
+        }
+    }
+    out
+}
+
+/// Markdown for the impl: which variants raise which kinds, which fields
+/// forward what (with links to the wrapped types), which are skipped and why.
+pub fn impl_doc(input: &Input, name: &str) -> String {
+    let params: Vec<String> = input
+        .original
+        .generics
+        .type_params()
+        .map(|param| param.ident.to_string())
+        .collect();
+    let mut lines = Vec::new();
+    let push_fields = |lines: &mut Vec<String>, prefix: &str, fields: &[Field]| {
+        for field in fields {
+            let at = match &field.member {
+                _ if field.sole_unnamed => prefix.to_owned(),
+                syn::Member::Named(ident) => {
+                    let field = syn::ext::IdentExt::unraw(ident).to_string();
+                    if prefix.is_empty() {
+                        field
+                    } else {
+                        format!("{prefix}.{field}")
+                    }
+                }
+                syn::Member::Unnamed(index) => {
+                    if prefix.is_empty() {
+                        index.index.to_string()
+                    } else {
+                        format!("{prefix}.{}", index.index)
+                    }
+                }
+            };
+            let ty = type_string(field.ty);
+            let links = links(field.ty, &params);
+            let via = if links.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", links.join(", "))
+            };
+            if let Some(forward) = field.attrs.forward.get() {
+                let filter = match &forward.filter {
+                    Filter::All => String::new(),
+                    Filter::Only(kinds) => format!(", only {}", kind_list(kinds)),
+                    Filter::Except(kinds) => format!(", except {}", kind_list(kinds)),
+                };
+                lines.push(format!("- `{at}` forwards {shown}{via}{filter}"));
+            } else if let Some(reason) = field.attrs.skip.get() {
+                lines.push(format!("- `{at}` ({shown}) is skipped: {}", reason.value()));
+            }
+        }
+    };
+    match &input.data {
+        Data::Enum(variants) => {
+            for variant in variants {
+                let variant_name = syn::ext::IdentExt::unraw(variant.ident).to_string();
+                if let Some(leaf) = variant.attrs.leaf.get() {
+                    lines.push(format!("- `{variant_name}` raises {}", kind_link(leaf)));
+                }
+                push_fields(&mut lines, &variant_name, &variant.fields);
+            }
+        }
+        Data::Struct(data) => {
+            if let Some(leaf) = input.attrs.leaf.get() {
+                lines.push(format!("- every `{name}` raises {}", kind_link(leaf)));
+            }
+            push_fields(&mut lines, "", &data.fields);
+        }
+    }
+    let mut doc = format!("Signal edges of `{name}`");
+    if lines.is_empty() {
+        doc.push_str(": none. It raises no kind and forwards no field.");
+    } else {
+        doc.push_str(":\n\n");
+        for line in lines {
+            let _ = writeln!(doc, "{line}");
+        }
+    }
+    doc
+}
+
+fn kind_link(kind: &KindPath) -> String {
+    let path = kind.path.to_token_stream().to_string().replace(' ', "");
+    let last = kind
+        .path
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    format!("[`{last}`]({path})")
+}
+
+fn kind_list(kinds: &[KindPath]) -> String {
+    kinds.iter().map(kind_link).collect::<Vec<_>>().join(", ")
+}
+
+/// Links to the named types inside a field's type: plain paths without
+/// generic arguments that are neither type parameters nor std names.
+fn links(ty: &Type, params: &[String]) -> Vec<String> {
+    const STD: &[&str] = &[
+        "Box", "Arc", "Rc", "Option", "Vec", "VecDeque", "HashMap", "BTreeMap", "String", "str",
+        "Self", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
+        "isize", "bool", "char", "f32", "f64",
+    ];
+    let mut types = Vec::new();
+    crate::shape::inner_types(ty, &mut types);
+    let mut out: Vec<String> = Vec::new();
+    for ty in types {
+        let Type::Path(path) = ty else { continue };
+        if path.qself.is_some()
+            || path
+                .path
+                .segments
+                .iter()
+                .any(|s| !matches!(s.arguments, PathArguments::None))
+        {
+            continue;
+        }
+        let Some(last) = path.path.segments.last() else {
+            continue;
+        };
+        let last = last.ident.to_string();
+        if STD.contains(&last.as_str()) || params.contains(&last) {
+            continue;
+        }
+        let full = path.path.to_token_stream().to_string().replace(' ', "");
+        let link = format!("[`{last}`]({full})");
+        if !out.contains(&link) {
+            out.push(link);
+        }
+    }
+    out
+}
