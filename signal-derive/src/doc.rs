@@ -67,7 +67,13 @@ pub fn impl_doc(input: &Input, name: &str) -> String {
             };
             let ty = type_string(field.ty);
             let links = links(field.ty, &params);
-            let via = if links.is_empty() {
+            // A plain named type is its own link; a compound one is followed
+            // by links to the named types inside it.
+            let shown = match links.as_slice() {
+                [only] if only.starts_with(&format!("[`{ty}`]")) => only.clone(),
+                _ => format!("`{ty}`"),
+            };
+            let via = if links.is_empty() || shown != format!("`{ty}`") {
                 String::new()
             } else {
                 format!(" ({})", links.join(", "))
