@@ -1,1 +1,143 @@
 //! A tokio supervisor that acts on the signals a worker's errors carry.
+//!
+//! Classifying an error is half the job; the other half is the code that
+//! reacts to it. This module runs workers and, when one fails, picks what to
+//! do by the [kinds](crate::Kind) its error carries, through every wrapper
+//! the error type forwards:
+//!
+//! * **Reactions by kind.** A [`Policy`] maps kinds to a [`Reaction`], first
+//!   match wins, with a default for everything else:
+//!   [`Rebuild`](Reaction::Rebuild) a shared [`Resource`] then restart,
+//!   [`Retry`](Reaction::Retry) after a capped exponential [`Backoff`] with
+//!   jitter, or [`Stop`](Reaction::Stop) and surface a typed
+//!   [`SupervisorError`] that keeps the last error.
+//! * **Single-flight rebuilds.** When many workers report the same dropped
+//!   [`Resource`] (the same generation), it is rebuilt once and every one of
+//!   them resumes with the new value; a failing rebuild backs off.
+//! * **No hot loops.** More than N restarts within T ([`Intensity`], as in
+//!   Erlang/OTP) stops the worker with
+//!   [`SupervisorError::IntensityExceeded`] and an ERROR event, whatever its
+//!   error was classified as; the backoff starts over once a run has stayed
+//!   healthy for [`Policy::healthy_after`].
+//! * **Logging.** Each reaction is a `tracing` event at the level its rule
+//!   names (a [`Retry`](Reaction::Retry) at WARN, the others at ERROR, unless
+//!   configured), with the fields `worker`, `reaction`, `attempt`,
+//!   `delay_ms`, `kind`, `trace` (the path through which the error carries the
+//!   kind, e.g. `TaskWorkerError::Group → GroupError::Storage →
+//!   StorageError::PoolNeedsConnection (PoolNeedsConnection ⇒
+//!   NeedsDbReconnect)`) and `error_type`. Error *values* are never logged:
+//!   traces name types, variants and fields only, and no error's `Display`
+//!   reaches an event.
+//! * **Deadlines, not polling.** A worker sleeps to its exact next deadline
+//!   with [`Ctx::sleep_until`] and can be woken early with
+//!   [`WorkerHandle::nudge`] (capacity 1, lossy: nudges sent while it is busy
+//!   collapse into one, and none is lost). An idle worker costs no wakeups,
+//!   however long it sleeps.
+//! * **Recovery on external events.** [`WorkerHandle::recover`] takes a
+//!   worker out of backoff, or out of its stopped state, and restarts it at
+//!   once, after resetting its whole [`RetryState`] through one function.
+//! * **Panics and shutdown.** A panic in a worker is caught and handled as a
+//!   failure with its own reaction ([`Policy::on_panic`]).
+//!   [`Supervisor::shutdown`] cancels every worker at its next `.await` and
+//!   waits until all of them are gone; a rebuild in progress is abandoned
+//!   whole, never half-published.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::time::Duration;
+//!
+//! use signal_core::runtime::{Backoff, Policy, Reaction, Resource, Supervisor, Wake};
+//! use signal_core::{Signal, kind};
+//! use tokio::time::Instant;
+//!
+//! kind! {
+//!     /// The pool was dropped: rebuild it before retrying.
+//!     pub NeedsDbReconnect;
+//!     /// A network blip: retrying later will do.
+//!     pub TransientNetwork;
+//! }
+//!
+//! #[derive(Debug, thiserror::Error, Signal)]
+//! enum SyncError {
+//!     #[error("pool dropped")]
+//!     #[signal(leaf = "NeedsDbReconnect")]
+//!     PoolDropped,
+//!     #[error("dns timeout")]
+//!     #[signal(leaf = "TransientNetwork")]
+//!     DnsTimeout,
+//! }
+//!
+//! /// Stands in for a database pool.
+//! struct Pool {
+//!     alive: AtomicBool,
+//! }
+//!
+//! #[tokio::main(flavor = "current_thread")]
+//! async fn main() {
+//!     let alive = || Pool { alive: AtomicBool::new(true) };
+//!     let db = Resource::new("db", alive(), move || async move {
+//!         Ok::<_, std::io::Error>(alive())
+//!     });
+//!     let policy = Arc::new(
+//!         Policy::new()
+//!             .on::<NeedsDbReconnect>(Reaction::rebuild(&db)) // ERROR, then rebuild
+//!             .on::<TransientNetwork>(Reaction::Retry) // WARN, then back off
+//!             .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(30))),
+//!     );
+//!
+//!     let supervisor = Supervisor::new();
+//!     let pool = db.clone();
+//!     // Rotates keys every 30 days, or as soon as it is nudged.
+//!     let worker = supervisor.spawn("rotate-keys", policy, move |ctx| {
+//!         let pool = pool.clone();
+//!         async move {
+//!             let lease = ctx.lease(&pool);
+//!             let next_rotation = Instant::now() + Duration::from_secs(30 * 24 * 3600);
+//!             let _woken_by: Wake = ctx.sleep_until(next_rotation).await;
+//!             if !lease.alive.load(Ordering::SeqCst) {
+//!                 return Err(SyncError::PoolDropped);
+//!             }
+//!             Ok(lease.generation())
+//!         }
+//!     });
+//!
+//!     db.get().alive.store(false, Ordering::SeqCst); // the pool drops
+//!     worker.nudge(); // the worker wakes, fails, the pool is rebuilt, it restarts
+//!     worker.wait_for(|status| status.runs == 2).await;
+//!     worker.nudge(); // the second run wakes and rotates on the new pool
+//!
+//!     assert_eq!(worker.join().await.ok(), Some(1));
+//!     assert_eq!(db.stats().rebuilds, 1);
+//!     supervisor.shutdown().await;
+//! }
+//! ```
+
+mod backoff;
+mod deadline;
+mod error;
+mod intensity;
+mod log;
+mod policy;
+mod resource;
+mod retry;
+mod supervisor;
+
+pub use backoff::Backoff;
+pub use deadline::Wake;
+pub use error::{Failure, SupervisorError};
+pub use intensity::Intensity;
+pub use policy::{Decision, Policy, Reaction, ReactionKind, ResourceRef, Response};
+pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
+pub use retry::{RetryState, StopReason};
+pub use supervisor::{Ctx, Nudger, Phase, Status, Supervisor, WorkerHandle};
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Locks `mutex`, ignoring poisoning: the runtime's state stays consistent
+/// across a panic, since no lock is held while user code runs.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,101 @@
+//! The retry state of one worker, and the one function that resets it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::policy::ReactionKind;
+
+/// Everything a worker remembers about its failures.
+///
+/// All of it lives here, and [`reset`](Self::reset) puts every field back to
+/// its [`Default`] at once: recovering a worker cannot forget one piece of
+/// in-flight retry state, because no code resets fields one by one. (The
+/// fields are public and the struct is not `#[non_exhaustive]`, so a test can
+/// destructure it without `..` and fail to compile when a field is added.)
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetryState {
+    /// Failures since the worker was last healthy or recovered: the backoff
+    /// exponent.
+    pub attempt: u32,
+    /// When each restart in the current [intensity](super::Intensity) window
+    /// happened, oldest first.
+    pub restarts: VecDeque<Instant>,
+    /// When the current backoff ends, while the worker is backing off.
+    pub backoff_until: Option<Instant>,
+    /// The delay the backoff last chose, jitter included.
+    pub last_delay: Option<Duration>,
+    /// The reaction last applied.
+    pub last_reaction: Option<ReactionKind>,
+    /// Why the worker is stopped, while it is.
+    pub stopped: Option<StopReason>,
+}
+
+/// Why a worker stopped by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopReason {
+    /// Its error (or panic) has the reaction [`Stop`](super::Reaction::Stop).
+    Reaction,
+    /// It restarted more often than its [`Intensity`](super::Intensity)
+    /// allows.
+    IntensityExceeded,
+}
+
+impl RetryState {
+    /// Puts every field back to its initial value.
+    pub fn reset(&mut self) {
+        *self = RetryState::default();
+    }
+
+    /// Whether every field has its initial value.
+    pub fn is_initial(&self) -> bool {
+        *self == RetryState::default()
+    }
+
+    /// After a healthy run: the backoff starts over, but restarts already in
+    /// the intensity window still count.
+    pub(crate) fn forget_backoff(&mut self) {
+        let restarts = std::mem::take(&mut self.restarts);
+        self.reset();
+        self.restarts = restarts;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy() -> RetryState {
+        RetryState {
+            attempt: 4,
+            restarts: VecDeque::from([Instant::now()]),
+            backoff_until: Some(Instant::now()),
+            last_delay: Some(Duration::from_secs(1)),
+            last_reaction: Some(ReactionKind::Retry),
+            stopped: Some(StopReason::IntensityExceeded),
+        }
+    }
+
+    #[test]
+    fn reset_clears_everything() {
+        let mut state = busy();
+        assert!(!state.is_initial());
+        state.reset();
+        assert!(state.is_initial());
+    }
+
+    #[test]
+    fn forget_backoff_keeps_the_intensity_window() {
+        let mut state = busy();
+        let restarts = state.restarts.clone();
+        state.forget_backoff();
+        assert_eq!(
+            state,
+            RetryState {
+                restarts,
+                ..RetryState::default()
+            }
+        );
+    }
+}

@@ -1,0 +1,768 @@
+//! The supervisor: runs workers, reacts to their failures, shuts them down.
+
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+use super::backoff::Jitter;
+use super::error::{Failure, SupervisorError};
+use super::lock;
+use super::log::{self, Report};
+use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
+use super::resource::{Lease, Resource};
+use super::retry::{RetryState, StopReason};
+use crate::Signal;
+
+/// Runs supervised workers and shuts them all down.
+///
+/// Cloning a `Supervisor` clones a handle to the same set of workers.
+/// Dropping the last handle aborts every worker still running; call
+/// [`shutdown`](Self::shutdown) to also wait until they are gone.
+#[derive(Clone, Default)]
+pub struct Supervisor {
+    inner: Arc<SupervisorInner>,
+}
+
+#[derive(Default)]
+struct SupervisorInner {
+    tasks: Mutex<Tasks>,
+    drained: Notify,
+    spawned: AtomicU64,
+}
+
+struct Tasks {
+    /// `None` once shutdown has begun.
+    set: Option<JoinSet<()>>,
+    drained: bool,
+}
+
+impl Default for Tasks {
+    fn default() -> Self {
+        Tasks {
+            set: Some(JoinSet::new()),
+            drained: false,
+        }
+    }
+}
+
+impl fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("spawned", &self.inner.spawned.load(Ordering::Relaxed))
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}
+
+impl Supervisor {
+    /// A supervisor with no workers.
+    pub fn new() -> Self {
+        Supervisor::default()
+    }
+
+    /// Starts a worker named `name`: `factory` is called for each run with a
+    /// fresh [`Ctx`], and its future is run to completion.
+    ///
+    /// * `Ok(value)` ends the worker; [`WorkerHandle::join`] returns it.
+    /// * `Err(error)` and panics are failures: `policy` picks the reaction by
+    ///   the kinds the error carries, and the worker is restarted by calling
+    ///   `factory` again (or stopped).
+    ///
+    /// Must be called from within a tokio runtime. After
+    /// [`shutdown`](Self::shutdown), the worker is not started and its handle
+    /// reports [`SupervisorError::Shutdown`].
+    pub fn spawn<F, Fut, T, E>(
+        &self,
+        name: impl Into<Arc<str>>,
+        policy: impl Into<Arc<Policy>>,
+        factory: F,
+    ) -> WorkerHandle<T, E>
+    where
+        F: FnMut(Ctx) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Signal + Send + Sync + 'static,
+    {
+        let shared = Arc::new(Shared::new(name.into()));
+        let policy = policy.into();
+        let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
+        let jitter = Jitter::new(policy.backoff_config().seed, stream);
+        let run = Run::new(Arc::clone(&shared));
+        let mut tasks = lock(&self.inner.tasks);
+        let abort = match tasks.set.as_mut() {
+            Some(set) => {
+                while set.try_join_next().is_some() {}
+                Some(set.spawn(supervise(run, policy, factory, jitter)))
+            }
+            // Shut down: `run` is dropped unstarted and reports it.
+            None => None,
+        };
+        WorkerHandle { shared, abort }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) has been called.
+    pub fn is_shut_down(&self) -> bool {
+        lock(&self.inner.tasks).set.is_none()
+    }
+
+    /// Stops every worker and waits until all of them are gone.
+    ///
+    /// Workers are cancelled at their next `.await` (their futures are
+    /// dropped), so shutdown is as prompt as the workers' own polls: a worker
+    /// sleeping to a deadline, backing off, stopped, or waiting on a rebuild
+    /// goes at once. A rebuild a worker was driving is abandoned whole: the
+    /// resource keeps its previous value. Each handle then reports
+    /// [`SupervisorError::Shutdown`] (or the error the worker had stopped
+    /// with). Workers spawned afterwards do not start.
+    ///
+    /// Calling it again, or from several places, waits for the same
+    /// shutdown.
+    pub async fn shutdown(&self) {
+        let set = {
+            lock(&self.inner.tasks).set.take()
+        };
+        match set {
+            Some(mut set) => {
+                let _drained = Drained(&self.inner);
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+            }
+            None => loop {
+                let mut drained = pin!(self.inner.drained.notified());
+                drained.as_mut().enable();
+                if lock(&self.inner.tasks).drained {
+                    return;
+                }
+                drained.await;
+            },
+        }
+    }
+}
+
+/// Marks the shutdown as finished, even if the future driving it is dropped
+/// (every worker has been aborted by then).
+struct Drained<'a>(&'a SupervisorInner);
+
+impl Drop for Drained<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.tasks).drained = true;
+        self.0.drained.notify_waiters();
+    }
+}
+
+/// What one worker's task shares with its handles and its [`Ctx`].
+pub(crate) struct Core {
+    name: Arc<str>,
+    pub(crate) nudge: Notify,
+    recover: Notify,
+    changed: Notify,
+    /// For each resource, the newest generation this run has seen.
+    seen: Mutex<Vec<(usize, u64)>>,
+}
+
+impl Core {
+    /// At the start of a run: the worker has seen the current generation of
+    /// every resource its policy may rebuild.
+    fn snapshot(&self, policy: &Policy) {
+        let mut seen = lock(&self.seen);
+        seen.clear();
+        for resource in policy.resources() {
+            let id = resource.0.id();
+            if seen.iter().all(|&(known, _)| known != id) {
+                seen.push((id, resource.0.generation()));
+            }
+        }
+    }
+
+    fn saw(&self, id: usize, generation: u64) {
+        let mut seen = lock(&self.seen);
+        match seen.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, newest)) => *newest = (*newest).max(generation),
+            None => seen.push((id, generation)),
+        }
+    }
+
+    fn seen(&self, resource: &ResourceRef) -> u64 {
+        let id = resource.0.id();
+        lock(&self.seen)
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map_or_else(|| resource.generation(), |&(_, generation)| generation)
+    }
+}
+
+pub(crate) trait CoreRef: Send + Sync + 'static {
+    fn core(&self) -> &Core;
+}
+
+struct Shared<T, E> {
+    core: Core,
+    status: Mutex<Status<E>>,
+    outcome: Mutex<Option<Result<T, SupervisorError<E>>>>,
+}
+
+impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
+    fn core(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl<T, E> Shared<T, E> {
+    fn new(name: Arc<str>) -> Self {
+        Shared {
+            core: Core {
+                name,
+                nudge: Notify::new(),
+                recover: Notify::new(),
+                changed: Notify::new(),
+                seen: Mutex::new(Vec::new()),
+            },
+            status: Mutex::new(Status::default()),
+            outcome: Mutex::new(None),
+        }
+    }
+
+    fn finish(&self, result: Result<T, SupervisorError<E>>) {
+        {
+            let mut status = lock(&self.status);
+            status.phase = Phase::Exited;
+            status.error = result.as_ref().err().cloned();
+            *lock(&self.outcome) = Some(result);
+        }
+        self.core.changed.notify_waiters();
+    }
+}
+
+/// Where a worker is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Spawned, not yet polled.
+    Starting,
+    /// Running its future (possibly sleeping to a deadline inside it).
+    Running,
+    /// Waiting out a backoff delay; [`WorkerHandle::recover`] ends it early.
+    BackingOff,
+    /// Waiting for a shared resource to be rebuilt.
+    Rebuilding,
+    /// Stopped by its reaction or its restart intensity; waits for
+    /// [`WorkerHandle::recover`].
+    Stopped,
+    /// Finished, shut down or aborted: its outcome is ready for
+    /// [`WorkerHandle::join`].
+    Exited,
+}
+
+/// A snapshot of a worker, from [`WorkerHandle::status`].
+pub struct Status<E> {
+    /// Where the worker is.
+    pub phase: Phase,
+    /// Its retry state.
+    pub retry: RetryState,
+    /// Runs started (the first one included).
+    pub runs: u64,
+    /// Failures so far (errors and panics), never reset.
+    pub failures: u64,
+    /// The last failure, kept after recovery too.
+    pub last_failure: Option<Failure<E>>,
+    /// The error it is stopped with, or ended with.
+    pub error: Option<SupervisorError<E>>,
+}
+
+impl<E> Default for Status<E> {
+    fn default() -> Self {
+        Status {
+            phase: Phase::Starting,
+            retry: RetryState::default(),
+            runs: 0,
+            failures: 0,
+            last_failure: None,
+            error: None,
+        }
+    }
+}
+
+impl<E> Clone for Status<E> {
+    fn clone(&self) -> Self {
+        Status {
+            phase: self.phase,
+            retry: self.retry.clone(),
+            runs: self.runs,
+            failures: self.failures,
+            last_failure: self.last_failure.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for Status<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Status")
+            .field("phase", &self.phase)
+            .field("retry", &self.retry)
+            .field("runs", &self.runs)
+            .field("failures", &self.failures)
+            .field("last_failure", &self.last_failure)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+/// What a run of a worker gets: its name, its attempt number, deadline
+/// sleeps that nudges cut short ([`sleep_until`](Ctx::sleep_until)), and
+/// leases on shared resources.
+#[derive(Clone)]
+pub struct Ctx {
+    pub(crate) core: Arc<dyn CoreRef>,
+    attempt: u32,
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx")
+            .field("name", &self.name())
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+impl Ctx {
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.core.core().name
+    }
+
+    /// Failures since the worker was last healthy or recovered: 0 on a first
+    /// run.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The current value of `resource`, noting its generation: if this run
+    /// then fails with a reaction that rebuilds `resource`, the rebuild is
+    /// asked for *from this generation*, so a value some other worker already
+    /// replaced is not rebuilt twice.
+    ///
+    /// Without it, a run is taken to have seen the generation that was
+    /// current when it started.
+    pub fn lease<T: Send + Sync + 'static>(&self, resource: &Resource<T>) -> Lease<T> {
+        let lease = resource.get();
+        self.core.core().saw(resource.id(), lease.generation());
+        lease
+    }
+
+    /// A handle that nudges or recovers this worker.
+    pub fn nudger(&self) -> Nudger {
+        Nudger(Arc::clone(&self.core))
+    }
+}
+
+/// Nudges or recovers one worker; cheap to clone and send anywhere.
+#[derive(Clone)]
+pub struct Nudger(Arc<dyn CoreRef>);
+
+impl Nudger {
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.0.core().name
+    }
+
+    /// See [`WorkerHandle::nudge`].
+    pub fn nudge(&self) {
+        self.0.core().nudge.notify_one();
+    }
+
+    /// See [`WorkerHandle::recover`].
+    pub fn recover(&self) {
+        self.0.core().recover.notify_one();
+    }
+}
+
+impl fmt::Debug for Nudger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Nudger").field(&self.name()).finish()
+    }
+}
+
+/// The handle of a supervised worker.
+///
+/// Dropping it does not stop the worker.
+pub struct WorkerHandle<T, E> {
+    shared: Arc<Shared<T, E>>,
+    abort: Option<AbortHandle>,
+}
+
+impl<T, E> fmt::Debug for WorkerHandle<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerHandle")
+            .field("name", &&*self.shared.core.name)
+            .field("phase", &lock(&self.shared.status).phase)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        &self.shared.core.name
+    }
+
+    /// Wakes the worker from [`Ctx::sleep_until`] now, or, if it is busy, at
+    /// its next sleep. Capacity 1 and lossy: nudges sent while it is busy
+    /// collapse into one, and none is lost.
+    pub fn nudge(&self) {
+        self.shared.core.nudge.notify_one();
+    }
+
+    /// An external event says the worker's failures may be over (peers
+    /// reconnected, credentials renewed).
+    ///
+    /// A worker that is backing off or stopped resets its whole
+    /// [`RetryState`] and restarts at once. A running worker keeps the
+    /// request (capacity 1) and acts on it when it next backs off or stops.
+    pub fn recover(&self) {
+        self.shared.core.recover.notify_one();
+    }
+
+    /// A handle that nudges or recovers this worker.
+    pub fn nudger(&self) -> Nudger {
+        Nudger(Arc::clone(&self.shared) as Arc<dyn CoreRef>)
+    }
+
+    /// A snapshot of the worker.
+    pub fn status(&self) -> Status<E> {
+        lock(&self.shared.status).clone()
+    }
+
+    /// Where the worker is.
+    pub fn phase(&self) -> Phase {
+        lock(&self.shared.status).phase
+    }
+
+    /// A copy of the worker's retry state.
+    pub fn retry_state(&self) -> RetryState {
+        lock(&self.shared.status).retry.clone()
+    }
+
+    /// Waits until the worker's status satisfies `predicate` and returns it.
+    pub async fn wait_for(&self, mut predicate: impl FnMut(&Status<E>) -> bool) -> Status<E> {
+        loop {
+            let mut changed = pin!(self.shared.core.changed.notified());
+            changed.as_mut().enable();
+            {
+                let status = lock(&self.shared.status);
+                if predicate(&status) {
+                    return status.clone();
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Whether the worker has exited.
+    pub fn is_finished(&self) -> bool {
+        self.phase() == Phase::Exited
+    }
+
+    /// Cancels this worker alone, as [`Supervisor::shutdown`] would.
+    pub fn abort(&self) {
+        if let Some(abort) = &self.abort {
+            abort.abort();
+        }
+    }
+
+    /// Waits for the worker to exit: its value, or why it ended.
+    ///
+    /// A worker that is stopped waits for [`recover`](Self::recover), so its
+    /// `join` returns only once it is shut down (with the error it had
+    /// stopped with, not [`SupervisorError::Shutdown`]); watch
+    /// [`wait_for`](Self::wait_for) for [`Phase::Stopped`] to learn of a stop
+    /// as it happens.
+    pub async fn join(self) -> Result<T, SupervisorError<E>> {
+        self.wait_for(|status| status.phase == Phase::Exited).await;
+        lock(&self.shared.outcome)
+            .take()
+            .unwrap_or_else(|| {
+                Err(SupervisorError::Shutdown {
+                    worker: Arc::clone(&self.shared.core.name),
+                    last: None,
+                })
+            })
+    }
+}
+
+/// The state of one worker's task. Dropping it (the task finished, or was
+/// cancelled, even before its first poll) publishes the outcome.
+struct Run<T, E> {
+    shared: Arc<Shared<T, E>>,
+    retry: RetryState,
+    runs: u64,
+    failures: u64,
+    last: Option<Failure<E>>,
+    stopped: Option<SupervisorError<E>>,
+    done: bool,
+}
+
+impl<T, E> Drop for Run<T, E> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let error = self
+            .stopped
+            .take()
+            .unwrap_or_else(|| SupervisorError::Shutdown {
+                worker: Arc::clone(&self.shared.core.name),
+                last: self.last.take(),
+            });
+        self.shared.finish(Err(error));
+    }
+}
+
+impl<T, E> Run<T, E>
+where
+    T: Send + 'static,
+    E: Signal + Send + Sync + 'static,
+{
+    fn new(shared: Arc<Shared<T, E>>) -> Self {
+        Run {
+            shared,
+            retry: RetryState::default(),
+            runs: 0,
+            failures: 0,
+            last: None,
+            stopped: None,
+            done: false,
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.shared.core.name
+    }
+
+    fn publish(&self, phase: Phase) {
+        {
+            let mut status = lock(&self.shared.status);
+            *status = Status {
+                phase,
+                retry: self.retry.clone(),
+                runs: self.runs,
+                failures: self.failures,
+                last_failure: self.last.clone(),
+                error: self.stopped.clone(),
+            };
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+
+    fn finish(&mut self, value: T) {
+        self.done = true;
+        self.shared.finish(Ok(value));
+    }
+
+    /// Reacts to one failed run. Returns when the worker should run again.
+    async fn fail(
+        &mut self,
+        failure: Failure<E>,
+        started: Instant,
+        policy: &Policy,
+        jitter: &mut Jitter,
+    ) {
+        let now = Instant::now();
+        if now.saturating_duration_since(started) >= policy.healthy_after_config() {
+            self.retry.forget_backoff();
+        }
+        self.retry.attempt = self.retry.attempt.saturating_add(1);
+        self.failures += 1;
+        self.last = Some(failure.clone());
+        let decision = match &failure {
+            Failure::Error(error) => policy.decide(&**error),
+            Failure::Panic(_) => policy.decide_panic(),
+        };
+        let response = decision.response;
+        self.retry.last_reaction = Some(response.reaction.kind());
+        let trace = decision
+            .kind
+            .zip(failure.error())
+            .and_then(|(kind, error)| error.trace_kind(kind));
+        let shared = Arc::clone(&self.shared);
+        let report = Report {
+            worker: &shared.core.name,
+            attempt: self.retry.attempt,
+            kind: decision.kind,
+            trace: trace.as_ref(),
+            error_type: match failure {
+                Failure::Error(_) => std::any::type_name::<E>(),
+                Failure::Panic(_) => "panic",
+            },
+        };
+
+        let rebuild = match &response.reaction {
+            Reaction::Retry => None,
+            Reaction::Rebuild(resource) => Some(resource),
+            Reaction::Stop => {
+                report.reaction(
+                    response.level,
+                    ReactionKind::Stop,
+                    Duration::ZERO,
+                    "worker failed; its reaction is to stop",
+                );
+                let worker = Arc::clone(&shared.core.name);
+                let attempt = self.retry.attempt;
+                let error = match failure {
+                    Failure::Error(error) => SupervisorError::Stopped {
+                        worker,
+                        attempt,
+                        error,
+                    },
+                    Failure::Panic(message) => SupervisorError::Panicked {
+                        worker,
+                        attempt,
+                        message,
+                    },
+                };
+                return self.park(StopReason::Reaction, error).await;
+            }
+        };
+
+        let intensity = policy.intensity_config();
+        if intensity.record(&mut self.retry.restarts, now) {
+            let restarts = self.retry.restarts.len();
+            report.intensity_exceeded(restarts, intensity.within);
+            let error = SupervisorError::IntensityExceeded {
+                worker: Arc::clone(&shared.core.name),
+                restarts,
+                within: intensity.within,
+                last: failure,
+            };
+            return self.park(StopReason::IntensityExceeded, error).await;
+        }
+
+        let backoff = policy.backoff_config();
+        match rebuild {
+            Some(resource) => {
+                report.reaction(
+                    response.level,
+                    ReactionKind::Rebuild,
+                    Duration::ZERO,
+                    "worker failed; rebuilding a shared resource, then restarting",
+                );
+                self.publish(Phase::Rebuilding);
+                let seen = shared.core.seen(resource);
+                if resource.0.rebuild_from(seen).await.is_err() {
+                    let delay = backoff.delay(self.retry.attempt, jitter);
+                    report.rebuild_failed(resource.name(), delay);
+                    self.back_off(delay).await;
+                }
+            }
+            None => {
+                let delay = backoff.delay(self.retry.attempt, jitter);
+                report.reaction(
+                    response.level,
+                    ReactionKind::Retry,
+                    delay,
+                    "worker failed; retrying after backoff",
+                );
+                self.back_off(delay).await;
+            }
+        }
+    }
+
+    /// Waits out `delay`, or less if the worker is recovered.
+    async fn back_off(&mut self, delay: Duration) {
+        let until = Instant::now() + delay;
+        self.retry.backoff_until = Some(until);
+        self.retry.last_delay = Some(delay);
+        self.publish(Phase::BackingOff);
+        let shared = Arc::clone(&self.shared);
+        tokio::select! {
+            biased;
+            () = shared.core.recover.notified() => self.recovered(),
+            () = tokio::time::sleep_until(until) => self.retry.backoff_until = None,
+        }
+    }
+
+    /// Stops with `error` until the worker is recovered.
+    async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) {
+        self.retry.stopped = Some(reason);
+        self.stopped = Some(error);
+        self.publish(Phase::Stopped);
+        let shared = Arc::clone(&self.shared);
+        shared.core.recover.notified().await;
+        self.recovered();
+    }
+
+    fn recovered(&mut self) {
+        self.retry.reset();
+        self.stopped = None;
+        log::recovered(self.name());
+    }
+}
+
+/// The task of one worker.
+async fn supervise<F, Fut, T, E>(
+    mut run: Run<T, E>,
+    policy: Arc<Policy>,
+    mut factory: F,
+    mut jitter: Jitter,
+) where
+    F: FnMut(Ctx) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    T: Send + 'static,
+    E: Signal + Send + Sync + 'static,
+{
+    loop {
+        let shared = Arc::clone(&run.shared);
+        shared.core.snapshot(&policy);
+        run.runs += 1;
+        run.publish(Phase::Running);
+        let ctx = Ctx {
+            core: shared,
+            attempt: run.retry.attempt,
+        };
+        let started = Instant::now();
+        let failure = match run_caught(&mut factory, ctx).await {
+            Ok(Ok(value)) => return run.finish(value),
+            Ok(Err(error)) => Failure::Error(Arc::new(error)),
+            Err(message) => Failure::Panic(message),
+        };
+        run.fail(failure, started, &policy, &mut jitter).await;
+    }
+}
+
+/// Calls the factory and runs its future, turning a panic in either into
+/// its message.
+async fn run_caught<F, Fut, T, E>(factory: &mut F, ctx: Ctx) -> Result<Result<T, E>, Arc<str>>
+where
+    F: FnMut(Ctx) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let fut = catch_unwind(AssertUnwindSafe(|| factory(ctx))).map_err(panic_message)?;
+    let mut fut = pin!(fut);
+    poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => Poll::Ready(Err(panic_message(payload))),
+        },
+    )
+    .await
+}
+
+fn panic_message(payload: Box<dyn Any + Send>) -> Arc<str> {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        Arc::from(*message)
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        Arc::from(message.as_str())
+    } else {
+        Arc::from("Box<dyn Any>")
+    }
+}
