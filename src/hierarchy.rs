@@ -19,7 +19,8 @@ kind! {
 }
 
 /// A position in a message stream. Plain data: carries no signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (`Default` lets the generated test fixtures build the tuples it sits in.)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cursor(pub u64);
 
 /// Errors from the embedded database layer.

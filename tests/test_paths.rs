@@ -352,3 +352,84 @@ fn test_assert_cases_reports_every_wrong_case() {
         "{message}"
     );
 }
+
+#[test]
+fn test_generated_fixtures_propagate_exactly_their_kinds() {
+    // One value per static path the derive can build, each checked against
+    // every kind of the map, positive and negative.
+    let checked = signal_core::assert_fixtures!(TaskWorkerError);
+    assert!(checked >= 30, "only {checked} fixtures");
+    let fixtures = signal_core::testing::fixtures::<TaskWorkerError>();
+    // The per-message path exists, with its filter: reconnect yes, retry no.
+    let through_errored: Vec<_> = fixtures
+        .iter()
+        .filter(|f| {
+            f.value
+                .trace_kind(f.leaf)
+                .is_some_and(|t| t.to_string().contains("ProcessSummary.errored[0].1"))
+                || (f.leaf == Retryable::ID && !f.should_carry(Retryable::ID))
+        })
+        .collect();
+    assert!(
+        through_errored
+            .iter()
+            .any(|f| f.leaf == PoolNeedsConnection::ID)
+    );
+    assert!(
+        through_errored
+            .iter()
+            .any(|f| f.leaf == Retryable::ID && !f.value.has::<Retryable>())
+    );
+}
+
+#[test]
+fn test_fixture_check_fails_when_a_path_does_not_propagate() {
+    // A hand-written impl whose fixture says it raises `Retryable`, while its
+    // walk forgets to report it: the check must fail and say which leaf.
+    struct Forgetful;
+    impl Signal for Forgetful {
+        fn walk(&self, _: &mut signal_core::Walker<'_>) -> std::ops::ControlFlow<()> {
+            std::ops::ControlFlow::Continue(())
+        }
+        fn shape() -> signal_core::Shape {
+            StorageError::shape()
+        }
+        fn __fixtures(
+            _: &mut signal_core::testing::FixtureCx,
+        ) -> Vec<signal_core::testing::Fixture<Self>> {
+            vec![signal_core::testing::Fixture::__leaf(
+                Forgetful,
+                Retryable::ID,
+            )]
+        }
+    }
+    #[derive(Signal)]
+    enum Outer {
+        Inner(#[signal(forward)] Forgetful),
+    }
+    let failure = std::panic::catch_unwind(|| signal_core::assert_fixtures!(Outer)).unwrap_err();
+    let message = failure.downcast_ref::<String>().unwrap();
+    assert!(
+        message.contains("built for leaf Retryable should but does not carry Retryable"),
+        "{message}"
+    );
+}
+
+#[test]
+fn test_fixtures_need_defaults_for_other_fields() {
+    struct NoDefault;
+    #[derive(Signal)]
+    enum Outer {
+        WithDefault(#[signal(forward)] StorageError, u64),
+        WithoutDefault(#[signal(forward)] StorageError, NoDefault),
+    }
+    let fixtures = signal_core::testing::fixtures::<Outer>();
+    // PoolNeedsConnection and Busy through `WithDefault` only.
+    assert_eq!(fixtures.len(), 2);
+    assert!(
+        fixtures
+            .iter()
+            .all(|f| matches!(f.value, Outer::WithDefault(_, 0)))
+    );
+    let _ = Outer::WithoutDefault(StorageError::Busy, NoDefault);
+}

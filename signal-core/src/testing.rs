@@ -260,3 +260,157 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// A value built by the derive along one static path, ending at one leaf:
+/// see [`fixtures`].
+#[derive(Debug)]
+pub struct Fixture<T> {
+    /// The value.
+    pub value: T,
+    /// The leaf kind at the end of its path.
+    pub leaf: KindId,
+    /// The `(only, except)` filters of the forwarded fields on its path,
+    /// outermost last.
+    filters: Vec<(Vec<KindId>, Vec<KindId>)>,
+}
+
+impl<T> Fixture<T> {
+    #[doc(hidden)]
+    pub fn __leaf(value: T, leaf: KindId) -> Self {
+        Fixture {
+            value,
+            leaf,
+            filters: Vec::new(),
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn __map<U>(self, wrap: impl FnOnce(T) -> U) -> Fixture<U> {
+        Fixture {
+            value: wrap(self.value),
+            leaf: self.leaf,
+            filters: self.filters,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn __filtered(mut self, only: Vec<KindId>, except: Vec<KindId>) -> Self {
+        if !only.is_empty() || !except.is_empty() {
+            self.filters.push((only, except));
+        }
+        self
+    }
+
+    /// Whether the value should carry `kind`: its leaf implies it, and every
+    /// filter on its path lets it through.
+    pub fn should_carry(&self, kind: KindId) -> bool {
+        self.leaf.implies(kind)
+            && self.filters.iter().all(|(only, except)| {
+                (only.is_empty() || only.iter().any(|&k| kind.implies(k)))
+                    && !except.iter().any(|&k| kind.implies(k))
+            })
+    }
+}
+
+/// Guards fixture generation against recursive types.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct FixtureCx {
+    stack: Vec<&'static str>,
+}
+
+impl FixtureCx {
+    /// Enters a type; false if it is already on the current path.
+    pub fn enter(&mut self, type_name: &'static str) -> bool {
+        if self.stack.contains(&type_name) {
+            return false;
+        }
+        self.stack.push(type_name);
+        true
+    }
+
+    pub fn leave(&mut self) {
+        self.stack.pop();
+    }
+}
+
+/// One value of `E` per static path to a leaf that the derive can build
+/// without help: unit leaves, leaves whose fields all implement `Default`,
+/// and forwarded fields wrapped in `Box`, `Arc`, `Rc`, `Option`, `Vec`,
+/// `VecDeque` or tuples, with every other field `Default`. Each recursive
+/// type is entered once per path.
+///
+/// Not generated: a variant with a field that is neither forwarded nor
+/// `Default`, and a tuple with a data element that is not `Default` (give the
+/// type a `Default`, or build the case by hand);
+/// leaves inside arrays, slices, references and map values; paths through
+/// trait objects or hand-written impls.
+///
+/// Use [`assert_fixtures!`](crate::assert_fixtures!) to check them all.
+pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
+    E::__fixtures(&mut FixtureCx::default())
+}
+
+/// Builds every [`fixtures`] value of a type and checks each against every
+/// kind of its signal map: it must carry exactly the kinds its leaf implies
+/// and its path's filters let through — a positive and a negative test per
+/// path and kind. Evaluates to the number of fixtures checked.
+///
+/// ```
+/// # use signal_core::{kind, Signal};
+/// # kind! { pub Reconnect; pub Retryable; }
+/// # #[derive(Signal)] enum Storage { #[signal(leaf = "Reconnect")] Gone, #[signal(leaf = "Retryable")] Busy }
+/// #[derive(Signal)]
+/// enum Worker {
+///     Storage(#[signal(forward)] Box<Storage>),
+///     Batch(#[signal(forward(except(Retryable)))] Vec<(u64, Storage)>),
+/// }
+/// assert_eq!(signal_core::assert_fixtures!(Worker), 4);
+/// ```
+#[macro_export]
+macro_rules! assert_fixtures {
+    ($ty:ty $(,)?) => {
+        $crate::testing::check_fixtures::<$ty>(::core::stringify!($ty))
+    };
+}
+
+#[doc(hidden)]
+#[track_caller]
+pub fn check_fixtures<E: Signal>(name: &str) -> usize {
+    let kinds: Vec<KindId> = crate::map::map::<E>()
+        .sections()
+        .iter()
+        .map(|section| section.kind)
+        .collect();
+    let all = fixtures::<E>();
+    let mut failures = Vec::new();
+    for fixture in &all {
+        for &kind in &kinds {
+            let expected = fixture.should_carry(kind);
+            let traces = fixture.value.traces_kind(kind);
+            if expected == traces.is_empty() {
+                let mut line = alloc::format!(
+                    "a fixture built for leaf {} {} carry {kind}",
+                    fixture.leaf,
+                    if expected {
+                        "should but does not"
+                    } else {
+                        "should not but does"
+                    },
+                );
+                for trace in traces {
+                    let _ = write!(line, "\n      {trace}");
+                }
+                failures.push(line);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let mut message = alloc::format!("{} fixture checks of `{name}` failed:", failures.len());
+        for failure in failures {
+            let _ = write!(message, "\n  - {failure}");
+        }
+        panic!("{message}");
+    }
+    all.len()
+}

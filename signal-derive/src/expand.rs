@@ -117,6 +117,7 @@ impl<'a> Expander<'a> {
         };
         let checks = self.field_checks(&impl_generics, &ty_generics, &where_clause);
         let shape_body = self.shape_body();
+        let fixtures_body = self.fixtures_body();
         let doc = crate::doc::impl_doc(self.input, &self.name);
         quote! {
             #[doc = #doc]
@@ -134,6 +135,12 @@ impl<'a> Expander<'a> {
 
                 fn shape() -> #krate::Shape {
                     #shape_body
+                }
+
+                fn __fixtures(
+                    __cx: &mut #krate::__private::FixtureCx,
+                ) -> #krate::__private::Vec<#krate::__private::Fixture<Self>> {
+                    #fixtures_body
                 }
             }
 
@@ -264,13 +271,13 @@ impl<'a> Expander<'a> {
         match shape {
             Shape::Opaque(_) => quote!((&#krate::__private::Maybe(#value)).__signal_has::<__K>()),
             Shape::Tuple(elems) => {
-                let parts = elems.iter().enumerate().map(|(index, elem)| {
+                let parts = elems.iter().enumerate().map(|(index, (_, elem))| {
                     let index = syn::Index::from(index);
                     self.has_expr(elem, &quote!(&__t.#index))
                 });
                 quote!({ let __t = #value; false #(|| #parts)* })
             }
-            Shape::Seq(inner) => {
+            Shape::Seq(inner, _, _) => {
                 let inner = self.has_expr(inner, &quote!(__e));
                 quote!(::core::iter::IntoIterator::into_iter(#value).any(|__e| #inner))
             }
@@ -278,14 +285,14 @@ impl<'a> Expander<'a> {
                 let inner = self.has_expr(inner, &quote!(__e));
                 quote!(#value.values().any(|__e| #inner))
             }
-            Shape::Opt(inner) => {
+            Shape::Opt(inner, _) => {
                 let inner = self.has_expr(inner, &quote!(__e));
                 quote!(match #value {
                     ::core::option::Option::Some(__e) => #inner,
                     ::core::option::Option::None => false,
                 })
             }
-            Shape::Deref(inner) => {
+            Shape::Deref(inner, _, _) => {
                 let inner = self.has_expr(inner, &quote!(__e));
                 quote!({ let __e = &**#value; #inner })
             }
@@ -355,7 +362,7 @@ impl<'a> Expander<'a> {
         match shape {
             Shape::Opaque(_) => quote!((&#krate::__private::Maybe(#value)).__signal_walk(__w)),
             Shape::Tuple(elems) => {
-                let parts = elems.iter().enumerate().map(|(index, elem)| {
+                let parts = elems.iter().enumerate().map(|(index, (_, elem))| {
                     let expr = self.walk_expr(elem, &{
                         let index = syn::Index::from(index);
                         quote!(&__t.#index)
@@ -370,7 +377,7 @@ impl<'a> Expander<'a> {
                     })(__w)
                 }
             }
-            Shape::Seq(inner) => {
+            Shape::Seq(inner, _, _) => {
                 let inner = self.walk_expr(inner, &quote!(__e));
                 quote! {
                     #krate::__private::walk_seq(
@@ -382,14 +389,14 @@ impl<'a> Expander<'a> {
                 let inner = self.walk_expr(inner, &quote!(__e));
                 quote!(#krate::__private::walk_seq(#value.values(), __w, |__e, __w| #inner))
             }
-            Shape::Opt(inner) => {
+            Shape::Opt(inner, _) => {
                 let inner = self.walk_expr(inner, &quote!(__e));
                 quote!(match #value {
                     ::core::option::Option::Some(__e) => #inner,
                     ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
                 })
             }
-            Shape::Deref(inner) => {
+            Shape::Deref(inner, _, _) => {
                 let inner = self.walk_expr(inner, &quote!(__e));
                 quote!({ let __e = &**#value; #inner })
             }
@@ -501,19 +508,210 @@ impl<'a> Expander<'a> {
         match shape {
             Shape::Opaque(ty) => quote!((&#krate::__private::Probe::<#ty>::new()).__signal_shape()),
             Shape::Tuple(elems) => {
-                let elems = elems.iter().enumerate().map(|(index, elem)| {
+                let elems = elems.iter().enumerate().map(|(index, (_, elem))| {
                     let elem = self.shape_expr(elem);
                     quote!((#index, #elem))
                 });
                 quote!(#krate::__private::tuple_shape(#krate::__private::vec![#(#elems),*]))
             }
-            Shape::Seq(inner) | Shape::Map(inner) => {
+            Shape::Seq(inner, _, _) | Shape::Map(inner) => {
                 let inner = self.shape_expr(inner);
                 quote!(#krate::Shape::Seq(#krate::__private::Box::new(#inner)))
             }
-            Shape::Opt(inner) | Shape::Deref(inner) => {
+            Shape::Opt(inner, _) | Shape::Deref(inner, _, _) => {
                 let inner = self.shape_expr(inner);
                 quote!(#krate::Shape::Transparent(#krate::__private::Box::new(#inner)))
+            }
+        }
+    }
+
+    fn fixtures_body(&self) -> TokenStream {
+        let krate = &self.krate;
+        let bodies: Vec<TokenStream> = match &self.input.data {
+            Data::Enum(variants) => variants
+                .iter()
+                .map(|variant| {
+                    let ident = variant.ident;
+                    let cfgs = &variant.cfgs;
+                    let body = self.variant_fixtures(
+                        &quote!(Self::#ident),
+                        variant.attrs.leaf.get(),
+                        &variant.fields,
+                    );
+                    quote!(#(#cfgs)* { #body })
+                })
+                .collect(),
+            Data::Struct(data) => {
+                vec![self.variant_fixtures(
+                    &quote!(Self),
+                    self.input.attrs.leaf.get(),
+                    &data.fields,
+                )]
+            }
+        };
+        quote! {
+            use #krate::__private::{DefaultNone as _, DefaultSome as _, FixtureCarrier as _, FixtureInert as _};
+            let mut __out = #krate::__private::Vec::new();
+            if !__cx.enter(::core::any::type_name::<Self>()) {
+                return __out;
+            }
+            #(#bodies)*
+            __cx.leave();
+            __out
+        }
+    }
+
+    /// Fixtures of one variant: its leaf with every field `Default`, then
+    /// each forwarded field's fixtures with the other fields `Default`.
+    fn variant_fixtures(
+        &self,
+        path: &TokenStream,
+        leaf: Option<&KindPath>,
+        fields: &[Field],
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let vars: Vec<Ident> = (0..fields.len())
+            .map(|i| format_ident!("__d{}", i))
+            .collect();
+        // Defaults for every field but `skip`, and the constructor that uses
+        // `value` for `skip`.
+        let build = |skip: Option<usize>, value: &TokenStream| -> Defaulted {
+            let members = fields.iter().enumerate().map(|(i, field)| {
+                let member = &field.member;
+                let cfgs = &field.cfgs;
+                if Some(i) == skip {
+                    quote!(#(#cfgs)* #member: #value)
+                } else {
+                    let var = &vars[i];
+                    quote!(#(#cfgs)* #member: #var)
+                }
+            });
+            let constructor = quote!(#path { #(#members),* });
+            let defaults: Vec<TokenStream> = fields
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != skip)
+                .map(|(_, field)| {
+                    let ty = field.ty;
+                    quote!((&#krate::__private::Probe::<#ty>::new()).__signal_default())
+                })
+                .collect();
+            let patterns: Vec<TokenStream> = (0..fields.len())
+                .filter(|i| Some(*i) != skip)
+                .map(|i| {
+                    let var = &vars[i];
+                    quote!(::core::option::Option::Some(#var))
+                })
+                .collect();
+            Defaulted {
+                pattern: quote!((#(#patterns,)*)),
+                defaults: quote!((#(#defaults,)*)),
+                constructor,
+            }
+        };
+        let mut out = Vec::new();
+        if let Some(leaf) = leaf {
+            let kind = self.kind(leaf);
+            let leaf = build(None, &TokenStream::new());
+            let ctor = &leaf.constructor;
+            out.push(
+                leaf.push(
+                    quote!(__out.push(#krate::__private::Fixture::__leaf(#ctor, #kind::ID));),
+                ),
+            );
+        }
+        for (index, field) in fields.iter().enumerate() {
+            let Role::Forward(filter) = role(field) else {
+                continue;
+            };
+            let ty = field.ty;
+            let cfgs = &field.cfgs;
+            let fixtures = self.fixtures_expr(&Shape::of(ty), 0);
+            let ids = |kinds: &[KindPath]| {
+                let kinds = kinds.iter().map(|kind| self.kind(kind));
+                quote!(#krate::__private::vec![#(#kinds::ID),*])
+            };
+            let (only, except) = match filter {
+                Filter::All => (ids(&[]), ids(&[])),
+                Filter::Only(kinds) => (ids(kinds), ids(&[])),
+                Filter::Except(kinds) => (ids(&[]), ids(kinds)),
+            };
+            let wrapped = build(Some(index), &quote!(__v));
+            let ctor = &wrapped.constructor;
+            let push = wrapped
+                .push(quote!(__out.push(__fx.__map(|__v| #ctor).__filtered(#only, #except));));
+            out.push(quote! {
+                #(#cfgs)* {
+                    let __fxs: #krate::__private::Vec<#krate::__private::Fixture<#ty>> = #fixtures;
+                    for __fx in __fxs {
+                        #push
+                    }
+                }
+            });
+        }
+        quote!(#(#out)*)
+    }
+
+    /// The fixtures of a field's type, by its shape. Containers annotate
+    /// their element's fixtures with the element type, so inference never
+    /// has to guess through `From` or `FromIterator`.
+    fn fixtures_expr(&self, shape: &Shape, depth: usize) -> TokenStream {
+        let krate = &self.krate;
+        if !shape.buildable() {
+            return quote!(#krate::__private::Vec::new());
+        }
+        let wrap = |inner: &Shape, elem: &syn::Type, ctor: TokenStream| {
+            let inner = self.fixtures_expr(inner, depth + 1);
+            quote!({
+                let __inner: #krate::__private::Vec<#krate::__private::Fixture<#elem>> = #inner;
+                ::core::iter::IntoIterator::into_iter(__inner)
+                    .map(|__f| __f.__map(#ctor))
+                    .collect::<#krate::__private::Vec<_>>()
+            })
+        };
+        match shape {
+            Shape::Opaque(ty) => {
+                quote!((&#krate::__private::Probe::<#ty>::new()).__signal_fixtures(__cx))
+            }
+            Shape::Opt(inner, elem) => wrap(inner, elem, quote!(::core::option::Option::Some)),
+            Shape::Deref(inner, _, elem) => wrap(inner, elem, quote!(::core::convert::From::from)),
+            Shape::Seq(inner, _, elem) => wrap(
+                inner,
+                elem,
+                quote!(|__e| ::core::iter::FromIterator::from_iter(::core::iter::once(__e))),
+            ),
+            Shape::Map(..) => quote!(#krate::__private::Vec::new()),
+            Shape::Tuple(elems) => {
+                let vars: Vec<Ident> = (0..elems.len())
+                    .map(|i| format_ident!("__t{}_{}", depth, i))
+                    .collect();
+                let parts = elems.iter().enumerate().filter(|(_, (_, elem))| elem.buildable()).map(|(index, (elem_ty, elem))| {
+                    let fixtures = self.fixtures_expr(elem, depth + 1);
+                    let defaults = elems.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (ty, _))| {
+                        quote!((&#krate::__private::Probe::<#ty>::new()).__signal_default())
+                    });
+                    let patterns = (0..elems.len()).filter(|i| *i != index).map(|i| {
+                        let var = &vars[i];
+                        quote!(::core::option::Option::Some(#var))
+                    });
+                    let values = (0..elems.len()).map(|i| {
+                        if i == index { quote!(__v) } else { let var = &vars[i]; quote!(#var) }
+                    });
+                    quote! {
+                        let __elem: #krate::__private::Vec<#krate::__private::Fixture<#elem_ty>> = #fixtures;
+                        for __fx in __elem {
+                            #[allow(irrefutable_let_patterns)]
+                            if let (#(#patterns,)*) = (#(#defaults,)*) {
+                                __tuple.push(__fx.__map(|__v| (#(#values,)*)));
+                            }
+                        }
+                    }
+                });
+                quote!({
+                    let mut __tuple = #krate::__private::Vec::new();
+                    #(#parts)*
+                    __tuple
+                })
             }
         }
     }
@@ -592,6 +790,28 @@ impl<'a> Expander<'a> {
                     #(#checks)*
                 }
             };
+        }
+    }
+}
+
+/// A constructor whose other fields come from `Default`.
+struct Defaulted {
+    pattern: TokenStream,
+    defaults: TokenStream,
+    constructor: TokenStream,
+}
+
+impl Defaulted {
+    /// Runs `push` when every default the constructor needs exists.
+    fn push(&self, push: TokenStream) -> TokenStream {
+        let Defaulted {
+            pattern, defaults, ..
+        } = self;
+        quote! {
+            #[allow(irrefutable_let_patterns)]
+            if let #pattern = #defaults {
+                #push
+            }
         }
     }
 }

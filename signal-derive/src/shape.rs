@@ -15,15 +15,27 @@ pub enum Shape<'a> {
     /// has none).
     Opaque(&'a Type),
     /// A tuple: each element forwarded if it can carry signals.
-    Tuple(Vec<Shape<'a>>),
+    Tuple(Vec<(&'a Type, Shape<'a>)>),
     /// Vec, VecDeque, arrays, slices: elements by index.
-    Seq(Box<Shape<'a>>),
+    /// (A container's last field is its element's type.)
+    Seq(Box<Shape<'a>>, Build, &'a Type),
     /// Option: the value, if any, with no step in the path.
-    Opt(Box<Shape<'a>>),
+    Opt(Box<Shape<'a>>, &'a Type),
     /// Box, Arc, Rc, references: transparent.
-    Deref(Box<Shape<'a>>),
+    Deref(Box<Shape<'a>>, Build, &'a Type),
     /// HashMap, BTreeMap: values by position.
     Map(Box<Shape<'a>>),
+}
+
+/// How a test fixture of a container is built around one element.
+#[derive(Clone, Copy)]
+pub enum Build {
+    /// `FromIterator` of one element (Vec, VecDeque).
+    Collect,
+    /// `From<T>` (Box, Arc, Rc).
+    From,
+    /// Not built (arrays, slices, references).
+    No,
 }
 
 impl<'a> Shape<'a> {
@@ -31,12 +43,18 @@ impl<'a> Shape<'a> {
         match ty {
             Type::Paren(inner) => Shape::of(&inner.elem),
             Type::Group(inner) => Shape::of(&inner.elem),
-            Type::Tuple(tuple) if !tuple.elems.is_empty() => {
-                Shape::Tuple(tuple.elems.iter().map(Shape::of).collect())
+            Type::Tuple(tuple) if !tuple.elems.is_empty() => Shape::Tuple(
+                tuple
+                    .elems
+                    .iter()
+                    .map(|elem| (elem, Shape::of(elem)))
+                    .collect(),
+            ),
+            Type::Array(array) => wrap(ty, &array.elem, |s, t| Shape::Seq(s, Build::No, t)),
+            Type::Slice(slice) => wrap(ty, &slice.elem, |s, t| Shape::Seq(s, Build::No, t)),
+            Type::Reference(reference) => {
+                wrap(ty, &reference.elem, |s, t| Shape::Deref(s, Build::No, t))
             }
-            Type::Array(array) => wrap(ty, Shape::of(&array.elem), Shape::Seq),
-            Type::Slice(slice) => wrap(ty, Shape::of(&slice.elem), Shape::Seq),
-            Type::Reference(reference) => wrap(ty, Shape::of(&reference.elem), Shape::Deref),
             Type::Path(path) if path.qself.is_none() => {
                 let Some(last) = path.path.segments.last() else {
                     return Shape::Opaque(ty);
@@ -52,16 +70,15 @@ impl<'a> Shape<'a> {
                         _ => None,
                     })
                     .collect();
-                let (index, make): (usize, fn(Box<Shape<'a>>) -> Shape<'a>) =
-                    match last.ident.to_string().as_str() {
-                        "Vec" | "VecDeque" => (0, Shape::Seq),
-                        "Option" => (0, Shape::Opt),
-                        "Box" | "Arc" | "Rc" => (0, Shape::Deref),
-                        "HashMap" | "BTreeMap" => (1, Shape::Map),
-                        _ => return Shape::Opaque(ty),
-                    };
+                let (index, make): (usize, Make<'a>) = match last.ident.to_string().as_str() {
+                    "Vec" | "VecDeque" => (0, |s, t| Shape::Seq(s, Build::Collect, t)),
+                    "Option" => (0, Shape::Opt),
+                    "Box" | "Arc" | "Rc" => (0, |s, t| Shape::Deref(s, Build::From, t)),
+                    "HashMap" | "BTreeMap" => (1, |s, _| Shape::Map(s)),
+                    _ => return Shape::Opaque(ty),
+                };
                 match types.get(index) {
-                    Some(inner) => wrap(ty, Shape::of(inner), make),
+                    Some(inner) => wrap(ty, inner, make),
                     None => Shape::Opaque(ty),
                 }
             }
@@ -73,20 +90,39 @@ impl<'a> Shape<'a> {
     pub fn opaque_types(&self, out: &mut Vec<&'a Type>) {
         match self {
             Shape::Opaque(ty) => out.push(ty),
-            Shape::Tuple(elems) => elems.iter().for_each(|elem| elem.opaque_types(out)),
-            Shape::Seq(inner) | Shape::Opt(inner) | Shape::Deref(inner) | Shape::Map(inner) => {
+            Shape::Tuple(elems) => elems.iter().for_each(|(_, elem)| elem.opaque_types(out)),
+            Shape::Seq(inner, _, _)
+            | Shape::Opt(inner, _)
+            | Shape::Deref(inner, _, _)
+            | Shape::Map(inner) => {
                 inner.opaque_types(out);
             }
         }
     }
 }
 
+type Make<'a> = fn(Box<Shape<'a>>, &'a Type) -> Shape<'a>;
+
 /// A container keeps its own shape only if something inside it had to be
 /// decomposed; otherwise the container is walked through its `Signal` impl.
-fn wrap<'a>(ty: &'a Type, inner: Shape<'a>, make: fn(Box<Shape<'a>>) -> Shape<'a>) -> Shape<'a> {
-    match inner {
+fn wrap<'a>(ty: &'a Type, elem: &'a Type, make: Make<'a>) -> Shape<'a> {
+    match Shape::of(elem) {
         Shape::Opaque(_) => Shape::Opaque(ty),
-        inner => make(Box::new(inner)),
+        inner => make(Box::new(inner), elem),
+    }
+}
+
+impl Shape<'_> {
+    /// Whether a test fixture of this shape can be built around one leaf.
+    pub fn buildable(&self) -> bool {
+        match self {
+            Shape::Opaque(_) => true,
+            Shape::Tuple(elems) => elems.iter().any(|(_, elem)| elem.buildable()),
+            Shape::Opt(inner, _)
+            | Shape::Seq(inner, Build::Collect, _)
+            | Shape::Deref(inner, Build::From, _) => inner.buildable(),
+            Shape::Seq(..) | Shape::Deref(..) | Shape::Map(..) => false,
+        }
     }
 }
 
