@@ -354,3 +354,50 @@ fn test_generic_inside_tuple_is_forwarded() {
         .has::<Reconnect>()
     );
 }
+
+#[test]
+fn test_only_and_except_are_visible_in_the_map() {
+    let map = signal_core::map::<Filtered>();
+    let retry = map
+        .sections()
+        .iter()
+        .find(|s| s.kind == Retryable::ID)
+        .unwrap();
+    let held: Vec<(String, &str)> = retry
+        .held_back
+        .iter()
+        .map(|h| (h.at.to_string(), h.filter.as_str()))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("Filtered::Only".to_string(), "only(Reconnect)"),
+            ("Filtered::Except".to_string(), "except(Retryable)")
+        ]
+    );
+    // The reconnect section goes through both.
+    let reconnect: Vec<String> = map
+        .paths(Reconnect::ID)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        reconnect,
+        [
+            "Filtered::Only → Leafy::Pool (PoolGone ⇒ Reconnect)",
+            "Filtered::Except → Leafy ↑",
+        ]
+    );
+    // Transient passes `except(Retryable)` but not `only(Reconnect)`.
+    let transient = map
+        .sections()
+        .iter()
+        .find(|s| s.kind == Transient::ID)
+        .unwrap();
+    assert_eq!(transient.held_back.len(), 1);
+    assert_eq!(transient.paths.len(), 1);
+    assert!(
+        map.to_markdown()
+            .contains("- `Filtered::Only` — `only(Reconnect)`")
+    );
+}
