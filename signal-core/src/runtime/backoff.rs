@@ -8,7 +8,8 @@ use std::time::Duration;
 ///
 /// The delay before retry number `attempt` (counted from 1) is
 /// `initial × factor^(attempt − 1)`, capped at `max`, then shortened by a
-/// random fraction of at most `jitter` of itself: every delay lies in
+/// random fraction of at most `jitter` of itself (and rounded up to a whole
+/// millisecond, the timer's resolution): every delay lies in
 /// [`bounds(attempt)`](Self::bounds), and never exceeds `max`.
 ///
 /// Jitter spreads the retries of many workers that failed together, so they
@@ -94,10 +95,13 @@ impl Backoff {
         (base - base.mul_f64(self.clamped_jitter()), base)
     }
 
-    /// The delay before retry `attempt`, jitter included.
+    /// The delay before retry `attempt`, jitter included, rounded up to a
+    /// whole millisecond (tokio's timer resolution) without exceeding the
+    /// base.
     pub(crate) fn delay(&self, attempt: u32, rng: &mut Jitter) -> Duration {
         let base = self.base_delay(attempt);
-        base - base.mul_f64(self.clamped_jitter() * rng.next_unit())
+        let jittered = base - base.mul_f64(self.clamped_jitter() * rng.next_unit());
+        ceil_millis(jittered).min(base)
     }
 
     fn clamped_jitter(&self) -> f64 {
@@ -123,7 +127,11 @@ impl Jitter {
             None => RandomState::new().hash_one(stream),
         };
         // xorshift never leaves zero.
-        Jitter(if state == 0 { 0x9E37_79B9_7F4A_7C15 } else { state })
+        Jitter(if state == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            state
+        })
     }
 
     fn next_u64(&mut self) -> u64 {
@@ -138,6 +146,16 @@ impl Jitter {
     /// A number in `[0, 1)`.
     fn next_unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn ceil_millis(delay: Duration) -> Duration {
+    let millis = Duration::from_millis(1);
+    match delay.as_nanos() % millis.as_nanos() {
+        0 => delay,
+        _ => delay.checked_add(millis).map_or(delay, |up| {
+            Duration::from_millis(u64::try_from(up.as_millis()).unwrap_or(u64::MAX))
+        }),
     }
 }
 
@@ -173,7 +191,10 @@ mod tests {
         for attempt in 1..50 {
             let delay = backoff.delay(attempt, &mut a);
             let (low, high) = backoff.bounds(attempt);
-            assert!(low <= delay && delay <= high, "{delay:?} not in {low:?}..={high:?}");
+            assert!(
+                low <= delay && delay <= high,
+                "{delay:?} not in {low:?}..={high:?}"
+            );
             assert_eq!(delay, backoff.delay(attempt, &mut b));
             differs |= delay != backoff.delay(attempt, &mut other);
         }
@@ -182,8 +203,8 @@ mod tests {
 
     #[test]
     fn no_jitter_means_exact_delays() {
-        let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
-            .with_jitter(f64::NAN);
+        let backoff =
+            Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).with_jitter(f64::NAN);
         let mut rng = Jitter::new(None, 0);
         assert_eq!(backoff.delay(2, &mut rng), Duration::from_millis(200));
         assert_eq!(

@@ -237,7 +237,10 @@ impl<E> fmt::Display for SupervisorError<E> {
                 worker,
                 attempt,
                 message,
-            } => write!(f, "worker `{worker}` panicked on failure {attempt}: {message}"),
+            } => write!(
+                f,
+                "worker `{worker}` panicked on failure {attempt}: {message}"
+            ),
             SupervisorError::IntensityExceeded {
                 worker,
                 restarts,

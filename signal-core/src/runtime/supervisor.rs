@@ -128,9 +128,7 @@ impl Supervisor {
     /// Calling it again, or from several places, waits for the same
     /// shutdown.
     pub async fn shutdown(&self) {
-        let set = {
-            lock(&self.inner.tasks).set.take()
-        };
+        let set = { lock(&self.inner.tasks).set.take() };
         match set {
             Some(mut set) => {
                 let _drained = Drained(&self.inner);
@@ -489,14 +487,12 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     /// as it happens.
     pub async fn join(self) -> Result<T, SupervisorError<E>> {
         self.wait_for(|status| status.phase == Phase::Exited).await;
-        lock(&self.shared.outcome)
-            .take()
-            .unwrap_or_else(|| {
-                Err(SupervisorError::Shutdown {
-                    worker: Arc::clone(&self.shared.core.name),
-                    last: None,
-                })
+        lock(&self.shared.outcome).take().unwrap_or_else(|| {
+            Err(SupervisorError::Shutdown {
+                worker: Arc::clone(&self.shared.core.name),
+                last: None,
             })
+        })
     }
 }
 
