@@ -310,9 +310,9 @@ mod manual_hierarchy {
     pub fn storage(e: &StorageError) -> bool {
         match e {
             StorageError::PoolNeedsConnection => true,
-            StorageError::DisconnectInTransaction | StorageError::Busy | StorageError::NotFound(_) => {
-                false
-            }
+            StorageError::DisconnectInTransaction
+            | StorageError::Busy
+            | StorageError::NotFound(_) => false,
         }
     }
 
@@ -388,7 +388,9 @@ mod manual_hierarchy {
                 let error = match i % 4 {
                     0 => GroupMessageProcessingError::InvalidPayload,
                     1 => GroupMessageProcessingError::Storage(StorageError::Busy),
-                    2 => GroupMessageProcessingError::Storage(StorageError::DisconnectInTransaction),
+                    2 => {
+                        GroupMessageProcessingError::Storage(StorageError::DisconnectInTransaction)
+                    }
                     _ => GroupMessageProcessingError::MergeStagedCommit {
                         source: StorageError::Busy,
                         epoch: i as u64,
@@ -713,11 +715,19 @@ fn print_ratios(ratios: &[Ratio]) {
         let (goal, verdict) = match r.goal {
             Some(Goal::AtMost(limit)) => (
                 format!("≤ {limit:.2}×"),
-                if r.value <= limit { "met" } else { "**missed**" },
+                if r.value <= limit {
+                    "met"
+                } else {
+                    "**missed**"
+                },
             ),
             Some(Goal::AtLeast(limit)) => (
                 format!("≥ {limit:.0}×"),
-                if r.value >= limit { "met" } else { "**missed**" },
+                if r.value >= limit {
+                    "met"
+                } else {
+                    "**missed**"
+                },
             ),
             None => ("—".to_owned(), "—"),
         };
@@ -750,7 +760,10 @@ fn main() {
     let derived_miss = derived::deep(derived::StorageError::DisconnectInTransaction);
     let manual_hit = manual::deep(manual::StorageError::PoolNeedsConnection);
     let manual_miss = manual::deep(manual::StorageError::DisconnectInTransaction);
-    for (carries, d, m) in [(true, &derived_hit, &manual_hit), (false, &derived_miss, &manual_miss)] {
+    for (carries, d, m) in [
+        (true, &derived_hit, &manual_hit),
+        (false, &derived_miss, &manual_miss),
+    ] {
         assert_eq!(d.has::<NeedsDbReconnect>(), carries);
         assert_eq!((d as &dyn Signal).has_kind(id), carries);
         assert_eq!(m.needs_reconnect(), carries);
@@ -782,10 +795,14 @@ fn main() {
         vec![
             contender(HAND, &manual_hit, |e| e.needs_reconnect()),
             contender(DERIVED, &derived_hit, |e| e.has::<NeedsDbReconnect>()),
-            contender(DYN_KIND, &derived_hit as &dyn Signal, move |e| e.has_kind(id)),
-            contender(DYNAMIC, &manual_hit as &(dyn std::error::Error + 'static), |e| {
-                manual::dynamic_needs_reconnect(e)
+            contender(DYN_KIND, &derived_hit as &dyn Signal, move |e| {
+                e.has_kind(id)
             }),
+            contender(
+                DYNAMIC,
+                &manual_hit as &(dyn std::error::Error + 'static),
+                |e| manual::dynamic_needs_reconnect(e),
+            ),
         ],
     );
     let deep_miss = measure(
@@ -797,9 +814,11 @@ fn main() {
             contender(DYN_KIND, &derived_miss as &dyn Signal, move |e| {
                 e.has_kind(id)
             }),
-            contender(DYNAMIC, &manual_miss as &(dyn std::error::Error + 'static), |e| {
-                manual::dynamic_needs_reconnect(e)
-            }),
+            contender(
+                DYNAMIC,
+                &manual_miss as &(dyn std::error::Error + 'static),
+                |e| manual::dynamic_needs_reconnect(e),
+            ),
         ],
     );
     let wide = measure(
@@ -900,7 +919,11 @@ fn main() {
 
     println!(
         "## Runtime benchmarks{}\n",
-        if config.quick { " (--quick: indicative only)" } else { "" }
+        if config.quick {
+            " (--quick: indicative only)"
+        } else {
+            ""
+        }
     );
     println!(
         "{} rounds per group, samples of about {} µs each, interleaved.\n",
