@@ -801,7 +801,7 @@ fn main() {
             contender(
                 DYNAMIC,
                 &manual_hit as &(dyn std::error::Error + 'static),
-                |e| manual::dynamic_needs_reconnect(e),
+                manual::dynamic_needs_reconnect,
             ),
         ],
     );
@@ -817,7 +817,7 @@ fn main() {
             contender(
                 DYNAMIC,
                 &manual_miss as &(dyn std::error::Error + 'static),
-                |e| manual::dynamic_needs_reconnect(e),
+                manual::dynamic_needs_reconnect,
             ),
         ],
     );
