@@ -3,8 +3,10 @@
 
 extern crate alloc;
 
+mod classify;
 mod kind;
 mod map;
+pub mod net;
 mod shape;
 mod signal;
 pub mod testing;
@@ -17,6 +19,7 @@ pub mod __private;
 #[cfg(feature = "runtime")]
 pub mod runtime;
 
+pub use crate::classify::{Classify, ErrorChain, MAX_CHAIN, TextRule, chain_of};
 pub use crate::kind::{Kind, KindId};
 pub use crate::map::{HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map};
 pub use crate::shape::{Edge, FieldInfo, Shape, TypeInfo, VariantInfo};

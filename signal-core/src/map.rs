@@ -28,6 +28,14 @@ pub enum StaticStep {
     /// A trait object or undescribed type whose paths are known only at run
     /// time.
     Dynamic(&'static str),
+    /// A hop into a dynamic `source()` chain, at any depth. Rendered `⇢`.
+    Source,
+    /// A classifier that may return the next leaf.
+    Classifier(&'static str),
+    /// A text rule (its first pattern) that may raise the next leaf.
+    Text(&'static str),
+    /// A conditional leaf's predicate. Rendered `if predicate`.
+    When(&'static str),
 }
 
 /// A path from the root type to a leaf (or to a cycle or a dynamic edge).
@@ -162,6 +170,11 @@ impl Builder {
             }
             Shape::Seq(inner) | Shape::Transparent(inner) => self.discover(inner),
             Shape::Tuple(elems) => elems.iter().for_each(|(_, elem)| self.discover(elem)),
+            Shape::Classified { kinds, .. } => kinds.iter().for_each(|&kind| self.add_kind(kind)),
+            Shape::Chain { items, text } => {
+                items.iter().for_each(|item| self.discover(item));
+                text.iter().for_each(|&(kind, _)| self.add_kind(kind));
+            }
             Shape::Dynamic(_) | Shape::Inert => {}
         }
     }
@@ -274,9 +287,21 @@ fn type_names(shape: &Shape, out: &mut Vec<&'static str>) {
         Shape::Type(info) => out.push(info.name),
         Shape::Seq(inner) | Shape::Transparent(inner) => type_names(inner, out),
         Shape::Tuple(elems) => elems.iter().for_each(|(_, elem)| type_names(elem, out)),
-        Shape::Dynamic(name) => out.push(name),
+        Shape::Dynamic(name) | Shape::Classified { name, .. } => out.push(name),
+        Shape::Chain { items, text } => {
+            items.iter().for_each(|item| type_names(item, out));
+            if !text.is_empty() {
+                out.push("text rules");
+            }
+        }
         Shape::Inert => {}
     }
+}
+
+/// Whether a classifier or chain can raise `kind` (a classifier that does
+/// not list its kinds may raise anything).
+fn foreign_reaches(kinds: &[KindId], kind: KindId) -> bool {
+    kinds.is_empty() || kinds.iter().any(|k| k.implies(kind))
 }
 
 fn edge_label(at: &Node) -> String {
@@ -322,6 +347,7 @@ fn clone_info(info: &TypeInfo) -> TypeInfo {
             .map(|variant| VariantInfo {
                 name: variant.name,
                 leaf: variant.leaf,
+                when: variant.when,
                 fields: variant
                     .fields
                     .iter()
@@ -410,6 +436,11 @@ impl<'b> PathWalk<'b> {
             Shape::Type(info) => self.reaching.contains(info.type_name),
             Shape::Seq(inner) | Shape::Transparent(inner) => self.shape_reaches(inner),
             Shape::Tuple(elems) => elems.iter().any(|(_, elem)| self.shape_reaches(elem)),
+            Shape::Classified { kinds, .. } => foreign_reaches(kinds, self.kind),
+            Shape::Chain { items, text } => {
+                items.iter().any(|item| self.shape_reaches(item))
+                    || text.iter().any(|(k, _)| k.implies(self.kind))
+            }
             Shape::Dynamic(_) => true,
             Shape::Inert => false,
         }
@@ -448,6 +479,44 @@ impl<'b> PathWalk<'b> {
                     steps,
                 });
             }
+            Shape::Classified { name, kinds } => {
+                if kinds.is_empty() {
+                    steps.push(StaticStep::Dynamic(name));
+                    self.paths.push(StaticPath {
+                        kind: self.kind,
+                        steps,
+                    });
+                    return;
+                }
+                for &leaf in kinds.iter().filter(|k| k.implies(self.kind)) {
+                    let mut steps = steps.clone();
+                    steps.push(StaticStep::Classifier(name));
+                    steps.push(StaticStep::Leaf(leaf));
+                    self.paths.push(StaticPath {
+                        kind: self.kind,
+                        steps,
+                    });
+                }
+            }
+            Shape::Chain { items, text } => {
+                for item in items {
+                    let mut steps = steps.clone();
+                    steps.push(StaticStep::Source);
+                    self.follow(item, steps);
+                }
+                for &(leaf, patterns) in text.iter().filter(|(k, _)| k.implies(self.kind)) {
+                    let mut steps = steps.clone();
+                    steps.push(StaticStep::Source);
+                    steps.push(StaticStep::Text(
+                        patterns.first().copied().unwrap_or_default(),
+                    ));
+                    steps.push(StaticStep::Leaf(leaf));
+                    self.paths.push(StaticPath {
+                        kind: self.kind,
+                        steps,
+                    });
+                }
+            }
             Shape::Inert => {}
         }
     }
@@ -476,6 +545,9 @@ impl<'b> PathWalk<'b> {
                     variant: variant.name,
                     field: None,
                 }));
+                if let Some(when) = variant.when {
+                    steps.push(StaticStep::When(when));
+                }
                 steps.push(StaticStep::Leaf(leaf));
                 self.paths.push(StaticPath {
                     kind: self.kind,
@@ -539,6 +611,11 @@ impl<'b> PathWalk<'b> {
                 }
                 Shape::Seq(inner) | Shape::Transparent(inner) => go(builder, kind, inner, seen),
                 Shape::Tuple(elems) => elems.iter().any(|(_, elem)| go(builder, kind, elem, seen)),
+                Shape::Classified { kinds, .. } => foreign_reaches(kinds, kind),
+                Shape::Chain { items, text } => {
+                    items.iter().any(|item| go(builder, kind, item, seen))
+                        || text.iter().any(|(k, _)| k.implies(kind))
+                }
                 Shape::Dynamic(_) => true,
                 Shape::Inert => false,
             }
@@ -696,13 +773,27 @@ impl StaticPath {
                 out.push_str(tick);
             }
         };
+        let mut after_source = false;
         for (i, step) in self.steps.iter().enumerate() {
             match step {
                 StaticStep::Node(node) => {
-                    if i > 0 {
+                    if after_source {
+                        out.push_str(" ⇢ ");
+                    } else if i > 0 {
                         out.push_str(" → ");
                     }
                     let _ = write!(out, "{node}");
+                }
+                StaticStep::Source => {}
+                StaticStep::Classifier(name) => {
+                    let arrow = if after_source { "⇢" } else { "→" };
+                    let _ = write!(out, " {arrow} {name}");
+                }
+                StaticStep::Text(pattern) => {
+                    let _ = write!(out, " ⇢ text {pattern:?}");
+                }
+                StaticStep::When(predicate) => {
+                    let _ = write!(out, " if {predicate}");
                 }
                 StaticStep::AnyIndex => out.push_str("[_]"),
                 StaticStep::Tuple(index) => {
@@ -727,6 +818,7 @@ impl StaticPath {
                     out.push_str(" (dynamic: known at run time)");
                 }
             }
+            after_source = matches!(step, StaticStep::Source);
         }
         close(&mut out);
         out

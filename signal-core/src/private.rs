@@ -1,6 +1,8 @@
 //! Support for generated code. Not public API: anything here may change in
 //! any release.
 
+#![allow(clippy::new_without_default)]
+
 use core::marker::PhantomData;
 use core::ops::ControlFlow;
 
@@ -225,3 +227,233 @@ pub trait DefaultNone<T> {
 }
 
 impl<T> DefaultNone<T> for &Probe<T> {}
+
+// ---------------------------------------------------------------------------
+// Foreign leaves: classifiers and dynamic `source()` chains.
+
+use crate::classify::{Classify, ErrorChain, TextRule, chain_of};
+use crate::kind::KindId;
+use core::ops::Deref;
+use std::error::Error;
+
+pub fn classify<T: ?Sized, C: Classify<T>>(classifier: &C, value: &T) -> Option<KindId> {
+    classifier.classify(value)
+}
+
+pub fn classifier_kinds<T: ?Sized, C: Classify<T>>(classifier: &C) -> Vec<KindId> {
+    classifier.kinds()
+}
+
+/// Compiles only if `C` classifies a `T`.
+pub fn check_classifier<T: ?Sized, C: Classify<T>>(_: &C) {}
+
+/// A conditional leaf's predicate.
+pub fn when<T: ?Sized>(predicate: fn(&T) -> bool, value: &T) -> bool {
+    predicate(value)
+}
+
+/// The head of a field's `source()` chain: the field itself if it is an
+/// error, what it derefs to if that is one (`Box<dyn Error + ...>`,
+/// `anyhow::Error`), or nothing (reported by the field check).
+pub struct ChainRef<'a, T: ?Sized>(pub &'a T);
+
+pub trait ChainDirect<'a> {
+    fn __signal_chain(&self) -> Option<&'a (dyn Error + 'static)>;
+}
+
+impl<'a, T: ?Sized + ErrorChain> ChainDirect<'a> for &&ChainRef<'a, T> {
+    fn __signal_chain(&self) -> Option<&'a (dyn Error + 'static)> {
+        Some(self.0.head())
+    }
+}
+
+pub trait ChainDeref<'a> {
+    fn __signal_chain(&self) -> Option<&'a (dyn Error + 'static)>;
+}
+
+impl<'a, T: ?Sized + Deref> ChainDeref<'a> for &ChainRef<'a, T>
+where
+    T::Target: ErrorChain,
+{
+    fn __signal_chain(&self) -> Option<&'a (dyn Error + 'static)> {
+        Some(Deref::deref(self.0).head())
+    }
+}
+
+pub trait ChainNone<'a> {
+    fn __signal_chain(&self) -> Option<&'a (dyn Error + 'static)> {
+        None
+    }
+}
+
+impl<'a, T: ?Sized> ChainNone<'a> for ChainRef<'a, T> {}
+
+/// The same three levels at the type level, for the field check.
+pub struct ChainProbe<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> ChainProbe<T> {
+    pub const fn new() -> Self {
+        ChainProbe(PhantomData)
+    }
+}
+
+pub trait ChainProbeDirect {
+    fn __signal_chain_probe(&self) -> Carrier {
+        Carrier
+    }
+}
+
+impl<T: ?Sized + ErrorChain> ChainProbeDirect for &&ChainProbe<T> {}
+
+pub trait ChainProbeDeref {
+    fn __signal_chain_probe(&self) -> Carrier {
+        Carrier
+    }
+}
+
+impl<T: ?Sized + Deref> ChainProbeDeref for &ChainProbe<T> where T::Target: ErrorChain {}
+
+pub trait ChainProbeNone {
+    fn __signal_chain_probe(&self) -> Inert {
+        Inert
+    }
+}
+
+impl<T: ?Sized> ChainProbeNone for ChainProbe<T> {}
+
+#[diagnostic::on_unimplemented(
+    message = "`#[signal(chain(...))]` on a field of type `{T}`, which has no `source()` chain",
+    label = "`{T}` is not an error, and does not deref to one",
+    note = "use `chain` on a field that implements `std::error::Error + 'static` or holds a `Box<dyn Error + Send + Sync>`"
+)]
+pub trait Chained<T: ?Sized> {}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> Chained<T> for Carrier {}
+
+pub fn chained<T: ?Sized, M: Chained<T>>(_: M) {}
+
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is listed in `chain(...)`, but it is not an error type that carries signals",
+    label = "neither a `Signal` error nor classified",
+    note = "list error types that derive `Signal`, or classify a foreign type: `chain(std::io::Error(classify_io))`"
+)]
+pub trait ChainItem: Signal + Error + 'static {}
+
+impl<T: Signal + Error + 'static> ChainItem for T {}
+
+pub fn chain_item<T: ChainItem>() {}
+
+/// Compiles only if `T` can be downcast to (a classified chain entry).
+pub fn chain_classified<T: Error + 'static, C: Classify<T>>(_: &C) {}
+
+/// `has` over a chain. `typed` answers for one error: `None` if no listed
+/// type matched it, `Some(hit)` if one did. Text rules apply only when no
+/// listed type matched anywhere in the chain.
+pub fn chain_has(
+    head: &(dyn Error + 'static),
+    kind: KindId,
+    rules: &[TextRule],
+    mut typed: impl FnMut(&(dyn Error + 'static)) -> Option<bool>,
+) -> bool {
+    let mut matched = false;
+    for error in chain_of(head) {
+        match typed(error) {
+            Some(true) => return true,
+            Some(false) => matched = true,
+            None => {}
+        }
+    }
+    !matched
+        && rules
+            .iter()
+            .any(|rule| rule.kind.implies(kind) && chain_of(head).any(|error| rule.matches(error)))
+}
+
+/// `walk` over a chain; `typed` walks one error if a listed type matches it.
+pub fn chain_walk(
+    head: &(dyn Error + 'static),
+    walker: &mut Walker<'_>,
+    rules: &[TextRule],
+    mut typed: impl FnMut(&(dyn Error + 'static), usize, &mut Walker<'_>) -> Option<ControlFlow<()>>,
+) -> ControlFlow<()> {
+    let mut matched = false;
+    for (depth, error) in chain_of(head).enumerate() {
+        if let Some(flow) = typed(error, depth, walker) {
+            matched = true;
+            flow?;
+        }
+    }
+    if matched {
+        return ControlFlow::Continue(());
+    }
+    for rule in rules {
+        if !rule.kind.implies(walker.kind()) {
+            continue;
+        }
+        if let Some(depth) = chain_of(head).position(|error| rule.matches(error)) {
+            let pattern = rule.patterns.first().copied().unwrap_or_default();
+            walker.enter(Step::Source(depth), |walker| {
+                walker.leaf_via(Step::Text(pattern), rule.kind)
+            })?;
+        }
+    }
+    ControlFlow::Continue(())
+}
+
+/// A classifier applied where it fits, and nothing where it does not (the
+/// field check reports that), so one mistake is one error.
+pub struct Classifying<'a, C: ?Sized, T: ?Sized>(pub &'a C, pub PhantomData<fn(&T)>);
+
+pub trait ClassifyYes<T: ?Sized> {
+    fn __signal_classify(&self, value: &T) -> Option<KindId>;
+    fn __signal_kinds(&self) -> Vec<KindId>;
+}
+
+impl<C: ?Sized + Classify<T>, T: ?Sized> ClassifyYes<T> for Classifying<'_, C, T> {
+    fn __signal_classify(&self, value: &T) -> Option<KindId> {
+        self.0.classify(value)
+    }
+    fn __signal_kinds(&self) -> Vec<KindId> {
+        self.0.kinds()
+    }
+}
+
+pub trait ClassifyNo<T: ?Sized> {
+    fn __signal_classify(&self, _: &T) -> Option<KindId> {
+        None
+    }
+    fn __signal_kinds(&self) -> Vec<KindId> {
+        Vec::new()
+    }
+}
+
+impl<C: ?Sized, T: ?Sized> ClassifyNo<T> for &Classifying<'_, C, T> {}
+
+/// A downcast to a listed chain type, or nothing if it is not an error type
+/// (the field check reports that).
+pub struct Downcast<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> Downcast<T> {
+    pub const fn new() -> Self {
+        Downcast(PhantomData)
+    }
+}
+
+pub trait DowncastYes<T> {
+    fn __signal_downcast<'e>(&self, error: &'e (dyn Error + 'static)) -> Option<&'e T>;
+}
+
+impl<T: Error + 'static> DowncastYes<T> for Downcast<T> {
+    fn __signal_downcast<'e>(&self, error: &'e (dyn Error + 'static)) -> Option<&'e T> {
+        error.downcast_ref::<T>()
+    }
+}
+
+pub trait DowncastNo<T> {
+    fn __signal_downcast<'e>(&self, _: &'e (dyn Error + 'static)) -> Option<&'e T> {
+        None
+    }
+}
+
+impl<T> DowncastNo<T> for &Downcast<T> {}

@@ -29,6 +29,23 @@ pub enum Shape {
     Dynamic(&'static str),
     /// Plain data inside a tuple: carries nothing.
     Inert,
+    /// A foreign type read by a classifier (`forward_with`, or a classified
+    /// chain entry): its name, and the kinds it may return (empty when the
+    /// classifier is a plain function that does not say).
+    Classified {
+        /// The classifier, as written in the attribute.
+        name: &'static str,
+        /// The kinds it may return.
+        kinds: Vec<KindId>,
+    },
+    /// A dynamic `source()` chain, searched for the listed types
+    /// (`chain(...)`), then matched against text rules if none was found.
+    Chain {
+        /// The listed types: carriers with their shapes, or classified types.
+        items: Vec<Shape>,
+        /// The text rules: kind and patterns.
+        text: Vec<(KindId, &'static [&'static str])>,
+    },
 }
 
 /// The static description of a derived type.
@@ -52,6 +69,8 @@ pub struct VariantInfo {
     pub name: Option<&'static str>,
     /// The kind this variant (or struct) raises itself.
     pub leaf: Option<KindId>,
+    /// For a conditional leaf, the predicate (`when = "..."`) that decides.
+    pub when: Option<&'static str>,
     /// The fields that forward or are skipped, in declaration order. Fields
     /// that cannot carry signals are not listed.
     pub fields: Vec<FieldInfo>,

@@ -63,6 +63,15 @@ pub enum Step {
     Index(usize),
     /// The position of an element in a tuple.
     Tuple(usize),
+    /// A hop into a dynamic `source()` chain: the error that many
+    /// `source()` calls down from the field (0: the field's error itself),
+    /// found by downcasting. Rendered `⇢`, with `.source()` per level.
+    Source(usize),
+    /// A classifier named in `forward_with` or `chain(Type(classifier))`
+    /// that returned the next leaf.
+    Classifier(&'static str),
+    /// A text rule whose pattern matched an error's message.
+    Text(&'static str),
     /// A leaf raising `kind`: the end of a path.
     Leaf(KindId),
 }
@@ -110,6 +119,26 @@ impl<'a> Walker<'a> {
         match &mut self.path {
             Some(path) => {
                 path.push(Step::Node(node));
+                path.push(Step::Leaf(leaf));
+                let flow = (self.sink)(path);
+                path.pop();
+                path.pop();
+                flow
+            }
+            None => (self.sink)(&[]),
+        }
+    }
+
+    /// Reports a leaf found by a classifier or a text rule (`via` is the
+    /// [`Step::Classifier`] or [`Step::Text`]), if `leaf` implies the kind
+    /// being looked for.
+    pub fn leaf_via(&mut self, via: Step, leaf: KindId) -> ControlFlow<()> {
+        if !leaf.implies(self.kind) {
+            return ControlFlow::Continue(());
+        }
+        match &mut self.path {
+            Some(path) => {
+                path.push(via);
                 path.push(Step::Leaf(leaf));
                 let flow = (self.sink)(path);
                 path.pop();
@@ -185,16 +214,29 @@ impl Trace {
 
 impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut after_source = false;
         for (i, step) in self.steps.iter().enumerate() {
             match step {
                 Step::Node(node) => {
-                    if i > 0 {
+                    if after_source {
+                        f.write_str(" ⇢ ")?;
+                    } else if i > 0 {
                         f.write_str(" → ")?;
                     }
                     write!(f, "{node}")?;
                 }
                 Step::Index(index) => write!(f, "[{index}]")?,
                 Step::Tuple(index) => write!(f, ".{index}")?,
+                Step::Source(depth) => {
+                    for _ in 0..*depth {
+                        f.write_str(".source()")?;
+                    }
+                }
+                Step::Classifier(name) => {
+                    let arrow = if after_source { "⇢" } else { "→" };
+                    write!(f, " {arrow} {name}")?;
+                }
+                Step::Text(pattern) => write!(f, " ⇢ text {pattern:?}")?,
                 Step::Leaf(leaf) => {
                     f.write_str(" (")?;
                     let chain = leaf.chain_to(self.query).unwrap_or_else(|| vec![*leaf]);
@@ -207,6 +249,7 @@ impl fmt::Display for Trace {
                     f.write_str(")")?;
                 }
             }
+            after_source = matches!(step, Step::Source(_));
         }
         Ok(())
     }

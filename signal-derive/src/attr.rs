@@ -11,7 +11,8 @@ use syn::{Attribute, LitStr, Path, Token};
 use crate::ctxt::Ctxt;
 
 /// The keys `#[signal(...)]` understands, for "unknown attribute" messages.
-const KEYS: &str = "`forward`, `skip = \"reason\"`, `leaf = \"Kind\"`, or `crate = \"path\"`";
+const KEYS: &str = "`forward`, `skip = \"reason\"`, `leaf = \"Kind\"`, `when = \"predicate\"`, \
+                    `forward_with = \"classifier\"`, `chain(...)`, or `crate = \"path\"`";
 
 /// One attribute slot: set at most once, remembering where it was set.
 pub struct Attr<T> {
@@ -75,7 +76,29 @@ pub struct Attrs {
     pub forward: Attr<Forward>,
     pub skip: Attr<LitStr>,
     pub leaf: Attr<KindPath>,
+    pub when: Attr<Path>,
+    pub forward_with: Attr<Path>,
+    pub chain: Attr<Chain>,
     pub krate: Attr<Path>,
+}
+
+/// `chain(Type, Type(classifier), text(Kind("pattern", ...)))`.
+pub struct Chain {
+    pub items: Vec<ChainItem>,
+    pub text: Vec<TextRule>,
+}
+
+/// A type to look for in a `source()` chain, with its classifier if it is
+/// foreign.
+pub struct ChainItem {
+    pub ty: Path,
+    pub classifier: Option<Path>,
+}
+
+/// `Kind("pattern", ...)` inside `text(...)`.
+pub struct TextRule {
+    pub kind: KindPath,
+    pub patterns: Vec<LitStr>,
 }
 
 impl Attrs {
@@ -84,6 +107,9 @@ impl Attrs {
             forward: Attr::none("forward"),
             skip: Attr::none("skip"),
             leaf: Attr::none("leaf"),
+            when: Attr::none("when"),
+            forward_with: Attr::none("forward_with"),
+            chain: Attr::none("chain"),
             krate: Attr::none("crate"),
         };
         for attr in attrs {
@@ -152,6 +178,26 @@ fn parse_key(cx: &Ctxt, out: &mut Attrs, meta: &ParseNestedMeta) -> syn::Result<
         }
         let kind = parse_path_value(meta.value()?)?;
         out.leaf.set(cx, span, KindPath { path: kind });
+    } else if meta.path.is_ident("when") {
+        if !meta.input.peek(Token![=]) {
+            return Err(meta.error(
+                "`when` names a predicate: write `#[signal(leaf = \"Kind\", when = \"fn_name\")]` \
+                 with `fn fn_name(&Self) -> bool`",
+            ));
+        }
+        let predicate = parse_path_value(meta.value()?)?;
+        out.when.set(cx, span, predicate);
+    } else if meta.path.is_ident("forward_with") {
+        if !meta.input.peek(Token![=]) {
+            return Err(meta.error(
+                "`forward_with` names a classifier: write `#[signal(forward_with = \"classify_fn\")]`",
+            ));
+        }
+        let classifier = parse_path_value(meta.value()?)?;
+        out.forward_with.set(cx, span, classifier);
+    } else if meta.path.is_ident("chain") {
+        let chain = parse_chain(meta, span)?;
+        out.chain.set(cx, span, chain);
     } else if meta.path.is_ident("crate") {
         let path = parse_path_value(meta.value()?)?;
         out.krate.set(cx, span, path);
@@ -236,6 +282,98 @@ fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
         return Err(error);
     }
     Ok(filter.map_or(Filter::All, |(_, filter)| filter))
+}
+
+/// `(Type, Type(classifier), text(Kind("pattern", ...)))` after `chain`.
+fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(
+            "`chain` lists the types to look for in the `source()` chain: \
+             `#[signal(chain(StorageError, std::io::Error(classify_io)))]`",
+        ));
+    }
+    let mut chain = Chain {
+        items: Vec::new(),
+        text: Vec::new(),
+    };
+    let mut text_seen = false;
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let content: TokenStream = content.parse()?;
+    if content.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            "`chain()` lists nothing to look for: name the error types that carry signals, \
+             or classified foreign types as `Type(classifier)`",
+        ));
+    }
+    let parser = syn::meta::parser(|item| {
+        if item.path.is_ident("text") {
+            text_seen = true;
+            let text_span = item.path.segments[0].ident.span();
+            let rules: TokenStream = if item.input.peek(syn::token::Paren) {
+                let rules;
+                syn::parenthesized!(rules in item.input);
+                rules.parse()?
+            } else {
+                TokenStream::new()
+            };
+            if rules.is_empty() {
+                return Err(syn::Error::new(
+                    text_span,
+                    "`text` has no patterns: the text matcher is off unless you list rules, \
+                     `text(Kind(\"pattern\", ...))`",
+                ));
+            }
+            let rule_parser = syn::meta::parser(|rule| {
+                let kind = KindPath {
+                    path: rule.path.clone(),
+                };
+                let content;
+                syn::parenthesized!(content in rule.input);
+                let patterns = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                if patterns.is_empty() {
+                    return Err(syn::Error::new(
+                        rule.path.segments[0].ident.span(),
+                        "a text rule needs at least one pattern: `Kind(\"pattern\", ...)`",
+                    ));
+                }
+                if let Some(empty) = patterns.iter().find(|p| p.value().trim().is_empty()) {
+                    return Err(syn::Error::new(
+                        empty.span(),
+                        "an empty pattern would match every error",
+                    ));
+                }
+                chain.text.push(TextRule {
+                    kind,
+                    patterns: patterns.into_iter().collect(),
+                });
+                Ok(())
+            });
+            return rule_parser.parse2(rules);
+        }
+        let classifier = if item.input.peek(syn::token::Paren) {
+            let content;
+            syn::parenthesized!(content in item.input);
+            Some(content.parse::<Path>()?)
+        } else {
+            None
+        };
+        chain.items.push(ChainItem {
+            ty: item.path.clone(),
+            classifier,
+        });
+        Ok(())
+    });
+    parser.parse2(content)?;
+    if chain.items.is_empty() && !text_seen {
+        return Err(syn::Error::new(
+            span,
+            "`chain()` lists nothing to look for: name the error types that carry signals, \
+             or classified foreign types as `Type(classifier)`",
+        ));
+    }
+    Ok(chain)
 }
 
 /// A path given as a string literal (`"Kind"`), spanned at the literal, or

@@ -16,6 +16,15 @@ pub fn check(cx: &Ctxt, input: &Input) {
 }
 
 fn check_item(cx: &Ctxt, attrs: &Attrs, is_enum: bool) {
+    field_only(cx, attrs, "a type");
+    if !is_enum {
+        check_when(cx, attrs);
+    } else if let Some(span) = attrs.when.span() {
+        cx.error_at(
+            span,
+            "`when` goes on a variant with a `leaf`, not on an enum",
+        );
+    }
     if is_enum && let Some(span) = attrs.leaf.span() {
         cx.error_at(
             span,
@@ -57,6 +66,8 @@ fn check_variant(cx: &Ctxt, variant: &Variant) {
         );
     }
     not_here(cx, &variant.attrs, "a variant");
+    field_only(cx, &variant.attrs, "a variant");
+    check_when(cx, &variant.attrs);
     variant
         .fields
         .iter()
@@ -78,6 +89,31 @@ fn check_field(cx: &Ctxt, field: &Field) {
              keep `forward` to pass its signals on, or `skip = \"reason\"` to drop them",
         );
     }
+    let ways = [
+        ("forward", field.attrs.forward.span()),
+        ("skip", field.attrs.skip.span()),
+        ("forward_with", field.attrs.forward_with.span()),
+        ("chain", field.attrs.chain.span()),
+    ];
+    let set: Vec<_> = ways
+        .iter()
+        .filter_map(|(name, span)| span.map(|s| (*name, s)))
+        .collect();
+    if set.len() > 1 && !(set.len() == 2 && set[0].0 == "forward" && set[1].0 == "skip") {
+        cx.error_at(
+            set[1].1,
+            format!(
+                "`{}` and `{}` cannot be combined: a field's signals are forwarded one way, or skipped",
+                set[0].0, set[1].0
+            ),
+        );
+    }
+    if let Some(span) = field.attrs.when.span() {
+        cx.error_at(
+            span,
+            "`when` goes with a `leaf` on a variant or a struct, not on a field",
+        );
+    }
     not_here(cx, &field.attrs, "a field");
 }
 
@@ -86,6 +122,28 @@ fn not_here(cx: &Ctxt, attrs: &Attrs, place: &str) {
         cx.error_at(
             span,
             format!("`crate` goes on the type being derived, not on {place}"),
+        );
+    }
+}
+
+/// `forward_with` and `chain` describe a field.
+fn field_only(cx: &Ctxt, attrs: &Attrs, place: &str) {
+    for (name, span) in [
+        ("forward_with", attrs.forward_with.span()),
+        ("chain", attrs.chain.span()),
+    ] {
+        if let Some(span) = span {
+            cx.error_at(span, format!("`{name}` goes on a field, not on {place}"));
+        }
+    }
+}
+
+fn check_when(cx: &Ctxt, attrs: &Attrs) {
+    if let (Some(span), None) = (attrs.when.span(), attrs.leaf.span()) {
+        cx.error_at(
+            span,
+            "`when` makes a leaf conditional, and there is no `leaf` here: \
+             write `#[signal(leaf = \"Kind\", when = \"predicate\")]`",
         );
     }
 }

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{DeriveInput, Ident, Member, Path};
 
 use crate::ast::{Data, Field, Input, Variant};
-use crate::attr::{Filter, KindPath};
+use crate::attr::{Chain, Filter, KindPath};
 use crate::check::check;
 use crate::ctxt::Ctxt;
 use crate::shape::{Shape, inner_types, mentioned_params};
@@ -65,13 +65,29 @@ struct Expander<'a> {
 /// What the attributes say a field does.
 enum Role<'f> {
     Forward(&'f Filter),
+    Classified(&'f Path),
+    Chain(&'f Chain),
     Skip,
     Unannotated,
+}
+
+impl Role<'_> {
+    /// Whether the generated code reads the field.
+    fn binds(&self) -> bool {
+        matches!(
+            self,
+            Role::Forward(_) | Role::Classified(_) | Role::Chain(_)
+        )
+    }
 }
 
 fn role<'f>(field: &'f Field) -> Role<'f> {
     if let Some(forward) = field.attrs.forward.get() {
         Role::Forward(&forward.filter)
+    } else if let Some(classifier) = field.attrs.forward_with.get() {
+        Role::Classified(classifier)
+    } else if let Some(chain) = field.attrs.chain.get() {
+        Role::Chain(chain)
     } else if field.attrs.skip.get().is_some() {
         Role::Skip
     } else {
@@ -177,8 +193,9 @@ impl<'a> Expander<'a> {
             let pattern = self.pattern(quote!(Self::#variant_ident), &variant.fields);
             let variant_name = variant_ident.unraw().to_string();
             let leaf = variant.attrs.leaf.get();
-            let has = self.has_block(leaf, &variant.fields);
-            let walk = self.walk_block(Some(&variant_name), leaf, &variant.fields);
+            let when = variant.attrs.when.get();
+            let has = self.has_block(leaf, when, &variant.fields);
+            let walk = self.walk_block(Some(&variant_name), leaf, when, &variant.fields);
             has_arms.push(quote!(#(#cfgs)* #pattern => { #has }));
             walk_arms.push(quote!(#(#cfgs)* #pattern => { #walk }));
         }
@@ -191,8 +208,9 @@ impl<'a> Expander<'a> {
     fn struct_bodies(&self, fields: &[Field]) -> (TokenStream, TokenStream) {
         let pattern = self.pattern(quote!(Self), fields);
         let leaf = self.input.attrs.leaf.get();
-        let has = self.has_block(leaf, fields);
-        let walk = self.walk_block(None, leaf, fields);
+        let when = self.input.attrs.when.get();
+        let has = self.has_block(leaf, when, fields);
+        let walk = self.walk_block(None, leaf, when, fields);
         (
             quote!(let #pattern = *self; #has),
             quote!(let #pattern = *self; #walk),
@@ -202,7 +220,7 @@ impl<'a> Expander<'a> {
     /// `Path { field: ref __f0, 1: ref __f1, .. }`, binding forwarded fields.
     fn pattern(&self, path: TokenStream, fields: &[Field]) -> TokenStream {
         let bindings = fields.iter().enumerate().filter_map(|(index, field)| {
-            if let Role::Forward(_) = role(field) {
+            if role(field).binds() {
                 let member = &field.member;
                 let binding = binding(index);
                 let cfgs = &field.cfgs;
@@ -220,29 +238,51 @@ impl<'a> Expander<'a> {
         quote_spanned!(path.span()=> <#path as #krate::Kind>)
     }
 
-    fn has_block(&self, leaf: Option<&KindPath>, fields: &[Field]) -> TokenStream {
+    /// `&& predicate(self)` for a conditional leaf.
+    fn when(&self, when: Option<&Path>) -> TokenStream {
         let krate = &self.krate;
+        when.map(|path| quote!(&& #krate::__private::when(#path, self)))
+            .unwrap_or_default()
+    }
+
+    fn has_block(
+        &self,
+        leaf: Option<&KindPath>,
+        when: Option<&Path>,
+        fields: &[Field],
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let when = self.when(when);
         let leaf = leaf.map(|leaf| {
             let kind = self.kind(leaf);
-            quote!(if #kind::implies::<__K>() { return true; })
+            quote!(if #kind::implies::<__K>() #when { return true; })
         });
         let mut needs_maybe = false;
         let forwards: Vec<TokenStream> = fields
             .iter()
             .enumerate()
             .filter_map(|(index, field)| {
-                let Role::Forward(filter) = role(field) else {
-                    return None;
+                let value = binding_tokens(index);
+                let ty = field.ty;
+                let cfgs = &field.cfgs;
+                let expr = match role(field) {
+                    Role::Forward(filter) => {
+                        let filter = self.static_filter(filter);
+                        let expr = self.has_expr(&Shape::of(ty), &value);
+                        quote!(#filter #expr)
+                    }
+                    Role::Classified(classifier) => {
+                        let classify = self.classify(ty, classifier, &value);
+                        quote!(#classify.is_some_and(|__l| __l.implies(<__K as #krate::Kind>::ID)))
+                    }
+                    Role::Chain(chain) => self.chain_has(chain, &value),
+                    Role::Skip | Role::Unannotated => return None,
                 };
                 needs_maybe = true;
-                let cfgs = &field.cfgs;
-                let filter = self.static_filter(filter);
-                let expr = self.has_expr(&Shape::of(field.ty), &binding_tokens(index));
-                Some(quote!(#(#cfgs)* { if #filter #expr { return true; } }))
+                Some(quote!(#(#cfgs)* { if #expr { return true; } }))
             })
             .collect();
-        let uses = needs_maybe
-            .then(|| quote!(use #krate::__private::{MaybeCarrier as _, MaybeInert as _};));
+        let uses = needs_maybe.then(|| self.imports());
         quote!(#uses #leaf #(#forwards)* false)
     }
 
@@ -303,6 +343,7 @@ impl<'a> Expander<'a> {
         &self,
         variant: Option<&str>,
         leaf: Option<&KindPath>,
+        when: Option<&Path>,
         fields: &[Field],
     ) -> TokenStream {
         let krate = &self.krate;
@@ -311,13 +352,16 @@ impl<'a> Expander<'a> {
             Some(name) => quote!(::core::option::Option::Some(#name)),
             None => quote!(::core::option::Option::None),
         };
+        let when = self.when(when);
         let leaf = leaf.map(|leaf| {
             let kind = self.kind(leaf);
             quote! {
-                __w.leaf(
-                    #krate::Node { ty: #ty, variant: #variant_tokens, field: ::core::option::Option::None },
-                    #kind::ID,
-                )?;
+                if true #when {
+                    __w.leaf(
+                        #krate::Node { ty: #ty, variant: #variant_tokens, field: ::core::option::Option::None },
+                        #kind::ID,
+                    )?;
+                }
             }
         });
         let mut needs_maybe = false;
@@ -325,13 +369,27 @@ impl<'a> Expander<'a> {
             .iter()
             .enumerate()
             .filter_map(|(index, field)| {
-                let Role::Forward(filter) = role(field) else {
-                    return None;
+                let value = binding_tokens(index);
+                let field_ty = field.ty;
+                let (filter, expr) = match role(field) {
+                    Role::Forward(filter) => (filter, self.walk_expr(&Shape::of(field_ty), &value)),
+                    Role::Classified(classifier) => {
+                        let name = path_string(classifier);
+                        let classify = self.classify(field_ty, classifier, &value);
+                        let expr = quote! {
+                            match #classify {
+                                ::core::option::Option::Some(__l) => __w.leaf_via(#krate::Step::Classifier(#name), __l),
+                                ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+                            }
+                        };
+                        (&Filter::All, expr)
+                    }
+                    Role::Chain(chain) => (&Filter::All, self.chain_walk(chain, &value)),
+                    Role::Skip | Role::Unannotated => return None,
                 };
                 needs_maybe = true;
                 let cfgs = &field.cfgs;
                 let field_name = self.field_name(field);
-                let expr = self.walk_expr(&Shape::of(field.ty), &binding_tokens(index));
                 let step = quote! {
                     __w.enter(
                         #krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }),
@@ -352,9 +410,109 @@ impl<'a> Expander<'a> {
                 Some(quote!(#(#cfgs)* { #guarded }))
             })
             .collect();
-        let uses = needs_maybe
-            .then(|| quote!(use #krate::__private::{MaybeCarrier as _, MaybeInert as _};));
+        let uses = needs_maybe.then(|| self.imports());
         quote!(#uses #leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
+    }
+
+    fn text_rules(&self, chain: &Chain) -> TokenStream {
+        let krate = &self.krate;
+        let rules = chain.text.iter().map(|rule| {
+            let kind = self.kind(&rule.kind);
+            let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
+            quote!(#krate::TextRule { kind: #kind::ID, patterns: &[#(#patterns),*] })
+        });
+        quote!(&[#(#rules),*])
+    }
+
+    /// The head of a chain field, as `Option<&dyn Error>`.
+    fn chain_head(&self, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        quote! {{
+            use #krate::__private::{ChainDeref as _, ChainDirect as _, ChainNone as _};
+            (&&&#krate::__private::ChainRef(#value)).__signal_chain()
+        }}
+    }
+
+    fn chain_has(&self, chain: &Chain, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let head = self.chain_head(value);
+        let rules = self.text_rules(chain);
+        let items = chain.items.iter().map(|item| {
+            let ty = &item.ty;
+            let hit = match &item.classifier {
+                None => quote!((&#krate::__private::Maybe(__t)).__signal_has::<__K>()),
+                Some(classifier) => {
+                    let classify = self.classify(ty, classifier, &quote!(__t));
+                    quote!(#classify.is_some_and(|__l| __l.implies(<__K as #krate::Kind>::ID)))
+                }
+            };
+            quote! {
+                if let ::core::option::Option::Some(__t) =
+                    (&#krate::__private::Downcast::<#ty>::new()).__signal_downcast(__e)
+                {
+                    return ::core::option::Option::Some(#hit);
+                }
+            }
+        });
+        quote! {
+            match #head {
+                ::core::option::Option::Some(__head) => #krate::__private::chain_has(
+                    __head,
+                    <__K as #krate::Kind>::ID,
+                    #rules,
+                    |__e| {
+                        #(#items)*
+                        ::core::option::Option::None
+                    },
+                ),
+                ::core::option::Option::None => false,
+            }
+        }
+    }
+
+    fn chain_walk(&self, chain: &Chain, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let head = self.chain_head(value);
+        let rules = self.text_rules(chain);
+        let items = chain.items.iter().map(|item| {
+            let ty = &item.ty;
+            let walk = match &item.classifier {
+                None => quote!((&#krate::__private::Maybe(__t)).__signal_walk(__w)),
+                Some(classifier) => {
+                    let name = path_string(classifier);
+                    let classify = self.classify(ty, classifier, &quote!(__t));
+                    quote! {
+                        match #classify {
+                            ::core::option::Option::Some(__l) => __w.leaf_via(#krate::Step::Classifier(#name), __l),
+                            ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+                        }
+                    }
+                }
+            };
+            quote! {
+                if let ::core::option::Option::Some(__t) =
+                    (&#krate::__private::Downcast::<#ty>::new()).__signal_downcast(__e)
+                {
+                    return ::core::option::Option::Some(
+                        __w.enter(#krate::Step::Source(__depth), |__w| #walk),
+                    );
+                }
+            }
+        });
+        quote! {
+            match #head {
+                ::core::option::Option::Some(__head) => #krate::__private::chain_walk(
+                    __head,
+                    __w,
+                    #rules,
+                    |__e, __depth, __w| {
+                        #(#items)*
+                        ::core::option::Option::None
+                    },
+                ),
+                ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+            }
+        }
     }
 
     fn walk_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
@@ -416,6 +574,7 @@ impl<'a> Expander<'a> {
                         let info = self.variant_info(
                             quote!(::core::option::Option::Some(#variant_name)),
                             variant.attrs.leaf.get(),
+                            variant.attrs.when.get(),
                             &variant.fields,
                         );
                         let cfgs = &variant.cfgs;
@@ -427,6 +586,7 @@ impl<'a> Expander<'a> {
                 let info = self.variant_info(
                     quote!(::core::option::Option::None),
                     self.input.attrs.leaf.get(),
+                    self.input.attrs.when.get(),
                     &data.fields,
                 );
                 (false, vec![quote!(__variants.push(#info);)])
@@ -435,8 +595,8 @@ impl<'a> Expander<'a> {
         let uses = self
             .input
             .all_fields()
-            .any(|field| matches!(role(field), Role::Forward(_)))
-            .then(|| quote!(use #krate::__private::{ShapeCarrier as _, ShapeInert as _};));
+            .any(|field| role(field).binds())
+            .then(|| self.imports());
         quote! {
             #uses
             let mut __variants = #krate::__private::Vec::new();
@@ -454,9 +614,17 @@ impl<'a> Expander<'a> {
         &self,
         name: TokenStream,
         leaf: Option<&KindPath>,
+        when: Option<&Path>,
         fields: &[Field],
     ) -> TokenStream {
         let krate = &self.krate;
+        let when = match when {
+            Some(path) => {
+                let path = path_string(path);
+                quote!(::core::option::Option::Some(#path))
+            }
+            None => quote!(::core::option::Option::None),
+        };
         let leaf = match leaf {
             Some(leaf) => {
                 let kind = self.kind(leaf);
@@ -490,6 +658,40 @@ impl<'a> Expander<'a> {
                         }
                     }
                 }
+                Role::Classified(classifier) => {
+                    let target = self.classified_shape(field.ty, classifier);
+                    quote! {
+                        #krate::Edge::Forward {
+                            only: #krate::__private::Vec::new(),
+                            except: #krate::__private::Vec::new(),
+                            target: || #target,
+                        }
+                    }
+                }
+                Role::Chain(chain) => {
+                    let items = chain.items.iter().map(|item| {
+                        let ty = &item.ty;
+                        match &item.classifier {
+                            None => quote!((&#krate::__private::Probe::<#ty>::new()).__signal_shape()),
+                            Some(classifier) => self.classified_shape(ty, classifier),
+                        }
+                    });
+                    let text = chain.text.iter().map(|rule| {
+                        let kind = self.kind(&rule.kind);
+                        let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
+                        quote!((#kind::ID, &[#(#patterns),*] as &'static [&'static str]))
+                    });
+                    quote! {
+                        #krate::Edge::Forward {
+                            only: #krate::__private::Vec::new(),
+                            except: #krate::__private::Vec::new(),
+                            target: || #krate::Shape::Chain {
+                                items: #krate::__private::vec![#(#items),*],
+                                text: #krate::__private::vec![#(#text),*],
+                            },
+                        }
+                    }
+                }
             };
             let field_name = self.field_name(field);
             let ty = crate::doc::type_string(field.ty);
@@ -499,8 +701,46 @@ impl<'a> Expander<'a> {
         quote!({
             let mut __fields = #krate::__private::Vec::new();
             #(#fields)*
-            #krate::VariantInfo { name: #name, leaf: #leaf, fields: __fields }
+            #krate::VariantInfo { name: #name, leaf: #leaf, when: #when, fields: __fields }
         })
+    }
+
+    fn classifying(&self, ty: &dyn ToTokens, classifier: &Path) -> TokenStream {
+        let krate = &self.krate;
+        quote! {
+            (&#krate::__private::Classifying::<_, #ty>(&#classifier, ::core::marker::PhantomData))
+        }
+    }
+
+    /// `Option<KindId>`: what the classifier says of `value`.
+    fn classify(&self, ty: &dyn ToTokens, classifier: &Path, value: &TokenStream) -> TokenStream {
+        let classifying = self.classifying(ty, classifier);
+        quote!(#classifying.__signal_classify(#value))
+    }
+
+    fn classified_shape(&self, ty: &dyn ToTokens, classifier: &Path) -> TokenStream {
+        let krate = &self.krate;
+        let name = path_string(classifier);
+        let classifying = self.classifying(ty, classifier);
+        quote! {
+            #krate::Shape::Classified {
+                name: #name,
+                kinds: #classifying.__signal_kinds(),
+            }
+        }
+    }
+
+    /// Every helper trait generated code calls methods of, in scope at once.
+    fn imports(&self) -> TokenStream {
+        let krate = &self.krate;
+        quote! {
+            #[allow(unused_imports)]
+            use #krate::__private::{
+                ClassifyNo as _, ClassifyYes as _, DefaultNone as _, DefaultSome as _,
+                DowncastNo as _, DowncastYes as _, FixtureCarrier as _, FixtureInert as _,
+                MaybeCarrier as _, MaybeInert as _, ShapeCarrier as _, ShapeInert as _,
+            };
+        }
     }
 
     fn shape_expr(&self, shape: &Shape) -> TokenStream {
@@ -549,8 +789,9 @@ impl<'a> Expander<'a> {
                 )]
             }
         };
+        let imports = self.imports();
         quote! {
-            use #krate::__private::{DefaultNone as _, DefaultSome as _, FixtureCarrier as _, FixtureInert as _};
+            #imports
             let mut __out = #krate::__private::Vec::new();
             if !__cx.enter(::core::any::type_name::<Self>()) {
                 return __out;
@@ -753,6 +994,17 @@ impl<'a> Expander<'a> {
             let cfgs = &field.cfgs;
             let types = match role(field) {
                 Role::Skip => continue,
+                Role::Classified(classifier) => {
+                    let check = quote_spanned! {classifier.span()=>
+                        #krate::__private::check_classifier::<#ty, _>(&#classifier);
+                    };
+                    checks.push(quote!(#(#cfgs)* { #check }));
+                    continue;
+                }
+                Role::Chain(chain) => {
+                    checks.push(self.chain_checks(field, chain));
+                    continue;
+                }
                 Role::Unannotated => {
                     let mut types = Vec::new();
                     inner_types(ty, &mut types);
@@ -767,9 +1019,11 @@ impl<'a> Expander<'a> {
             let probes = types.iter().map(|inner| {
                 quote_spanned!(span=> (&#krate::__private::Probe::<#inner>::new()).__signal_probe())
             });
-            let any = probes
+            let Some(any) = probes
                 .reduce(|acc, probe| quote_spanned!(span=> #krate::__private::or(#acc, #probe)))
-                .expect("a type always has at least itself to probe");
+            else {
+                continue;
+            };
             let check = match role(field) {
                 Role::Forward(_) => {
                     quote_spanned!(span=> #krate::__private::forwarded::<#ty, _>(#any);)
@@ -794,6 +1048,34 @@ impl<'a> Expander<'a> {
     }
 }
 
+impl Expander<'_> {
+    /// A chain field must have a `source()` chain; each listed type must be
+    /// an error that carries signals, or be classified.
+    fn chain_checks(&self, field: &Field, chain: &Chain) -> TokenStream {
+        let krate = &self.krate;
+        let ty = field.ty;
+        let cfgs = &field.cfgs;
+        let head = quote_spanned! {ty.span()=>
+            #krate::__private::chained::<#ty, _>({
+                use #krate::__private::{ChainProbeDeref as _, ChainProbeDirect as _, ChainProbeNone as _};
+                (&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe()
+            });
+        };
+        let items = chain.items.iter().map(|item| {
+            let item_ty = &item.ty;
+            match &item.classifier {
+                None => {
+                    quote_spanned!(item_ty.span()=> #krate::__private::chain_item::<#item_ty>();)
+                }
+                Some(classifier) => quote_spanned! {classifier.span()=>
+                    #krate::__private::chain_classified::<#item_ty, _>(&#classifier);
+                },
+            }
+        });
+        quote!(#(#cfgs)* { #head #(#items)* })
+    }
+}
+
 /// A constructor whose other fields come from `Default`.
 struct Defaulted {
     pattern: TokenStream,
@@ -814,6 +1096,11 @@ impl Defaulted {
             }
         }
     }
+}
+
+/// A path as written, for names in traces and maps.
+fn path_string(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
 }
 
 fn binding(index: usize) -> Ident {
