@@ -102,17 +102,24 @@ pub const MAX_CHAIN: usize = 32;
 pub fn chain_of<'e>(
     head: &'e (dyn Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn Error + 'static)> {
-    let mut seen: [*const (); MAX_CHAIN] = [core::ptr::null(); MAX_CHAIN];
+    // An error and its first field share an address, so a repeat is the same
+    // address *and* the same vtable (the same type): a real cycle.
+    let mut seen: [Option<*const (dyn Error + 'static)>; MAX_CHAIN] = [None; MAX_CHAIN];
     let mut count = 0;
     let mut next = Some(head);
     core::iter::from_fn(move || {
         let error = next?;
-        let address = (error as *const dyn Error).cast::<()>();
-        if count == MAX_CHAIN || seen[..count].contains(&address) {
+        let pointer: *const (dyn Error + 'static) = error;
+        #[allow(ambiguous_wide_pointer_comparisons)]
+        let repeated = seen[..count]
+            .iter()
+            .flatten()
+            .any(|&earlier| core::ptr::eq(earlier, pointer));
+        if count == MAX_CHAIN || repeated {
             next = None;
             return None;
         }
-        seen[count] = address;
+        seen[count] = Some(pointer);
         count += 1;
         next = error.source();
         Some(error)

@@ -56,9 +56,9 @@ crate::kind! {
 /// Reads `io::ErrorKind`. A failed name resolution has no kind of its own in
 /// std; it is recognized by the message std gives it ("failed to lookup
 /// address information", the wording of every std and tokio resolver error
-/// on Unix and Windows). An error wrapping another error (`io::Error::new`
-/// with a source) is classified by its kind only. Everything else — not
-/// found, permission denied, invalid data — raises nothing.
+/// on Unix and Windows): the one place this classifier reads text, and it
+/// reads std's own words, not a library's. Everything else — not found,
+/// permission denied, invalid data — raises nothing.
 pub fn classify_io(error: &io::Error) -> Option<KindId> {
     use io::ErrorKind as K;
     let kind = match error.kind() {
@@ -69,7 +69,7 @@ pub fn classify_io(error: &io::Error) -> Option<KindId> {
         K::HostUnreachable => HostUnreachable::ID,
         K::NetworkUnreachable => NetworkUnreachable::ID,
         K::BrokenPipe => BrokenPipe::ID,
-        _ if error.get_ref().is_none() && is_resolver_message(error) => DnsFailure::ID,
+        _ if is_resolver_message(error) => DnsFailure::ID,
         _ => return None,
     };
     Some(kind)

@@ -428,6 +428,7 @@ impl<'a> Expander<'a> {
     fn chain_head(&self, value: &TokenStream) -> TokenStream {
         let krate = &self.krate;
         quote! {{
+            #[allow(unused_imports)]
             use #krate::__private::{ChainDeref as _, ChainDirect as _, ChainNone as _};
             (&&&#krate::__private::ChainRef(#value)).__signal_chain()
         }}
@@ -1057,6 +1058,7 @@ impl Expander<'_> {
         let cfgs = &field.cfgs;
         let head = quote_spanned! {ty.span()=>
             #krate::__private::chained::<#ty, _>({
+                #[allow(unused_imports)]
                 use #krate::__private::{ChainProbeDeref as _, ChainProbeDirect as _, ChainProbeNone as _};
                 (&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe()
             });
