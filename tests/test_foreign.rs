@@ -114,7 +114,7 @@ fn not_found() -> io::Error {
 #[tokio::test]
 async fn test_refused_connection_is_transient_network() {
     let error = SyncError::Io(refused().await);
-    assert_eq!(error.to_string().contains("refused"), true, "{error}");
+    assert!(error.to_string().contains("refused"), "{error}");
     assert!(error.has::<ConnectionRefused>());
     assert!(error.has::<TransientNetwork>());
     assert!(!error.has::<BadCredentials>());
@@ -206,7 +206,7 @@ fn test_busy_sqlite_is_retryable() {
 #[test]
 fn test_sqlite_constraint_violation_is_not_retryable() {
     let error = SyncError::Db(constraint_violation());
-    assert_eq!(error.to_string().contains("UNIQUE"), true, "{error}");
+    assert!(error.to_string().contains("UNIQUE"), "{error}");
     assert!(!error.has::<Retryable>());
     assert!(!error.has::<DatabaseBusy>());
 }
