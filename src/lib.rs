@@ -1,3 +1,4 @@
 //! Examples and end-to-end tests for `signal-core`.
 
+pub mod daemon;
 pub mod hierarchy;

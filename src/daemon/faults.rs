@@ -1,0 +1,107 @@
+//! A reproducible fault schedule: the same seed gives the same sequence of
+//! faults (which request is reset, which batch loses the pool), whatever the
+//! timing of the run.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// SplitMix64: small, fast, and good enough to schedule faults.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed`.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// `true` with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}
+
+/// What the remote does with one request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetFault {
+    /// Answer normally.
+    None,
+    /// Reset the connection (the client sees `ConnectionReset`).
+    Reset,
+    /// Never answer on this connection (the client times out).
+    Stall,
+    /// Reset, and stop listening for a while (reconnects are refused).
+    Refuse,
+}
+
+/// The fault schedule, shared by the remote and the workers.
+#[derive(Debug)]
+pub struct Faults {
+    rate: f64,
+    net: Mutex<Rng>,
+    pool: Mutex<Rng>,
+    injected_net: AtomicU64,
+    injected_pool: AtomicU64,
+}
+
+impl Faults {
+    /// Faults at `rate` per request (network), and at twice that rate per
+    /// batch commit (pool drops), drawn from `seed`.
+    pub fn new(seed: u64, rate: f64) -> Self {
+        Faults {
+            rate,
+            net: Mutex::new(Rng::new(seed ^ 0x6E65_7477_6F72_6B00)),
+            pool: Mutex::new(Rng::new(seed ^ 0x706F_6F6C_0000_0000)),
+            injected_net: AtomicU64::new(0),
+            injected_pool: AtomicU64::new(0),
+        }
+    }
+
+    /// The fault for the next request the remote serves.
+    pub fn next_request(&self) -> NetFault {
+        let mut rng = self.net.lock().unwrap_or_else(|e| e.into_inner());
+        if !rng.chance(self.rate) {
+            return NetFault::None;
+        }
+        self.injected_net.fetch_add(1, Ordering::Relaxed);
+        match rng.next_u64() % 3 {
+            0 => NetFault::Reset,
+            1 => NetFault::Stall,
+            _ => NetFault::Refuse,
+        }
+    }
+
+    /// Whether the pool is dropped after the next batch commit.
+    pub fn drop_pool_now(&self) -> bool {
+        let mut rng = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let drop = rng.chance(self.rate * 2.0);
+        if drop {
+            self.injected_pool.fetch_add(1, Ordering::Relaxed);
+        }
+        drop
+    }
+
+    /// Network faults injected so far.
+    pub fn network_faults(&self) -> u64 {
+        self.injected_net.load(Ordering::Relaxed)
+    }
+
+    /// Pool drops injected so far.
+    pub fn pool_drops(&self) -> u64 {
+        self.injected_pool.load(Ordering::Relaxed)
+    }
+}
