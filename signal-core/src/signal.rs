@@ -270,43 +270,31 @@ impl<T: Signal, const N: usize> Signal for [T; N] {
     }
 }
 
-impl<T: Signal> Signal for Vec<T> {
-    #[inline]
-    fn has<K: Kind>(&self) -> bool {
-        self.iter().any(T::has::<K>)
-    }
-    fn shape() -> Shape {
-        Shape::Seq(Box::new(T::shape()))
-    }
-    fn __fixtures(cx: &mut FixtureCx) -> Vec<Fixture<Self>> {
-        T::__fixtures(cx)
-            .into_iter()
-            .map(|f| f.__map(|v| alloc::vec![v]))
-            .collect()
-    }
-    fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
-        walk_indexed(self.iter(), walker)
-    }
+/// Sequences built from one element for test fixtures.
+macro_rules! seq_impls {
+    ($($seq:ident),*) => {$(
+        impl<T: Signal> Signal for $seq<T> {
+            #[inline]
+            fn has<K: Kind>(&self) -> bool {
+                self.iter().any(T::has::<K>)
+            }
+            fn shape() -> Shape {
+                Shape::Seq(Box::new(T::shape()))
+            }
+            fn __fixtures(cx: &mut FixtureCx) -> Vec<Fixture<Self>> {
+                T::__fixtures(cx)
+                    .into_iter()
+                    .map(|f| f.__map(|v| core::iter::once(v).collect()))
+                    .collect()
+            }
+            fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
+                walk_indexed(self.iter(), walker)
+            }
+        }
+    )*};
 }
 
-impl<T: Signal> Signal for VecDeque<T> {
-    #[inline]
-    fn has<K: Kind>(&self) -> bool {
-        self.iter().any(T::has::<K>)
-    }
-    fn shape() -> Shape {
-        Shape::Seq(Box::new(T::shape()))
-    }
-    fn __fixtures(cx: &mut FixtureCx) -> Vec<Fixture<Self>> {
-        T::__fixtures(cx)
-            .into_iter()
-            .map(|f| f.__map(|v| VecDeque::from([v])))
-            .collect()
-    }
-    fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
-        walk_indexed(self.iter(), walker)
-    }
-}
+seq_impls!(Vec, VecDeque);
 
 /// Map values are walked; keys never appear in a path (they are values, and
 /// may be secrets). A path names an entry by its position in iteration order.

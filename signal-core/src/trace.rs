@@ -113,25 +113,12 @@ impl<'a> Walker<'a> {
     /// Reports a leaf that raises `leaf` at `node`, if `leaf` implies the kind
     /// being looked for.
     pub fn leaf(&mut self, node: Node, leaf: KindId) -> ControlFlow<()> {
-        if !leaf.implies(self.kind) {
-            return ControlFlow::Continue(());
-        }
-        match &mut self.path {
-            Some(path) => {
-                path.push(Step::Node(node));
-                path.push(Step::Leaf(leaf));
-                let flow = (self.sink)(path);
-                path.pop();
-                path.pop();
-                flow
-            }
-            None => (self.sink)(&[]),
-        }
+        self.leaf_via(Step::Node(node), leaf)
     }
 
-    /// Reports a leaf found by a classifier or a text rule (`via` is the
-    /// [`Step::Classifier`] or [`Step::Text`]), if `leaf` implies the kind
-    /// being looked for.
+    /// Reports a leaf reached through `via` (the [`Step::Node`] of a variant,
+    /// or the [`Step::Classifier`] or [`Step::Text`] that found it), if
+    /// `leaf` implies the kind being looked for.
     pub fn leaf_via(&mut self, via: Step, leaf: KindId) -> ControlFlow<()> {
         if !leaf.implies(self.kind) {
             return ControlFlow::Continue(());

@@ -286,6 +286,20 @@ impl<'a> Expander<'a> {
         quote!(#uses #leaf #(#forwards)* false)
     }
 
+    /// A filter's `only` and `except` lists, as `Vec<KindId>` expressions.
+    fn filter_ids(&self, filter: &Filter) -> (TokenStream, TokenStream) {
+        let krate = &self.krate;
+        let ids = |kinds: &[KindPath]| {
+            let kinds = kinds.iter().map(|kind| self.kind(kind));
+            quote!(#krate::__private::vec![#(#kinds::ID),*])
+        };
+        match filter {
+            Filter::All => (ids(&[]), ids(&[])),
+            Filter::Only(kinds) => (ids(kinds), ids(&[])),
+            Filter::Except(kinds) => (ids(&[]), ids(kinds)),
+        }
+    }
+
     fn static_filter(&self, filter: &Filter) -> TokenStream {
         match filter {
             Filter::All => TokenStream::new(),
@@ -641,15 +655,7 @@ impl<'a> Expander<'a> {
                     quote!(#krate::Edge::Skip { reason: #reason })
                 }
                 Role::Forward(filter) => {
-                    let ids = |kinds: &[KindPath]| {
-                        let kinds = kinds.iter().map(|kind| self.kind(kind));
-                        quote!(#krate::__private::vec![#(#kinds::ID),*])
-                    };
-                    let (only, except) = match filter {
-                        Filter::All => (ids(&[]), ids(&[])),
-                        Filter::Only(kinds) => (ids(kinds), ids(&[])),
-                        Filter::Except(kinds) => (ids(&[]), ids(kinds)),
-                    };
+                    let (only, except) = self.filter_ids(filter);
                     let target = self.shape_expr(&Shape::of(field.ty));
                     quote! {
                         #krate::Edge::Forward {
@@ -869,15 +875,7 @@ impl<'a> Expander<'a> {
             let ty = field.ty;
             let cfgs = &field.cfgs;
             let fixtures = self.fixtures_expr(&Shape::of(ty), 0);
-            let ids = |kinds: &[KindPath]| {
-                let kinds = kinds.iter().map(|kind| self.kind(kind));
-                quote!(#krate::__private::vec![#(#kinds::ID),*])
-            };
-            let (only, except) = match filter {
-                Filter::All => (ids(&[]), ids(&[])),
-                Filter::Only(kinds) => (ids(kinds), ids(&[])),
-                Filter::Except(kinds) => (ids(&[]), ids(kinds)),
-            };
+            let (only, except) = self.filter_ids(filter);
             let wrapped = build(Some(index), &quote!(__v));
             let ctor = &wrapped.constructor;
             let push = wrapped
