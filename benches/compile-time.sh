@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Compile-time cost of #[derive(Signal)].
+#
+# Generates a crate of 200 error enums (20 variants each) twice, with
+# `thiserror` alone and with `thiserror` + `#[derive(Signal)]`
+# (benches/compile_time/gen.rs), then builds each with its own target
+# directory: dependencies once, then the generated crate alone, `RUNS` times
+# (`touch src/lib.rs`, non-incremental, same profile), and reports the
+# medians and their ratio for `cargo build` (dev profile) and `cargo check`.
+#
+# With a nightly toolchain installed (and NIGHTLY=1, the default), it then
+# rebuilds each crate once on nightly with `-Z time-passes`, and the signal
+# flavour with `-Z macro-stats`, to show where the extra time goes. Nightly is
+# used for that breakdown only; the timed builds use the default toolchain.
+#
+# Prints Markdown on stdout. Everything is written under $OUT (default
+# /tmp/signal-compile-time), never in the repository.
+#
+#   bash benches/compile-time.sh
+#   RUNS=5 OUT=/tmp/ct bash benches/compile-time.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${OUT:-/tmp/signal-compile-time}"
+RUNS="${RUNS:-3}"
+NIGHTLY="${NIGHTLY:-1}"
+FLAVOURS=(thiserror signal)
+
+export CARGO_INCREMENTAL=0
+export CARGO_TERM_COLOR=never
+unset RUSTFLAGS
+
+log() { echo "$*" >&2; }
+
+mkdir -p "$OUT"
+rustc -O --edition 2024 "$ROOT/benches/compile_time/gen.rs" -o "$OUT/gen"
+"$OUT/gen" "$OUT/thiserror" thiserror
+"$OUT/gen" "$OUT/signal" signal "$ROOT/signal-core"
+for flavour in "${FLAVOURS[@]}"; do
+    # The repository's lock file pins the same dependency versions.
+    cp "$ROOT/Cargo.lock" "$OUT/$flavour/Cargo.lock"
+done
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# seconds <flavour> <cargo args...>: wall time of one rebuild of the
+# generated crate alone.
+seconds() {
+    local flavour=$1
+    shift
+    touch "$OUT/$flavour/src/lib.rs"
+    local start end
+    start=$(date +%s.%N)
+    (cd "$OUT/$flavour" && CARGO_TARGET_DIR="$OUT/target-$flavour" cargo "$@" --offline --quiet)
+    end=$(date +%s.%N)
+    awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }'
+}
+
+declare -A MEDIAN ALL
+for command in build check; do
+    for flavour in "${FLAVOURS[@]}"; do
+        log "compile time: cargo $command, $flavour (dependencies first)"
+        (cd "$OUT/$flavour" && CARGO_TARGET_DIR="$OUT/target-$flavour" cargo "$command" --offline --quiet)
+    done
+    # Interleave the flavours so a slow moment of the machine hits both.
+    declare -A times=()
+    for run in $(seq "$RUNS"); do
+        for flavour in "${FLAVOURS[@]}"; do
+            t=$(seconds "$flavour" "$command")
+            log "  run $run, $flavour: $t s"
+            times[$flavour]+="$t "
+        done
+    done
+    for flavour in "${FLAVOURS[@]}"; do
+        MEDIAN[$command,$flavour]=$(echo "${times[$flavour]}" | tr ' ' '\n' | grep . | median)
+        ALL[$command,$flavour]=$(echo "${times[$flavour]}" | xargs | sed 's/ /, /g')
+    done
+    unset times
+done
+
+lines() { wc -l <"$OUT/$1/src/lib.rs" | tr -d ' '; }
+
+echo "## Compile time: 200 enums × 20 variants"
+echo
+echo "Generated crate: $(lines thiserror) lines (\`thiserror\`), $(lines signal) lines (\`thiserror\` + \`Signal\`)."
+echo "Each figure: wall time of rebuilding the generated crate alone (dependencies built), non-incremental,"
+echo "median of $RUNS runs, $(rustc --version)."
+echo
+echo "| command | \`thiserror\` alone (s) | \`thiserror\` + \`Signal\` (s) | ratio | goal | runs (thiserror; signal) |"
+echo "|---|---:|---:|---:|---:|---|"
+for command in build check; do
+    a=${MEDIAN[$command,thiserror]}
+    b=${MEDIAN[$command,signal]}
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+    verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.3) ? "met" : "**missed**" }')
+    label="cargo $command"
+    [ "$command" = build ] && label="cargo build (dev)"
+    echo "| \`$label\` | $a | $b | ${ratio}× | ≤ 1.30× ($verdict) | ${ALL[$command,thiserror]}; ${ALL[$command,signal]} |"
+done
+echo
+
+if [ "$NIGHTLY" != 1 ] || ! rustup run nightly rustc --version >/dev/null 2>&1; then
+    log "no nightly toolchain (or NIGHTLY=0): skipping the -Z time-passes breakdown"
+    exit 0
+fi
+
+# rustc's passes, as named by -Z time-passes, in pipeline order.
+PASSES=(
+    parse_crate
+    expand_crate
+    type_check_crate
+    MIR_borrow_checking
+    monomorphization_collector_graph_walk
+    generate_crate_metadata
+    codegen_to_LLVM_IR
+    LLVM_passes
+    codegen_crate
+    link
+    total
+)
+
+for flavour in "${FLAVOURS[@]}"; do
+    log "time passes: $flavour (nightly, dependencies first)"
+    target="$OUT/target-$flavour-nightly"
+    (cd "$OUT/$flavour" && CARGO_TARGET_DIR="$target" cargo +nightly build --offline --quiet)
+    touch "$OUT/$flavour/src/lib.rs"
+    (cd "$OUT/$flavour" && CARGO_TARGET_DIR="$target" cargo +nightly rustc --offline --quiet --lib -- -Z time-passes) \
+        2>"$OUT/$flavour.time-passes.txt"
+done
+log "macro stats: signal (nightly)"
+touch "$OUT/signal/src/lib.rs"
+(cd "$OUT/signal" && CARGO_TARGET_DIR="$OUT/target-signal-nightly" cargo +nightly rustc --offline --quiet --lib -- -Z macro-stats) \
+    2>"$OUT/signal.macro-stats.txt"
+
+# pass <file> <name>: seconds spent in a top-level pass (the last line with
+# that name is the outermost one).
+pass() {
+    awk -v name="$2" '$1 == "time:" && $NF == name { t = $2; sub(";", "", t) } END { print (t == "" ? "—" : t) }' "$1"
+}
+
+echo "### Where the time goes (\`cargo +nightly rustc --lib -- -Z time-passes\`, dev profile, one run)"
+echo
+echo "$(rustc +nightly --version). Seconds per pass. Passes nest and overlap: \`codegen_crate\` includes \`codegen_to_LLVM_IR\` and waits for \`LLVM_passes\`, which run on worker threads; \`total\` is the whole compilation."
+echo
+echo "| pass | \`thiserror\` alone | \`thiserror\` + \`Signal\` | difference |"
+echo "|---|---:|---:|---:|"
+for p in "${PASSES[@]}"; do
+    a=$(pass "$OUT/thiserror.time-passes.txt" "$p")
+    b=$(pass "$OUT/signal.time-passes.txt" "$p")
+    d=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a == "—" || b == "—") print "—"; else printf "%+.3f", b - a }')
+    echo "| \`$p\` | $a | $b | $d |"
+done
+echo
+echo "### Code generated per macro (\`-Z macro-stats\`, \`thiserror\` + \`Signal\` crate)"
+echo
+echo '```text'
+grep -E "macro-stats" "$OUT/signal.macro-stats.txt" | sed 's/^macro-stats //' | head -30
+echo '```'
+echo
+
+if ! command -v python3 >/dev/null || ! command -v llvm-cxxfilt >/dev/null; then
+    log "no python3 or llvm-cxxfilt: skipping the LLVM IR breakdown"
+    exit 0
+fi
+log "LLVM IR breakdown: signal (default toolchain, one codegen unit)"
+rm -f "$OUT"/target-signal/debug/deps/errors_signal-*.ll
+touch "$OUT/signal/src/lib.rs"
+(cd "$OUT/signal" && CARGO_TARGET_DIR="$OUT/target-signal" cargo rustc --offline --quiet --lib -- \
+    --emit=llvm-ir -C codegen-units=1 -C symbol-mangling-version=v0)
+echo "### LLVM IR of the \`thiserror\` + \`Signal\` crate, by the code that produced it"
+echo
+echo "Dev profile, one codegen unit, \`--emit=llvm-ir\`, attributed by demangled name (benches/compile_time/llvm_lines.py)."
+echo
+python3 "$ROOT/benches/compile_time/llvm_lines.py" "$OUT"/target-signal/debug/deps/errors_signal-*.ll
+echo
+rm -f "$OUT"/target-signal/debug/deps/errors_signal-*.ll
+log "raw outputs: $OUT/*.time-passes.txt, $OUT/signal.macro-stats.txt"

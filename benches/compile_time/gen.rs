@@ -1,0 +1,273 @@
+//! Writes a crate of 200 error enums, 20 variants each, for the compile-time
+//! benchmark (`benches/compile-time.sh`). No dependencies: build it with
+//! `rustc -O`.
+//!
+//! ```sh
+//! gen <out-dir> thiserror
+//! gen <out-dir> signal <path-to-signal-core>
+//! ```
+//!
+//! Both flavours have the same types, variants, fields and `thiserror`
+//! attributes; `signal` adds `#[derive(Signal)]`, its kinds, and a
+//! `#[signal(...)]` attribute on every leaf variant and carrier field.
+//!
+//! Enum `E000` to `E159` wrap enums with a higher number (so there is no
+//! cycle), 20 to 40 numbers further down; `E160` to `E199` wrap nothing.
+//! A wrapping enum has 6 unit variants (3 of them leaves), 3 variants of
+//! plain data, 9 wrapping variants (a transparent child, a `#[from]` child,
+//! a boxed child, a named `source` with context, `Vec`, `Option<Box<_>>`,
+//! `Vec<(u64, _)>`, a child forwarded with `except(Retryable)`, a boxed child
+//! forwarded with `only(NeedsDbReconnect)`), and 2 skipped children with a
+//! reason. A leaf enum has 12 unit variants (6 of them leaves) and 8 variants
+//! of plain data.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+const ENUMS: usize = 200;
+const LEAF_ENUMS_FROM: usize = 160;
+const KINDS: [&str; 5] = [
+    "NeedsDbReconnect",
+    "PoolNeedsConnection",
+    "Retryable",
+    "TimedOut",
+    "Fatal",
+];
+
+/// A small deterministic generator, so both flavours get the same crate.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Flavour {
+    Thiserror,
+    Signal,
+}
+
+struct Out {
+    flavour: Flavour,
+    text: String,
+}
+
+impl Out {
+    fn line(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+    }
+
+    /// A line only in the `signal` flavour.
+    fn signal(&mut self, line: &str) {
+        if self.flavour == Flavour::Signal {
+            self.line(line);
+        }
+    }
+}
+
+fn name(index: usize) -> String {
+    format!("E{index:03}")
+}
+
+fn leaf_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
+    for v in 0..12 {
+        if v % 2 == 0 {
+            let kind = KINDS[rng.below(KINDS.len())];
+            out.signal(&format!("    #[signal(leaf = \"{kind}\")]"));
+        }
+        out.line(&format!(
+            "    #[error(\"unit failure {v} of {}\")]",
+            name(index)
+        ));
+        out.line(&format!("    Unit{v},"));
+    }
+    for v in 0..8 {
+        match v % 4 {
+            0 => {
+                out.line("    #[error(\"message: {0}\")]");
+                out.line(&format!("    Message{v}(String),"));
+            }
+            1 => {
+                out.line("    #[error(\"code {0}\")]");
+                out.line(&format!("    Code{v}(u64),"));
+            }
+            2 => {
+                out.line("    #[error(\"row {row} in {table}\")]");
+                out.line(&format!("    Row{v} {{ table: String, row: u64 }},"));
+            }
+            _ => {
+                out.line("    #[error(\"io: {0}\")]");
+                out.line(&format!("    Io{v}(std::io::ErrorKind),"));
+            }
+        }
+    }
+}
+
+fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
+    // 20 to 40 numbers further down: at most E199 from E159.
+    let mut child = || name(index + 20 + rng.below(21));
+    for v in 0..6 {
+        if v % 2 == 0 {
+            let kind = KINDS[(index + v) % KINDS.len()];
+            out.signal(&format!("    #[signal(leaf = \"{kind}\")]"));
+        }
+        out.line(&format!(
+            "    #[error(\"unit failure {v} of {}\")]",
+            name(index)
+        ));
+        out.line(&format!("    Unit{v},"));
+    }
+    out.line("    #[error(\"message: {0}\")]");
+    out.line("    Message(String),");
+    out.line("    #[error(\"code {code}: {detail}\")]");
+    out.line("    Coded { code: u32, detail: String },");
+    out.line("    #[error(\"attempt {0}\")]");
+    out.line("    Attempt(u64),");
+
+    let forward = "#[signal(forward)] ";
+    let fwd = |out: &Out| {
+        if out.flavour == Flavour::Signal {
+            forward
+        } else {
+            ""
+        }
+    };
+
+    let c = child();
+    out.line("    #[error(transparent)]");
+    out.line(&format!("    Transparent({}{c}),", fwd(out)));
+    let c = child();
+    out.line(&format!("    #[error(\"from {c}: {{0}}\")]"));
+    out.line(&format!("    From(#[from] {}{c}),", fwd(out)));
+    let c = child();
+    out.line(&format!("    #[error(\"boxed {c}: {{0}}\")]"));
+    out.line(&format!("    Boxed(#[source] {}Box<{c}>),", fwd(out)));
+    let c = child();
+    out.line("    #[error(\"{context}: {source}\")]");
+    out.line("    Context {");
+    out.signal("        #[signal(forward)]");
+    out.line(&format!("        source: {c},"));
+    out.line("        context: String,");
+    out.line("    },");
+    let c = child();
+    out.line("    #[error(\"{} failures\", .0.len())]");
+    out.line(&format!("    Many({}Vec<{c}>),", fwd(out)));
+    let c = child();
+    out.line("    #[error(\"maybe failed\")]");
+    out.line(&format!("    Maybe({}Option<Box<{c}>>),", fwd(out)));
+    let c = child();
+    out.line("    #[error(\"{} messages failed\", .0.len())]");
+    out.line(&format!("    PerMessage({}Vec<(u64, {c})>),", fwd(out)));
+    let c = child();
+    out.line("    #[error(\"batch: {0}\")]");
+    let filter = if out.flavour == Flavour::Signal {
+        "#[signal(forward(except(Retryable)))] "
+    } else {
+        ""
+    };
+    out.line(&format!("    Batch(#[source] {filter}{c}),"));
+    let c = child();
+    out.line("    #[error(\"pool: {0}\")]");
+    let filter = if out.flavour == Flavour::Signal {
+        "#[signal(forward(only(NeedsDbReconnect)))] "
+    } else {
+        ""
+    };
+    out.line(&format!("    Pool(#[source] {filter}Box<{c}>),"));
+
+    for (v, reason) in [
+        "reported to the user, never retried",
+        "the caller handles these itself",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let c = child();
+        let skip = if out.flavour == Flavour::Signal {
+            format!("#[signal(skip = \"{reason}\")] ")
+        } else {
+            String::new()
+        };
+        out.line(&format!("    #[error(\"reported: {{0}}\")]"));
+        out.line(&format!("    Reported{v}(#[source] {skip}{c}),"));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: gen <out-dir> thiserror | gen <out-dir> signal <path-to-signal-core>";
+    let dir = Path::new(args.get(1).expect(usage));
+    let flavour = match args.get(2).map(String::as_str) {
+        Some("thiserror") => Flavour::Thiserror,
+        Some("signal") => Flavour::Signal,
+        _ => panic!("{usage}"),
+    };
+    let crate_name = match flavour {
+        Flavour::Thiserror => "errors_thiserror",
+        Flavour::Signal => "errors_signal",
+    };
+
+    let mut manifest = format!(
+        "[package]\nname = \"{crate_name}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\nthiserror = \"2\"\n"
+    );
+    if flavour == Flavour::Signal {
+        let core = args.get(3).expect(usage);
+        let _ = writeln!(manifest, "signal-core = {{ path = \"{core}\" }}");
+    }
+    // Its own workspace, wherever it is written.
+    manifest.push_str("\n[workspace]\n");
+
+    let mut out = Out {
+        flavour,
+        text: String::new(),
+    };
+    out.line("//! Generated by benches/compile_time/gen.rs. Do not edit.");
+    out.line("");
+    if flavour == Flavour::Signal {
+        out.line("use signal_core::Signal;");
+        out.line("");
+        out.line("signal_core::kind! {");
+        out.line("    /// The DB pool must be rebuilt.");
+        out.line("    pub NeedsDbReconnect;");
+        out.line("    /// The pool has no connection.");
+        out.line("    pub PoolNeedsConnection: NeedsDbReconnect;");
+        out.line("    /// Trying again may succeed.");
+        out.line("    pub Retryable;");
+        out.line("    /// A deadline passed.");
+        out.line("    pub TimedOut: Retryable;");
+        out.line("    /// Nothing will help.");
+        out.line("    pub Fatal;");
+        out.line("}");
+        out.line("");
+    }
+
+    let mut rng = Lcg(0x5167_6e61_6c00_0001);
+    for index in 0..ENUMS {
+        out.line(&format!("/// Errors of component {index}."));
+        match flavour {
+            Flavour::Thiserror => out.line("#[derive(Debug, thiserror::Error)]"),
+            Flavour::Signal => out.line("#[derive(Debug, thiserror::Error, Signal)]"),
+        }
+        out.line(&format!("pub enum {} {{", name(index)));
+        if index < LEAF_ENUMS_FROM {
+            wrapper_enum(&mut out, &mut rng, index);
+        } else {
+            leaf_enum(&mut out, &mut rng, index);
+        }
+        out.line("}");
+        out.line("");
+    }
+
+    fs::create_dir_all(dir.join("src")).expect("create the crate directory");
+    fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+    fs::write(dir.join("src/lib.rs"), out.text).expect("write src/lib.rs");
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every benchmark of the project, one after the other, and prints their
+# Markdown (the tables of BENCHMARKS.md) on stdout; progress goes to stderr.
+#
+#   bash benches/run-all.sh | tee bench-results.md
+#   bash benches/run-all.sh --quick     # smoke test: indicative numbers only
+#
+# Run it on an otherwise idle machine: the benchmarks share its cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+echo "# Benchmark run"
+echo
+echo "- commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`"
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores available"
+echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+echo "- OS: $(uname -sr)"
+echo "- $(rustc --version), $(cargo --version)"
+echo
+
+echo "== runtime: cargo bench --bench signal" >&2
+if [ "$quick" = 1 ]; then
+    cargo bench --quiet --bench signal -- --quick
+else
+    cargo bench --quiet --bench signal
+fi
+
+echo "== compile time: bash benches/compile-time.sh" >&2
+if [ "$quick" = 1 ]; then
+    RUNS=1 NIGHTLY=0 bash benches/compile-time.sh
+else
+    bash benches/compile-time.sh
+fi
+
+echo "== supervisor: cargo bench -p signal-core --features runtime --bench runtime" >&2
+if [ -f signal-core/benches/runtime.rs ]; then
+    cargo bench --quiet -p signal-core --features runtime --bench runtime
+else
+    echo "signal-core/benches/runtime.rs not found: supervisor benchmark skipped" >&2
+fi
