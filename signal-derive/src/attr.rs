@@ -6,6 +6,7 @@ use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Path, Token};
 
 use crate::ctxt::Ctxt;
@@ -310,7 +311,7 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
     let parser = syn::meta::parser(|item| {
         if item.path.is_ident("text") {
             text_seen = true;
-            let text_span = item.path.segments[0].ident.span();
+            let text_span = item.path.span();
             let rules: TokenStream = if item.input.peek(syn::token::Paren) {
                 let rules;
                 syn::parenthesized!(rules in item.input);
@@ -334,7 +335,7 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
                 let patterns = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
                 if patterns.is_empty() {
                     return Err(syn::Error::new(
-                        rule.path.segments[0].ident.span(),
+                        rule.path.span(),
                         "a text rule needs at least one pattern: `Kind(\"pattern\", ...)`",
                     ));
                 }
