@@ -5,7 +5,9 @@
 #   bash benches/run-all.sh | tee bench-results.md
 #   bash benches/run-all.sh --quick     # smoke test: indicative numbers only
 #
-# Run it on an otherwise idle machine: the benchmarks share its cores.
+# Run it on an otherwise idle machine: the benchmarks share its cores. In a
+# source tree outside git (say, from `git archive`), name the commit with
+# SIGNAL_COMMIT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +16,13 @@ quick=0
 
 echo "# Benchmark run"
 echo
-echo "- commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`"
+echo "- commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo "${SIGNAL_COMMIT:-unknown}")\`"
 echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "- CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1), $(nproc) cores available"
 echo "- memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 echo "- OS: $(uname -sr)"
 echo "- $(rustc --version), $(cargo --version)"
+echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
 echo "== runtime: cargo bench --bench signal" >&2
@@ -42,3 +45,5 @@ if [ -f signal-core/benches/runtime.rs ]; then
 else
     echo "signal-core/benches/runtime.rs not found: supervisor benchmark skipped" >&2
 fi
+
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
