@@ -11,7 +11,7 @@ use std::time::Duration;
 use signal_core::Signal;
 use signal_core::runtime::{Backoff, Intensity, Policy, Reaction, Supervisor};
 use test_runtime_support::{
-    Events, NetError, TransientNetwork, WorkerError, gaps, scripted,
+    Events, HOUR_LIMIT, NetError, TransientNetwork, WorkerError, gaps, scripted, within,
 };
 use tracing::Level;
 
@@ -42,84 +42,97 @@ fn policy() -> Policy {
 
 #[tokio::test(start_paused = true)]
 async fn test_transient_error_backs_off_within_caps_and_logs_warn_with_trace() {
-    let (events, _guard) = Events::capture();
-    let starts = Arc::new(Mutex::new(Vec::new()));
-    let supervisor = Supervisor::new();
-    let failures = 8;
-    let worker = supervisor.spawn(
-        "token-refresh",
-        policy(),
-        scripted(vec![Duration::ZERO; failures], dns_timeout, Arc::clone(&starts)),
-    );
-    assert_eq!(worker.join().await.ok(), Some(failures + 1));
+    within(2 * HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let supervisor = Supervisor::new();
+        let failures = 8;
+        let worker = supervisor.spawn(
+            "token-refresh",
+            policy(),
+            scripted(
+                vec![Duration::ZERO; failures],
+                dns_timeout,
+                Arc::clone(&starts),
+            ),
+        );
+        assert_eq!(worker.join().await.ok(), Some(failures + 1));
 
-    let delays = gaps(&starts.lock().unwrap());
-    assert_eq!(delays.len(), failures);
-    let backoff = backoff();
-    for (i, delay) in delays.iter().enumerate() {
-        let attempt = i as u32 + 1;
-        let (low, high) = backoff.bounds(attempt);
+        let delays = gaps(&starts.lock().unwrap());
+        assert_eq!(delays.len(), failures);
+        let backoff = backoff();
+        for (i, delay) in delays.iter().enumerate() {
+            let attempt = i as u32 + 1;
+            let (low, high) = backoff.bounds(attempt);
+            assert!(
+                low <= *delay && *delay <= high,
+                "attempt {attempt}: {delay:?} not in {low:?}..={high:?}"
+            );
+            assert!(*delay <= backoff.max);
+        }
+        // The cap is reached (bases 100, 200, 400, 800 ms, then 1 s), and jitter
+        // moved at least one delay off its base.
+        assert_eq!(backoff.bounds(5).1, Duration::from_secs(1));
+        assert!(delays[4..].iter().all(|d| *d > Duration::from_millis(500)));
         assert!(
-            low <= *delay && *delay <= high,
-            "attempt {attempt}: {delay:?} not in {low:?}..={high:?}"
+            delays
+                .iter()
+                .enumerate()
+                .any(|(i, d)| *d != backoff.base_delay(i as u32 + 1))
         );
-        assert!(*delay <= backoff.max);
-    }
-    // The cap is reached (bases 100, 200, 400, 800 ms, then 1 s), and jitter
-    // moved at least one delay off its base.
-    assert_eq!(backoff.bounds(5).1, Duration::from_secs(1));
-    assert!(delays[4..].iter().all(|d| *d > Duration::from_millis(500)));
-    assert!(
-        delays
-            .iter()
-            .enumerate()
-            .any(|(i, d)| *d != backoff.base_delay(i as u32 + 1))
-    );
 
-    let expected_trace = dns_timeout().trace::<TransientNetwork>().unwrap().to_string();
-    assert_eq!(
-        expected_trace,
-        "WorkerError::Network → NetError::DnsTimeout (TransientNetwork)"
-    );
-    let retries = events.reactions("retry");
-    assert_eq!(retries.len(), failures);
-    for (i, event) in retries.iter().enumerate() {
-        assert_eq!(event.level, Level::WARN, "{event:?}");
-        assert_eq!(event.field("worker"), Some("token-refresh"));
-        assert_eq!(event.field("attempt"), Some((i + 1).to_string().as_str()));
+        let expected_trace = dns_timeout()
+            .trace::<TransientNetwork>()
+            .unwrap()
+            .to_string();
         assert_eq!(
-            event.field("delay_ms"),
-            Some(delays[i].as_millis().to_string().as_str())
+            expected_trace,
+            "WorkerError::Network → NetError::DnsTimeout (TransientNetwork)"
         );
-        assert_eq!(event.field("kind"), Some("TransientNetwork"));
-        assert_eq!(event.field("trace"), Some(expected_trace.as_str()));
-        assert!(event.field("error_type").unwrap().ends_with("WorkerError"));
-    }
-    assert!(events.all().iter().all(|e| !e.text().contains(SECRET)));
-    supervisor.shutdown().await;
+        let retries = events.reactions("retry");
+        assert_eq!(retries.len(), failures);
+        for (i, event) in retries.iter().enumerate() {
+            assert_eq!(event.level, Level::WARN, "{event:?}");
+            assert_eq!(event.field("worker"), Some("token-refresh"));
+            assert_eq!(event.field("attempt"), Some((i + 1).to_string().as_str()));
+            assert_eq!(
+                event.field("delay_ms"),
+                Some(delays[i].as_millis().to_string().as_str())
+            );
+            assert_eq!(event.field("kind"), Some("TransientNetwork"));
+            assert_eq!(event.field("trace"), Some(expected_trace.as_str()));
+            assert!(event.field("error_type").unwrap().ends_with("WorkerError"));
+        }
+        assert!(events.all().iter().all(|e| !e.text().contains(SECRET)));
+        supervisor.shutdown().await;
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn test_unclassified_error_logs_error_without_trace() {
-    let (events, _guard) = Events::capture();
-    let starts = Arc::new(Mutex::new(Vec::new()));
-    let supervisor = Supervisor::new();
-    let worker = supervisor.spawn(
-        "token-refresh",
-        policy(),
-        scripted(vec![Duration::ZERO; 3], corrupt, Arc::clone(&starts)),
-    );
-    assert_eq!(worker.join().await.ok(), Some(4));
+    within(2 * HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn(
+            "token-refresh",
+            policy(),
+            scripted(vec![Duration::ZERO; 3], corrupt, Arc::clone(&starts)),
+        );
+        assert_eq!(worker.join().await.ok(), Some(4));
 
-    let retries = events.reactions("retry");
-    assert_eq!(retries.len(), 3);
-    for event in &retries {
-        assert_eq!(event.level, Level::ERROR, "{event:?}");
-        assert_eq!(event.field("kind"), None);
-        assert_eq!(event.field("trace"), None);
-    }
-    assert!(events.all().iter().all(|e| !e.text().contains(SECRET)));
-    supervisor.shutdown().await;
+        let retries = events.reactions("retry");
+        assert_eq!(retries.len(), 3);
+        for event in &retries {
+            assert_eq!(event.level, Level::ERROR, "{event:?}");
+            assert_eq!(event.field("kind"), None);
+            assert_eq!(event.field("trace"), None);
+        }
+        assert!(events.all().iter().all(|e| !e.text().contains(SECRET)));
+        supervisor.shutdown().await;
+    })
+    .await;
 }
 
 /// Runs three quick failures, then a run of `healthy_for`, then one more
@@ -131,7 +144,11 @@ async fn delay_after_run_of(healthy_for: Duration) -> Duration {
         .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter(0.0))
         .healthy_after(Duration::from_secs(60));
     let script = vec![Duration::ZERO, Duration::ZERO, Duration::ZERO, healthy_for];
-    let worker = supervisor.spawn("sync", policy, scripted(script, corrupt, Arc::clone(&starts)));
+    let worker = supervisor.spawn(
+        "sync",
+        policy,
+        scripted(script, corrupt, Arc::clone(&starts)),
+    );
     assert_eq!(worker.join().await.ok(), Some(5));
     let delays = gaps(&starts.lock().unwrap());
     assert_eq!(
@@ -144,16 +161,22 @@ async fn delay_after_run_of(healthy_for: Duration) -> Duration {
 
 #[tokio::test(start_paused = true)]
 async fn test_backoff_resets_after_a_healthy_run() {
-    assert_eq!(
-        delay_after_run_of(Duration::from_secs(61)).await,
-        Duration::from_secs(1)
-    );
+    within(2 * HOUR_LIMIT, async {
+        assert_eq!(
+            delay_after_run_of(Duration::from_secs(61)).await,
+            Duration::from_secs(1)
+        );
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn test_backoff_keeps_growing_after_a_short_run() {
-    assert_eq!(
-        delay_after_run_of(Duration::from_secs(59)).await,
-        Duration::from_secs(8)
-    );
+    within(2 * HOUR_LIMIT, async {
+        assert_eq!(
+            delay_after_run_of(Duration::from_secs(59)).await,
+            Duration::from_secs(8)
+        );
+    })
+    .await;
 }

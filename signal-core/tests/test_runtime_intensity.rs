@@ -12,7 +12,9 @@ use signal_core::Signal;
 use signal_core::runtime::{
     Backoff, Intensity, Phase, Policy, Reaction, StopReason, Supervisor, SupervisorError,
 };
-use test_runtime_support::{Events, Retryable, StorageError, WorkerError, scripted};
+use test_runtime_support::{
+    Events, HOUR_LIMIT, Retryable, StorageError, WorkerError, scripted, within,
+};
 use tokio::time::Instant;
 use tracing::Level;
 
@@ -33,95 +35,104 @@ fn fast() -> Backoff {
 
 #[tokio::test(start_paused = true)]
 async fn test_always_retryable_error_stops_at_intensity_limit() {
-    let (events, _guard) = Events::capture();
-    let supervisor = Supervisor::new();
-    let start = Instant::now();
-    // "Busy" forever: classified retryable, but retrying never helps.
-    let worker = supervisor.spawn("misclassified", policy(fast()), |_ctx| async {
-        Err::<(), _>(busy())
-    });
+    within(2 * HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let supervisor = Supervisor::new();
+        let start = Instant::now();
+        // "Busy" forever: classified retryable, but retrying never helps.
+        let worker = supervisor.spawn("misclassified", policy(fast()), |_ctx| async {
+            Err::<(), _>(busy())
+        });
 
-    let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
-    assert_eq!(status.runs, 6, "5 restarts allowed, the 6th failure stops");
-    assert_eq!(status.retry.stopped, Some(StopReason::IntensityExceeded));
-    assert_eq!(
-        Instant::now() - start,
-        Duration::from_millis(10 + 20 + 40 + 50 + 50)
-    );
-    let stops: Vec<_> = events
-        .all()
-        .into_iter()
-        .filter(|e| e.message.contains("restart intensity exceeded"))
-        .collect();
-    assert_eq!(stops.len(), 1);
-    assert_eq!(stops[0].level, Level::ERROR);
-    assert_eq!(stops[0].field("worker"), Some("misclassified"));
-    assert_eq!(stops[0].field("restarts"), Some("6"));
-    assert_eq!(
-        stops[0].field("trace"),
-        Some(busy().trace::<Retryable>().unwrap().to_string().as_str())
-    );
+        let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(status.runs, 6, "5 restarts allowed, the 6th failure stops");
+        assert_eq!(status.retry.stopped, Some(StopReason::IntensityExceeded));
+        assert_eq!(
+            Instant::now() - start,
+            Duration::from_millis(10 + 20 + 40 + 50 + 50)
+        );
+        let stops: Vec<_> = events
+            .all()
+            .into_iter()
+            .filter(|e| e.message.contains("restart intensity exceeded"))
+            .collect();
+        assert_eq!(stops.len(), 1);
+        assert_eq!(stops[0].level, Level::ERROR);
+        assert_eq!(stops[0].field("worker"), Some("misclassified"));
+        assert_eq!(stops[0].field("restarts"), Some("6"));
+        assert_eq!(
+            stops[0].field("trace"),
+            Some(busy().trace::<Retryable>().unwrap().to_string().as_str())
+        );
 
-    // Stopped means stopped: no run and no event for an hour.
-    let before = events.all().len();
-    tokio::time::sleep(Duration::from_secs(3600)).await;
-    assert_eq!(worker.status().runs, 6);
-    assert_eq!(events.all().len(), before);
+        // Stopped means stopped: no run and no event for an hour.
+        let before = events.all().len();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(worker.status().runs, 6);
+        assert_eq!(events.all().len(), before);
 
-    supervisor.shutdown().await;
-    let error = worker.join().await.unwrap_err();
-    match &error {
-        SupervisorError::IntensityExceeded {
-            worker,
-            restarts,
-            within,
-            last,
-        } => {
-            assert_eq!(&**worker, "misclassified");
-            assert_eq!((*restarts, *within), (6, Duration::from_secs(1)));
-            assert!(matches!(
-                last.error(),
-                Some(WorkerError::Storage(StorageError::Busy))
-            ));
+        supervisor.shutdown().await;
+        let error = worker.join().await.unwrap_err();
+        match &error {
+            SupervisorError::IntensityExceeded {
+                worker,
+                restarts,
+                within,
+                last,
+            } => {
+                assert_eq!(&**worker, "misclassified");
+                assert_eq!((*restarts, *within), (6, Duration::from_secs(1)));
+                assert!(matches!(
+                    last.error(),
+                    Some(WorkerError::Storage(StorageError::Busy))
+                ));
+            }
+            other => panic!("expected IntensityExceeded, got {other:?}"),
         }
-        other => panic!("expected IntensityExceeded, got {other:?}"),
-    }
-    // The last error is kept as the source.
-    let source = error.source().expect("the worker's error");
-    assert!(source.downcast_ref::<WorkerError>().is_some());
-    assert!(error.to_string().contains("restart intensity"));
+        // The last error is kept as the source.
+        let source = error.source().expect("the worker's error");
+        assert!(source.downcast_ref::<WorkerError>().is_some());
+        assert!(error.to_string().contains("restart intensity"));
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn test_retryable_error_that_clears_does_not_stop() {
-    let (events, _guard) = Events::capture();
-    let supervisor = Supervisor::new();
-    let starts = Arc::new(Mutex::new(Vec::new()));
-    let worker = supervisor.spawn(
-        "flaky",
-        policy(fast()),
-        scripted(vec![Duration::ZERO; 4], busy, starts),
-    );
-    assert_eq!(worker.join().await.ok(), Some(5));
-    assert!(
-        events
-            .all()
-            .iter()
-            .all(|e| !e.message.contains("intensity"))
-    );
+    within(2 * HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let supervisor = Supervisor::new();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        let worker = supervisor.spawn(
+            "flaky",
+            policy(fast()),
+            scripted(vec![Duration::ZERO; 4], busy, starts),
+        );
+        assert_eq!(worker.join().await.ok(), Some(5));
+        assert!(
+            events
+                .all()
+                .iter()
+                .all(|e| !e.message.contains("intensity"))
+        );
+    })
+    .await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn test_failures_spaced_wider_than_the_window_never_stop() {
-    let supervisor = Supervisor::new();
-    let starts = Arc::new(Mutex::new(Vec::new()));
-    // Every backoff is a full second: each restart falls out of the window
-    // before the next one.
-    let spaced = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
-    let worker = supervisor.spawn(
-        "slow-flaky",
-        policy(spaced),
-        scripted(vec![Duration::ZERO; 20], busy, starts),
-    );
-    assert_eq!(worker.join().await.ok(), Some(21));
+    within(2 * HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let starts = Arc::new(Mutex::new(Vec::new()));
+        // Every backoff is a full second: each restart falls out of the window
+        // before the next one.
+        let spaced = Backoff::new(Duration::from_secs(1), Duration::from_secs(1));
+        let worker = supervisor.spawn(
+            "slow-flaky",
+            policy(spaced),
+            scripted(vec![Duration::ZERO; 20], busy, starts),
+        );
+        assert_eq!(worker.join().await.ok(), Some(21));
+    })
+    .await;
 }

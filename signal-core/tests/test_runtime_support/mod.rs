@@ -244,7 +244,9 @@ pub fn scripted(
     script: Vec<Duration>,
     error: fn() -> WorkerError,
     starts: Arc<Mutex<Vec<tokio::time::Instant>>>,
-) -> impl FnMut(signal_core::runtime::Ctx) -> Pin<Box<dyn Future<Output = Result<usize, WorkerError>> + Send>>
+) -> impl FnMut(
+    signal_core::runtime::Ctx,
+) -> Pin<Box<dyn Future<Output = Result<usize, WorkerError>> + Send>>
 + Send
 + 'static {
     let mut run = 0;
@@ -269,3 +271,15 @@ pub fn scripted(
 pub fn gaps(instants: &[tokio::time::Instant]) -> Vec<Duration> {
     instants.windows(2).map(|w| w[1] - w[0]).collect()
 }
+
+/// Awaits `fut`, failing the test if it takes more than `limit` of simulated
+/// time (so a regression fails fast instead of hanging).
+pub async fn within<F: Future>(limit: Duration, fut: F) -> F::Output {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(output) => output,
+        Err(_) => panic!("not done within {limit:?} of simulated time"),
+    }
+}
+
+/// One hour, for [`within`] limits.
+pub const HOUR_LIMIT: Duration = Duration::from_secs(3600);
