@@ -4,6 +4,7 @@
 #
 #   bash benches/run-all.sh | tee bench-results.md
 #   bash benches/run-all.sh --quick     # smoke test: indicative numbers only
+#   bash benches/run-all.sh --skip-supervisor
 #
 # Run it on an otherwise idle machine: the benchmarks share its cores. In a
 # source tree outside git (say, from `git archive`), name the commit with
@@ -12,7 +13,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+supervisor=1
+for arg in "$@"; do
+    case "$arg" in
+        --quick) quick=1 ;;
+        --skip-supervisor) supervisor=0 ;;
+        *) echo "unknown argument: $arg (expected --quick, --skip-supervisor)" >&2; exit 2 ;;
+    esac
+done
 
 echo "# Benchmark run"
 echo
@@ -40,7 +48,9 @@ else
 fi
 
 echo "== supervisor: cargo bench -p signal-core --features runtime --bench runtime" >&2
-if [ -f signal-core/benches/runtime.rs ]; then
+if [ "$supervisor" = 0 ]; then
+    echo "supervisor benchmark skipped (--skip-supervisor)" >&2
+elif [ -f signal-core/benches/runtime.rs ]; then
     cargo bench --quiet -p signal-core --features runtime --bench runtime
 else
     echo "signal-core/benches/runtime.rs not found: supervisor benchmark skipped" >&2
