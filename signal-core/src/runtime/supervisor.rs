@@ -731,7 +731,9 @@ async fn supervise<F, Fut, T, E>(
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
-        run.fail(failure, started, &policy, &mut jitter).await;
+        // Boxed: failures are rare, and an idle worker's task then holds
+        // only the run's state, not the reaction's.
+        Box::pin(run.fail(failure, started, &policy, &mut jitter)).await;
     }
 }
 
