@@ -180,3 +180,51 @@ async fn test_backoff_keeps_growing_after_a_short_run() {
     })
     .await;
 }
+
+type DynError = Box<dyn Signal + Send + Sync>;
+
+/// A worker whose error type is a boxed trait object fails once with
+/// `error()`; returns the events of its retry.
+async fn boxed_failure(error: fn() -> WorkerError) -> Vec<test_runtime_support::Event> {
+    let (events, _guard) = Events::capture();
+    let supervisor = Supervisor::new();
+    let mut failed = false;
+    let worker = supervisor.spawn("boxed", policy(), move |_ctx| {
+        let fail = !std::mem::replace(&mut failed, true);
+        async move {
+            if fail {
+                Err(Box::new(error()) as DynError)
+            } else {
+                Ok(())
+            }
+        }
+    });
+    assert!(worker.join().await.is_ok());
+    supervisor.shutdown().await;
+    events.reactions("retry")
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_boxed_dyn_error_is_classified_through_the_box() {
+    within(2 * HOUR_LIMIT, async {
+        let retries = boxed_failure(dns_timeout).await;
+        assert_eq!(retries.len(), 1);
+        assert_eq!(retries[0].level, Level::WARN);
+        assert_eq!(
+            retries[0].field("trace"),
+            Some("WorkerError::Network → NetError::DnsTimeout (TransientNetwork)")
+        );
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_boxed_dyn_error_without_the_kind_gets_the_default() {
+    within(2 * HOUR_LIMIT, async {
+        let retries = boxed_failure(corrupt).await;
+        assert_eq!(retries.len(), 1);
+        assert_eq!(retries[0].level, Level::ERROR);
+        assert_eq!(retries[0].field("trace"), None);
+    })
+    .await;
+}

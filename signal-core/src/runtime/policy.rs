@@ -164,9 +164,9 @@ pub struct Policy {
     rules: Vec<(KindId, Response)>,
     otherwise: Response,
     on_panic: Response,
-    backoff: Backoff,
-    intensity: Intensity,
-    healthy_after: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) intensity: Intensity,
+    pub(crate) healthy_after: Duration,
 }
 
 impl Default for Policy {
@@ -265,21 +265,6 @@ impl Policy {
             kind: None,
             response: &self.on_panic,
         }
-    }
-
-    /// The backoff in force.
-    pub fn backoff_config(&self) -> &Backoff {
-        &self.backoff
-    }
-
-    /// The restart intensity in force.
-    pub fn intensity_config(&self) -> &Intensity {
-        &self.intensity
-    }
-
-    /// How long a run must last to count as healthy.
-    pub fn healthy_after_config(&self) -> Duration {
-        self.healthy_after
     }
 
     /// The resources the rules may rebuild.

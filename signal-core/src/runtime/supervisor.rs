@@ -96,7 +96,7 @@ impl Supervisor {
         let shared = Arc::new(Shared::new(name.into()));
         let policy = policy.into();
         let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
-        let jitter = Jitter::new(policy.backoff_config().seed, stream);
+        let jitter = Jitter::new(policy.backoff.seed, stream);
         let run = Run::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
         let abort = match tasks.set.as_mut() {
@@ -574,7 +574,7 @@ where
         jitter: &mut Jitter,
     ) {
         let now = Instant::now();
-        if now.saturating_duration_since(started) >= policy.healthy_after_config() {
+        if now.saturating_duration_since(started) >= policy.healthy_after {
             self.retry.forget_backoff();
         }
         self.retry.attempt = self.retry.attempt.saturating_add(1);
@@ -630,7 +630,7 @@ where
             }
         };
 
-        let intensity = policy.intensity_config();
+        let intensity = &policy.intensity;
         if intensity.record(&mut self.retry.restarts, now) {
             let restarts = self.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
@@ -643,7 +643,7 @@ where
             return self.park(StopReason::IntensityExceeded, error).await;
         }
 
-        let backoff = policy.backoff_config();
+        let backoff = &policy.backoff;
         match rebuild {
             Some(resource) => {
                 report.reaction(
