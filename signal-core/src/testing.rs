@@ -347,6 +347,15 @@ impl FixtureCx {
 /// trait objects or hand-written impls.
 ///
 /// Use [`assert_fixtures!`](crate::assert_fixtures!) to check them all.
+///
+/// Needs the `fixtures` feature (in dev-dependencies: it multiplies the code
+/// the derive emits):
+///
+/// ```toml
+/// [dev-dependencies]
+/// signal-core = { version = "0.1", features = ["fixtures"] }
+/// ```
+#[cfg(feature = "fixtures")]
 pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
     E::__fixtures(&mut FixtureCx::default())
 }
@@ -367,6 +376,7 @@ pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
 /// }
 /// assert_eq!(signal_core::assert_fixtures!(Worker), 4);
 /// ```
+#[cfg(feature = "fixtures")]
 #[macro_export]
 macro_rules! assert_fixtures {
     ($ty:ty $(,)?) => {
@@ -374,6 +384,7 @@ macro_rules! assert_fixtures {
     };
 }
 
+#[cfg(feature = "fixtures")]
 #[doc(hidden)]
 #[track_caller]
 pub fn check_fixtures<E: Signal>(name: &str) -> usize {

@@ -133,7 +133,20 @@ impl<'a> Expander<'a> {
         };
         let checks = self.field_checks(&impl_generics, &ty_generics, &where_clause);
         let shape_body = self.shape_body();
-        let fixtures_body = self.fixtures_body();
+        // Test fixtures are generated only with the `fixtures` feature of
+        // `signal-core` (which turns on this crate's): they are most of the
+        // code a derive would otherwise emit.
+        let fixtures = cfg!(feature = "fixtures").then(|| {
+            let body = self.fixtures_body();
+            quote! {
+                #[inline]
+                fn __fixtures(
+                    __cx: &mut #krate::__private::FixtureCx,
+                ) -> #krate::__private::Vec<#krate::__private::Fixture<Self>> {
+                    #body
+                }
+            }
+        });
         let doc = crate::doc::impl_doc(self.input, &self.name);
         quote! {
             #[doc = #doc]
@@ -145,19 +158,20 @@ impl<'a> Expander<'a> {
                     #has_body
                 }
 
+                // `#[inline]` on the methods that only traces, maps and tests
+                // call: they are then compiled where they are used, and a
+                // crate that only asks `has` does not pay for them.
+                #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
                     #walk_body
                 }
 
+                #[inline]
                 fn shape() -> #krate::Shape {
                     #shape_body
                 }
 
-                fn __fixtures(
-                    __cx: &mut #krate::__private::FixtureCx,
-                ) -> #krate::__private::Vec<#krate::__private::Fixture<Self>> {
-                    #fixtures_body
-                }
+                #fixtures
             }
 
             #checks
