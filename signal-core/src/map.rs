@@ -360,8 +360,8 @@ fn clone_info(info: &TypeInfo) -> TypeInfo {
                                 except,
                                 target,
                             } => Edge::Forward {
-                                only: only.clone(),
-                                except: except.clone(),
+                                only,
+                                except,
                                 target: *target,
                             },
                             Edge::Skip { reason } => Edge::Skip { reason },

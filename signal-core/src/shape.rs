@@ -94,9 +94,9 @@ pub enum Edge {
     /// `#[signal(forward)]`, possibly per kind.
     Forward {
         /// With `only(...)`: the kinds the field is consulted for.
-        only: Vec<KindId>,
+        only: &'static [KindId],
         /// With `except(...)`: the kinds the field is not consulted for.
-        except: Vec<KindId>,
+        except: &'static [KindId],
         /// The shape of the field's type.
         target: fn() -> Shape,
     },

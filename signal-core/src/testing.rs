@@ -271,7 +271,7 @@ pub struct Fixture<T> {
     pub leaf: KindId,
     /// The `(only, except)` filters of the forwarded fields on its path,
     /// outermost last.
-    filters: Vec<(Vec<KindId>, Vec<KindId>)>,
+    filters: Vec<(&'static [KindId], &'static [KindId])>,
 }
 
 impl<T> Fixture<T> {
@@ -294,7 +294,7 @@ impl<T> Fixture<T> {
     }
 
     #[doc(hidden)]
-    pub fn __filtered(mut self, only: Vec<KindId>, except: Vec<KindId>) -> Self {
+    pub fn __filtered(mut self, only: &'static [KindId], except: &'static [KindId]) -> Self {
         if !only.is_empty() || !except.is_empty() {
             self.filters.push((only, except));
         }

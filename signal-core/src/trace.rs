@@ -136,6 +136,24 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Steps down (generated code: pairs with [`__pop`](Self::__pop), without
+    /// a closure per field).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __push(&mut self, step: Step) {
+        if let Some(path) = &mut self.path {
+            path.push(step);
+        }
+    }
+
+    #[doc(hidden)]
+    #[inline]
+    pub fn __pop(&mut self) {
+        if let Some(path) = &mut self.path {
+            path.pop();
+        }
+    }
+
     /// Runs `inner` one step further down the path.
     pub fn enter(
         &mut self,

@@ -12,7 +12,7 @@ use crate::ast::{Data, Field, Input, Variant};
 use crate::attr::{Chain, Filter, KindPath};
 use crate::check::check;
 use crate::ctxt::Ctxt;
-use crate::shape::{Shape, inner_types, mentioned_params};
+use crate::shape::{Shape, mentioned_params, probe_types};
 
 pub fn derive(node: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
@@ -300,12 +300,11 @@ impl<'a> Expander<'a> {
         quote!(#uses #leaf #(#forwards)* false)
     }
 
-    /// A filter's `only` and `except` lists, as `Vec<KindId>` expressions.
+    /// A filter's `only` and `except` lists, as `&'static [KindId]`.
     fn filter_ids(&self, filter: &Filter) -> (TokenStream, TokenStream) {
-        let krate = &self.krate;
         let ids = |kinds: &[KindPath]| {
             let kinds = kinds.iter().map(|kind| self.kind(kind));
-            quote!(#krate::__private::vec![#(#kinds::ID),*])
+            quote!(&[#(#kinds::ID),*])
         };
         match filter {
             Filter::All => (ids(&[]), ids(&[])),
@@ -419,10 +418,10 @@ impl<'a> Expander<'a> {
                 let cfgs = &field.cfgs;
                 let field_name = self.field_name(field);
                 let step = quote! {
-                    __w.enter(
-                        #krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }),
-                        |__w| #expr,
-                    )?;
+                    __w.__push(#krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }));
+                    let __flow = #expr;
+                    __w.__pop();
+                    __flow?;
                 };
                 let guarded = match filter {
                     Filter::All => step,
@@ -683,8 +682,8 @@ impl<'a> Expander<'a> {
                     let target = self.classified_shape(field.ty, classifier);
                     quote! {
                         #krate::Edge::Forward {
-                            only: #krate::__private::Vec::new(),
-                            except: #krate::__private::Vec::new(),
+                            only: &[],
+                            except: &[],
                             target: || #target,
                         }
                     }
@@ -704,8 +703,8 @@ impl<'a> Expander<'a> {
                     });
                     quote! {
                         #krate::Edge::Forward {
-                            only: #krate::__private::Vec::new(),
-                            except: #krate::__private::Vec::new(),
+                            only: &[],
+                            except: &[],
                             target: || #krate::Shape::Chain {
                                 items: #krate::__private::vec![#(#items),*],
                                 text: #krate::__private::vec![#(#text),*],
@@ -1018,11 +1017,7 @@ impl<'a> Expander<'a> {
                     checks.push(self.chain_checks(field, chain));
                     continue;
                 }
-                Role::Unannotated => {
-                    let mut types = Vec::new();
-                    inner_types(ty, &mut types);
-                    types
-                }
+                Role::Unannotated => probe_types(ty),
                 Role::Forward(_) => {
                     let mut types = Vec::new();
                     Shape::of(ty).opaque_types(&mut types);
