@@ -1,8 +1,6 @@
 //! The derive macro behind `signal-core`. Depend on `signal-core`, which
 //! re-exports it; the attribute reference lives there.
 
-#![allow(clippy::needless_lifetimes)]
-
 mod ast;
 mod attr;
 mod check;

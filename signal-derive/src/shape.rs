@@ -183,7 +183,7 @@ pub fn mentioned_params(ty: &Type, params: &BTreeSet<Ident>, out: &mut BTreeSet<
 /// or reference (likewise), nor a primitive or `String`, which can never
 /// implement `Signal` (the orphan rule forbids it outside this crate, and
 /// `signal-core` does not). Fewer probes, same answer, faster builds.
-pub fn probe_types<'a>(ty: &'a Type) -> Vec<&'a Type> {
+pub fn probe_types(ty: &Type) -> Vec<&Type> {
     let mut all = Vec::new();
     inner_types(ty, &mut all);
     let mut out: Vec<&Type> = Vec::new();
