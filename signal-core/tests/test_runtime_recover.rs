@@ -13,7 +13,7 @@ use signal_core::runtime::{
     Backoff, Intensity, Phase, Policy, ReactionKind, RetryState, StopReason, Supervisor,
     WorkerHandle,
 };
-use test_runtime_support::{HOUR_LIMIT, StorageError, WorkerError, within};
+use test_runtime_support::{Events, HOUR_LIMIT, StorageError, WorkerError, within};
 use tokio::time::Instant;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -53,6 +53,7 @@ fn roomy() -> Intensity {
 #[tokio::test(start_paused = true)]
 async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once() {
     within(48 * HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
         let supervisor = Supervisor::new();
         let peers_up = Arc::new(AtomicBool::new(false));
         let worker = spawn_sync(&supervisor, &peers_up, roomy());
@@ -88,6 +89,12 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
         assert_eq!(status.phase, Phase::Running);
         assert_eq!(status.failures, 3, "statistics are not retry state");
         assert!(status.last_failure.is_some(), "the last error is kept");
+        assert!(
+            events
+                .all()
+                .iter()
+                .any(|e| e.message.contains("worker recovered"))
+        );
         supervisor.shutdown().await;
     })
     .await;

@@ -274,7 +274,16 @@ pub fn gaps(instants: &[tokio::time::Instant]) -> Vec<Duration> {
 
 /// Awaits `fut`, failing the test if it takes more than `limit` of simulated
 /// time (so a regression fails fast instead of hanging).
+///
+/// Also runs the tests of one binary one at a time. They capture events with
+/// a thread-local subscriber, and `tracing` caches, per callsite and for the
+/// whole process, whether anyone listens: a test's thread registering a
+/// callsite while another test's subscriber comes and goes can make that
+/// other test miss events. One test at a time keeps every capture exact.
 pub async fn within<F: Future>(limit: Duration, fut: F) -> F::Output {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _serial = SERIAL.lock().await;
+    tracing::callsite::rebuild_interest_cache();
     match tokio::time::timeout(limit, fut).await {
         Ok(output) => output,
         Err(_) => panic!("not done within {limit:?} of simulated time"),
