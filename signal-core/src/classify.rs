@@ -8,44 +8,50 @@ use crate::kind::KindId;
 
 /// Classifies a value of a type that cannot implement [`Signal`](crate::Signal)
 /// (the orphan rule forbids `impl Signal for std::io::Error` outside this
-/// crate): returns the precise leaf kind it raises, if any.
+/// crate): returns the precise leaf kinds it raises, if any.
 ///
-/// Any `fn(&T) -> Option<KindId>` is a classifier. A classifier type can
-/// also list the kinds it may return, so that signal maps show them:
+/// Any `fn(&T) -> Option<KindId>` or `fn(&T) -> Kinds` is a classifier. A
+/// classifier type can also list the kinds it may return, so that signal maps
+/// show them, and can be registered for its type with [`ClassifiedBy`], so
+/// that plain `#[signal(forward)]` uses it:
 ///
 /// ```
-/// use signal_core::{Classify, Kind, KindId, kind};
+/// use signal_core::{Classify, Kind, KindId, Kinds, kind, kinds};
 ///
 /// kind! {
 ///     pub Retryable;
 ///     pub Busy: Retryable;
+///     pub NeedsReconnect;
 /// }
 ///
 /// #[non_exhaustive]
-/// pub enum DriverError { Busy, Constraint, Other(String) }
+/// pub enum DriverError { Busy, Closed, Constraint, Other(String) }
 ///
+/// #[derive(Default)]
 /// pub struct DriverClassifier;
 ///
 /// impl Classify<DriverError> for DriverClassifier {
-///     fn classify(&self, error: &DriverError) -> Option<KindId> {
+///     fn classify(&self, error: &DriverError) -> Kinds {
 ///         match error {
-///             DriverError::Busy => Some(Busy::ID),
-///             _ => None, // not a blanket `true`: unknown errors raise nothing
+///             DriverError::Busy => Busy::ID.into(),
+///             // One error, two facts: rebuild the connection, then retry.
+///             DriverError::Closed => kinds![NeedsReconnect, Retryable],
+///             _ => Kinds::NONE, // not a blanket `true`: unknown errors raise nothing
 ///         }
 ///     }
 ///     fn kinds(&self) -> Vec<KindId> {
-///         vec![Busy::ID]
+///         vec![Busy::ID, NeedsReconnect::ID, Retryable::ID]
 ///     }
 /// }
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot classify a `{T}`",
-    label = "expected a `fn(&{T}) -> Option<KindId>` or a type implementing `Classify<{T}>`",
-    note = "a classifier returns the precise leaf kind a value raises, or `None`"
+    label = "expected a `fn(&{T}) -> Option<KindId>` (or `-> Kinds`), or a type implementing `Classify<{T}>`",
+    note = "a classifier returns the precise leaf kinds a value raises, or none"
 )]
 pub trait Classify<T: ?Sized> {
-    /// The precise leaf kind `value` raises, or `None`.
-    fn classify(&self, value: &T) -> Option<KindId>;
+    /// The precise leaf kinds `value` raises: none, one, or several.
+    fn classify(&self, value: &T) -> Kinds;
 
     /// The kinds `classify` may return, for signal maps. Empty when unknown
     /// (plain functions): the map then shows the classifier's paths as known
@@ -55,10 +61,180 @@ pub trait Classify<T: ?Sized> {
     }
 }
 
-impl<T: ?Sized, F: Fn(&T) -> Option<KindId>> Classify<T> for F {
-    fn classify(&self, value: &T) -> Option<KindId> {
-        self(value)
+/// What a classifier function may return: `Option<KindId>`, `KindId` or
+/// [`Kinds`].
+pub trait IntoKinds {
+    /// The kinds.
+    fn into_kinds(self) -> Kinds;
+}
+
+impl IntoKinds for Kinds {
+    fn into_kinds(self) -> Kinds {
+        self
     }
+}
+
+impl IntoKinds for KindId {
+    fn into_kinds(self) -> Kinds {
+        Kinds::one(self)
+    }
+}
+
+impl IntoKinds for Option<KindId> {
+    fn into_kinds(self) -> Kinds {
+        self.into()
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized, F, R> Classify<T> for F
+where
+    F: Fn(&T) -> R,
+    R: IntoKinds,
+{
+    fn classify(&self, value: &T) -> Kinds {
+        self(value).into_kinds()
+    }
+}
+
+/// Registers `C` as the classifier of the foreign error type `Self`, once
+/// per crate.
+///
+/// From then on, in every crate that sees the registration, a field of type
+/// `Self` (or of a container of it) must be forwarded or skipped like any
+/// error that carries signals, and plain `#[signal(forward)]` classifies it
+/// with `C`. `std::io::Error` is registered by this crate with
+/// [`net::IoClassifier`](crate::net::IoClassifier).
+///
+/// The impl is allowed by the orphan rule because `C` is your type:
+///
+/// ```
+/// use signal_core::{ClassifiedBy, Classify, Kind, Kinds, Signal, kind};
+///
+/// kind! { pub DatabaseBusy; }
+///
+/// # mod driver { #[derive(Debug)] pub struct Error { pub busy: bool } }
+/// // `driver::Error` belongs to another crate.
+/// #[derive(Default)]
+/// pub struct DriverClassifier;
+///
+/// impl Classify<driver::Error> for DriverClassifier {
+///     fn classify(&self, error: &driver::Error) -> Kinds {
+///         if error.busy { DatabaseBusy::ID.into() } else { Kinds::NONE }
+///     }
+/// }
+///
+/// impl ClassifiedBy<DriverClassifier> for driver::Error {}
+///
+/// #[derive(Signal)]
+/// pub enum StoreError {
+///     Driver(#[signal(forward)] driver::Error), // classified by DriverClassifier
+/// }
+///
+/// assert!(StoreError::Driver(driver::Error { busy: true }).has::<DatabaseBusy>());
+/// assert!(!StoreError::Driver(driver::Error { busy: false }).has::<DatabaseBusy>());
+/// ```
+///
+/// Register one classifier per type: where two registrations for the same
+/// type are visible, the derive cannot choose and reports the field as
+/// ambiguous; name one explicitly with `forward_with` there.
+pub trait ClassifiedBy<C: Classify<Self> + Default> {}
+
+/// The kinds a classifier says a value raises: none, one, or several.
+///
+/// Copy, allocation-free, and built from constants: `Kinds::NONE`,
+/// `KindId::into()` for one kind, `Option<KindId>::into()`, and
+/// [`kinds!`](crate::kinds!) for several.
+#[derive(Clone, Copy)]
+pub struct Kinds(Repr);
+
+#[derive(Clone, Copy)]
+enum Repr {
+    One(KindId),
+    Many(&'static [KindId]),
+}
+
+impl Kinds {
+    /// No kind.
+    pub const NONE: Kinds = Kinds(Repr::Many(&[]));
+
+    /// One kind.
+    pub const fn one(kind: KindId) -> Kinds {
+        Kinds(Repr::One(kind))
+    }
+
+    /// Several kinds, from a constant list (see [`kinds!`](crate::kinds!)).
+    pub const fn many(kinds: &'static [KindId]) -> Kinds {
+        Kinds(Repr::Many(kinds))
+    }
+
+    /// The kinds, in the order given.
+    pub fn as_slice(&self) -> &[KindId] {
+        match &self.0 {
+            Repr::One(kind) => core::slice::from_ref(kind),
+            Repr::Many(kinds) => kinds,
+        }
+    }
+
+    /// Whether there is no kind.
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    /// Whether one of the kinds is `query` or implies it.
+    pub fn implies(&self, query: KindId) -> bool {
+        self.as_slice().iter().any(|kind| kind.implies(query))
+    }
+
+    /// The first kind that is `query` or implies it.
+    pub fn first_implying(&self, query: KindId) -> Option<KindId> {
+        self.as_slice()
+            .iter()
+            .copied()
+            .find(|kind| kind.implies(query))
+    }
+}
+
+impl From<KindId> for Kinds {
+    fn from(kind: KindId) -> Self {
+        Kinds::one(kind)
+    }
+}
+
+impl From<Option<KindId>> for Kinds {
+    fn from(kind: Option<KindId>) -> Self {
+        match kind {
+            Some(kind) => Kinds::one(kind),
+            None => Kinds::NONE,
+        }
+    }
+}
+
+impl PartialEq for Kinds {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Kinds {}
+
+impl core::fmt::Debug for Kinds {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_set().entries(self.as_slice()).finish()
+    }
+}
+
+/// Several kinds as one [`Kinds`] value, built at compile time:
+/// `kinds![NeedsReconnect, Retryable]`.
+#[macro_export]
+macro_rules! kinds {
+    () => {
+        $crate::Kinds::NONE
+    };
+    ($($kind:path),+ $(,)?) => {{
+        const __KINDS: &[$crate::KindId] = &[$(<$kind as $crate::Kind>::ID),+];
+        $crate::Kinds::many(__KINDS)
+    }};
 }
 
 /// Errors whose `source()` chain can be walked: any `std::error::Error +
@@ -99,6 +275,11 @@ pub const MAX_CHAIN: usize = 32;
 
 /// The errors of a chain, head first, at most [`MAX_CHAIN`] of them, stopping
 /// early if an error repeats (a cyclic chain).
+///
+/// After a `std::io::Error` that wraps a payload (`io::Error::other(e)`,
+/// `io::Error::new(kind, e)`), the next error is the payload itself:
+/// `io::Error::source()` skips it and goes straight to the payload's own
+/// source, which would hide a payload that carries signals.
 pub fn chain_of<'e>(
     head: &'e (dyn Error + 'static),
 ) -> impl Iterator<Item = &'e (dyn Error + 'static)> {
@@ -121,9 +302,18 @@ pub fn chain_of<'e>(
         }
         seen[count] = Some(pointer);
         count += 1;
-        next = error.source();
+        next = next_in_chain(error);
         Some(error)
     })
+}
+
+fn next_in_chain<'e>(error: &'e (dyn Error + 'static)) -> Option<&'e (dyn Error + 'static)> {
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(payload) = io.get_ref()
+    {
+        return Some(payload);
+    }
+    error.source()
 }
 
 /// A last-resort text matcher for errors that libraries flatten into strings

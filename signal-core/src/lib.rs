@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+mod checks;
 mod classify;
 mod kind;
 mod map;
@@ -12,6 +13,19 @@ mod signal;
 pub mod testing;
 mod trace;
 
+// The derive's field checks, named at the root so that compiler messages
+// show `signal_core::Unannotated`, never a private path.
+#[doc(hidden)]
+pub use crate::checks::{
+    ChainError, ChainListed, Chained, ClassifiedError, DynProbe, Forwarded, NoSignals, Probe,
+    SignalCarrier, StdName, TypeErasedError, Unannotated, or,
+};
+#[doc(hidden)]
+pub use crate::checks::{
+    DynProbeError, DynProbeNone, DynProbeSignal, ProbeClassified, ProbeErased, ProbeNone,
+    ProbeSignal,
+};
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -19,7 +33,9 @@ pub mod __private;
 #[cfg(feature = "runtime")]
 pub mod runtime;
 
-pub use crate::classify::{Classify, ErrorChain, MAX_CHAIN, TextRule, chain_of};
+pub use crate::classify::{
+    ClassifiedBy, Classify, ErrorChain, Kinds, MAX_CHAIN, TextRule, chain_of,
+};
 pub use crate::kind::{Kind, KindId};
 pub use crate::map::{HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map};
 pub use crate::shape::{Edge, FieldInfo, Shape, TypeInfo, VariantInfo};

@@ -157,6 +157,9 @@ impl Builder {
                 self.order.push(info.type_name);
                 self.types
                     .insert(info.type_name, (self.order.len() - 1, copy));
+                if let Some(leaf) = info.leaf {
+                    self.add_kind(leaf);
+                }
                 for variant in &info.variants {
                     if let Some(leaf) = variant.leaf {
                         self.add_kind(leaf);
@@ -207,6 +210,14 @@ impl Builder {
         let mut edges = Vec::new();
         for name in &self.order {
             let info = &self.types[name].1;
+            if let Some(leaf) = info.leaf {
+                edges.push((
+                    info.name.into(),
+                    leaf.name().into(),
+                    info.name.into(),
+                    EdgeStyle::Leaf,
+                ));
+            }
             for variant in &info.variants {
                 if let Some(leaf) = variant.leaf {
                     let label = variant.name.unwrap_or(info.name);
@@ -341,6 +352,8 @@ fn clone_info(info: &TypeInfo) -> TypeInfo {
         name: info.name,
         type_name: info.type_name,
         is_enum: info.is_enum,
+        leaf: info.leaf,
+        when: info.when,
         variants: info
             .variants
             .iter()
@@ -410,15 +423,16 @@ impl<'b> PathWalk<'b> {
                     continue;
                 }
                 let info = &builder.types[name].1;
-                let reaches = info.variants.iter().any(|variant| {
-                    variant.leaf.is_some_and(|leaf| leaf.implies(kind))
-                        || variant.fields.iter().any(|field| match &field.edge {
-                            Edge::Forward { target, .. } if field.edge.passes(kind) => {
-                                walk.shape_reaches(&target())
-                            }
-                            _ => false,
-                        })
-                });
+                let reaches = info.leaf.is_some_and(|leaf| leaf.implies(kind))
+                    || info.variants.iter().any(|variant| {
+                        variant.leaf.is_some_and(|leaf| leaf.implies(kind))
+                            || variant.fields.iter().any(|field| match &field.edge {
+                                Edge::Forward { target, .. } if field.edge.passes(kind) => {
+                                    walk.shape_reaches(&target())
+                                }
+                                _ => false,
+                            })
+                    });
                 if reaches {
                     walk.reaching.insert(name);
                     changed = true;
@@ -535,6 +549,24 @@ impl<'b> PathWalk<'b> {
             }
             return;
         }
+        if let Some(leaf) = info.leaf
+            && leaf.implies(self.kind)
+        {
+            let mut steps = prefix.clone();
+            steps.push(StaticStep::Node(Node {
+                ty: info.name,
+                variant: None,
+                field: None,
+            }));
+            if let Some(when) = info.when {
+                steps.push(StaticStep::When(when));
+            }
+            steps.push(StaticStep::Leaf(leaf));
+            self.paths.push(StaticPath {
+                kind: self.kind,
+                steps,
+            });
+        }
         for variant in &info.variants {
             if let Some(leaf) = variant.leaf
                 && leaf.implies(self.kind)
@@ -601,13 +633,16 @@ impl<'b> PathWalk<'b> {
                         return false;
                     }
                     let info = &builder.types[info.type_name].1;
-                    info.variants.iter().any(|variant| {
-                        variant.leaf.is_some_and(|leaf| leaf.implies(kind))
-                            || variant.fields.iter().any(|field| match &field.edge {
-                                Edge::Forward { target, .. } => go(builder, kind, &target(), seen),
-                                Edge::Skip { .. } => false,
-                            })
-                    })
+                    info.leaf.is_some_and(|leaf| leaf.implies(kind))
+                        || info.variants.iter().any(|variant| {
+                            variant.leaf.is_some_and(|leaf| leaf.implies(kind))
+                                || variant.fields.iter().any(|field| match &field.edge {
+                                    Edge::Forward { target, .. } => {
+                                        go(builder, kind, &target(), seen)
+                                    }
+                                    Edge::Skip { .. } => false,
+                                })
+                        })
                 }
                 Shape::Seq(inner) | Shape::Transparent(inner) => go(builder, kind, inner, seen),
                 Shape::Tuple(elems) => elems.iter().any(|(_, elem)| go(builder, kind, elem, seen)),

@@ -22,7 +22,7 @@
 use alloc::vec::Vec;
 use std::io;
 
-use crate::classify::Classify;
+use crate::classify::{ClassifiedBy, Classify, Kinds};
 use crate::kind::{Kind, KindId};
 
 crate::kind! {
@@ -83,12 +83,19 @@ fn is_resolver_message(error: &io::Error) -> bool {
 
 /// [`classify_io`] as a classifier type, which also tells signal maps every
 /// kind it may return.
+///
+/// It is registered for `std::io::Error` ([`ClassifiedBy`]): a field of that
+/// type must be forwarded or skipped, and plain `#[signal(forward)]` on it
+/// classifies it with `IoClassifier`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct IoClassifier;
 
+// Not offered as a fix when another classifier does not fit: the compiler's
+// suggestion would point into this crate's sources.
+#[diagnostic::do_not_recommend]
 impl Classify<io::Error> for IoClassifier {
-    fn classify(&self, error: &io::Error) -> Option<KindId> {
-        classify_io(error)
+    fn classify(&self, error: &io::Error) -> Kinds {
+        classify_io(error).into()
     }
 
     fn kinds(&self) -> Vec<KindId> {
@@ -104,3 +111,5 @@ impl Classify<io::Error> for IoClassifier {
         ]
     }
 }
+
+impl ClassifiedBy<IoClassifier> for io::Error {}

@@ -11,93 +11,16 @@ pub use crate::kind::KindInfo;
 use crate::signal::Signal;
 use crate::trace::{Step, Walker};
 
-// ---------------------------------------------------------------------------
-// Compile-time probes: does a type implement `Signal`? Resolved by method
-// lookup on a concrete type ("autoref specialization"): the by-value impl wins
-// when `T: Signal` holds, the by-reference impl otherwise. Inside a generic
-// impl a bare type parameter resolves to "no" unless it is bounded by
-// `Signal`, which is the documented limit of the check.
+pub use crate::checks::Probe;
 
-/// Yes: the probed type implements `Signal`.
-#[derive(Default)]
-pub struct Carrier;
-
-/// No: the probed type does not implement `Signal`.
-#[derive(Default)]
-pub struct Inert;
-
-#[derive(Default)]
-pub struct Probe<T: ?Sized>(PhantomData<T>);
-
-impl<T: ?Sized> Probe<T> {
-    pub const fn new() -> Self {
-        Probe(PhantomData)
-    }
+/// The identity: wraps a check's argument so that its span can cover the
+/// user's whole field type.
+#[inline(always)]
+pub fn id<T>(value: T) -> T {
+    value
 }
-
-pub trait ProbeCarrier {
-    fn __signal_probe(&self) -> Carrier {
-        Carrier
-    }
-}
-
-impl<T: ?Sized + Signal> ProbeCarrier for Probe<T> {}
-
-pub trait ProbeInert {
-    fn __signal_probe(&self) -> Inert {
-        Inert
-    }
-}
-
-impl<T: ?Sized> ProbeInert for &Probe<T> {}
-
-/// Type-level "or" of two probe answers.
-pub trait Or<Rhs> {
-    type Out: Default;
-}
-
-impl Or<Carrier> for Carrier {
-    type Out = Carrier;
-}
-impl Or<Inert> for Carrier {
-    type Out = Carrier;
-}
-impl Or<Carrier> for Inert {
-    type Out = Carrier;
-}
-impl Or<Inert> for Inert {
-    type Out = Inert;
-}
-
-pub fn or<A: Or<B>, B>(_: A, _: B) -> A::Out {
-    A::Out::default()
-}
-
-#[diagnostic::on_unimplemented(
-    message = "this field can carry signals (through `{T}`), but is neither forwarded nor skipped",
-    label = "add `#[signal(forward)]` to pass its signals on, or `#[signal(skip = \"reason\")]` to drop them on purpose",
-    note = "a field whose type implements `Signal` (directly or inside Box, Vec, Option, a tuple, ...) must say what happens to its signals"
-)]
-pub trait Unannotated<T: ?Sized> {}
-
-#[diagnostic::do_not_recommend]
-impl<T: ?Sized> Unannotated<T> for Inert {}
-
-/// Compiles only if the probe said "no".
-pub fn unannotated<T: ?Sized, M: Unannotated<T>>(_: M) {}
-
-#[diagnostic::on_unimplemented(
-    message = "`#[signal(forward)]` on a field of type `{T}`, which cannot carry signals",
-    label = "`{T}` does not implement `Signal`",
-    note = "derive `Signal` for the type (or for the error inside it), or drop `forward`: a field that carries no signals needs no attribute"
-)]
-pub trait Forwardable<T: ?Sized> {}
-
-#[diagnostic::do_not_recommend]
-impl<T: ?Sized> Forwardable<T> for Carrier {}
-
-/// Compiles only if the probe said "yes".
-pub fn forwarded<T: ?Sized, M: Forwardable<T>>(_: M) {}
+use crate::checks::SignalCarrier;
+use crate::classify::{ClassifiedBy, Kinds};
 
 // ---------------------------------------------------------------------------
 // Value-level dispatch for forwarded fields: calls `Signal` when the type
@@ -112,7 +35,7 @@ pub trait MaybeCarrier {
     fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
 }
 
-impl<T: Signal> MaybeCarrier for Maybe<'_, T> {
+impl<T: Signal> MaybeCarrier for &&Maybe<'_, T> {
     #[inline]
     fn __signal_has<K: Kind>(&self) -> bool {
         self.0.has::<K>()
@@ -120,6 +43,26 @@ impl<T: Signal> MaybeCarrier for Maybe<'_, T> {
     #[inline]
     fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
         self.0.walk(walker)
+    }
+}
+
+/// A foreign error with a registered classifier.
+pub trait MaybeClassified<C> {
+    fn __signal_has<K: Kind>(&self) -> bool;
+    fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
+}
+
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C> for &Maybe<'_, T> {
+    #[inline]
+    fn __signal_has<K: Kind>(&self) -> bool {
+        C::default().classify(self.0).implies(K::ID)
+    }
+    fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
+        walk_kinds(
+            walker,
+            short_type_name::<C>(),
+            C::default().classify(self.0),
+        )
     }
 }
 
@@ -134,7 +77,23 @@ pub trait MaybeInert {
     }
 }
 
-impl<T: ?Sized> MaybeInert for &Maybe<'_, T> {}
+impl<T: ?Sized> MaybeInert for Maybe<'_, T> {}
+
+/// A type's name without its module path: `IoClassifier`.
+pub fn short_type_name<T: ?Sized>() -> &'static str {
+    let name = core::any::type_name::<T>();
+    let plain = name.split('<').next().unwrap_or(name);
+    plain.rsplit("::").next().unwrap_or(plain)
+}
+
+/// Reports the first of `kinds` that implies the walker's kind, reached
+/// through the classifier `name`.
+pub fn walk_kinds(walker: &mut Walker<'_>, name: &'static str, kinds: Kinds) -> ControlFlow<()> {
+    match kinds.first_implying(walker.kind()) {
+        Some(leaf) => walker.leaf_via(Step::Classifier(name), leaf),
+        None => ControlFlow::Continue(()),
+    }
+}
 
 /// Walks a sequence, one `Step::Index` per element.
 pub fn walk_seq<'i, T: ?Sized + 'i>(
@@ -162,9 +121,22 @@ pub trait ShapeCarrier {
     fn __signal_shape(&self) -> Shape;
 }
 
-impl<T: Signal> ShapeCarrier for Probe<T> {
+impl<T: Signal> ShapeCarrier for &&Probe<T> {
     fn __signal_shape(&self) -> Shape {
         T::shape()
+    }
+}
+
+pub trait ShapeClassified<C> {
+    fn __signal_shape(&self) -> Shape;
+}
+
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ShapeClassified<C> for &Probe<T> {
+    fn __signal_shape(&self) -> Shape {
+        Shape::Classified {
+            name: short_type_name::<C>(),
+            kinds: C::default().kinds(),
+        }
     }
 }
 
@@ -174,7 +146,7 @@ pub trait ShapeInert {
     }
 }
 
-impl<T: ?Sized> ShapeInert for &Probe<T> {}
+impl<T: ?Sized> ShapeInert for Probe<T> {}
 
 /// A tuple's shape, keeping the elements that can carry signals.
 pub fn tuple_shape(elems: Vec<(usize, Shape)>) -> Shape {
@@ -236,17 +208,6 @@ use crate::kind::KindId;
 use core::ops::Deref;
 use std::error::Error;
 
-pub fn classify<T: ?Sized, C: Classify<T>>(classifier: &C, value: &T) -> Option<KindId> {
-    classifier.classify(value)
-}
-
-pub fn classifier_kinds<T: ?Sized, C: Classify<T>>(classifier: &C) -> Vec<KindId> {
-    classifier.kinds()
-}
-
-/// Compiles only if `C` classifies a `T`.
-pub fn check_classifier<T: ?Sized, C: Classify<T>>(_: &C) {}
-
 /// A conditional leaf's predicate.
 pub fn when<T: ?Sized>(predicate: fn(&T) -> bool, value: &T) -> bool {
     predicate(value)
@@ -298,54 +259,28 @@ impl<T: ?Sized> ChainProbe<T> {
 }
 
 pub trait ChainProbeDirect {
-    fn __signal_chain_probe(&self) -> Carrier {
-        Carrier
+    fn __signal_chain_probe(&self) -> SignalCarrier {
+        SignalCarrier
     }
 }
 
 impl<T: ?Sized + ErrorChain> ChainProbeDirect for &&ChainProbe<T> {}
 
 pub trait ChainProbeDeref {
-    fn __signal_chain_probe(&self) -> Carrier {
-        Carrier
+    fn __signal_chain_probe(&self) -> SignalCarrier {
+        SignalCarrier
     }
 }
 
 impl<T: ?Sized + Deref> ChainProbeDeref for &ChainProbe<T> where T::Target: ErrorChain {}
 
 pub trait ChainProbeNone {
-    fn __signal_chain_probe(&self) -> Inert {
-        Inert
+    fn __signal_chain_probe(&self) -> crate::checks::NoSignals {
+        crate::checks::NoSignals
     }
 }
 
 impl<T: ?Sized> ChainProbeNone for ChainProbe<T> {}
-
-#[diagnostic::on_unimplemented(
-    message = "`#[signal(chain(...))]` on a field of type `{T}`, which has no `source()` chain",
-    label = "`{T}` is not an error, and does not deref to one",
-    note = "use `chain` on a field that implements `std::error::Error + 'static` or holds a `Box<dyn Error + Send + Sync>`"
-)]
-pub trait Chained<T: ?Sized> {}
-
-#[diagnostic::do_not_recommend]
-impl<T: ?Sized> Chained<T> for Carrier {}
-
-pub fn chained<T: ?Sized, M: Chained<T>>(_: M) {}
-
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is listed in `chain(...)`, but it is not an error type that carries signals",
-    label = "neither a `Signal` error nor classified",
-    note = "list error types that derive `Signal`, or classify a foreign type: `chain(std::io::Error(classify_io))`"
-)]
-pub trait ChainItem: Signal + Error + 'static {}
-
-impl<T: Signal + Error + 'static> ChainItem for T {}
-
-pub fn chain_item<T: ChainItem>() {}
-
-/// Compiles only if `T` can be downcast to (a classified chain entry).
-pub fn chain_classified<T: Error + 'static, C: Classify<T>>(_: &C) {}
 
 /// `has` over a chain. `typed` answers for one error: `None` if no listed
 /// type matched it, `Some(hit)` if one did. Text rules apply only when no
@@ -406,12 +341,12 @@ pub fn chain_walk(
 pub struct Classifying<'a, C: ?Sized, T: ?Sized>(pub &'a C, pub PhantomData<fn(&T)>);
 
 pub trait ClassifyYes<T: ?Sized> {
-    fn __signal_classify(&self, value: &T) -> Option<KindId>;
+    fn __signal_classify(&self, value: &T) -> Kinds;
     fn __signal_kinds(&self) -> Vec<KindId>;
 }
 
 impl<C: ?Sized + Classify<T>, T: ?Sized> ClassifyYes<T> for Classifying<'_, C, T> {
-    fn __signal_classify(&self, value: &T) -> Option<KindId> {
+    fn __signal_classify(&self, value: &T) -> Kinds {
         self.0.classify(value)
     }
     fn __signal_kinds(&self) -> Vec<KindId> {
@@ -420,8 +355,8 @@ impl<C: ?Sized + Classify<T>, T: ?Sized> ClassifyYes<T> for Classifying<'_, C, T
 }
 
 pub trait ClassifyNo<T: ?Sized> {
-    fn __signal_classify(&self, _: &T) -> Option<KindId> {
-        None
+    fn __signal_classify(&self, _: &T) -> Kinds {
+        Kinds::NONE
     }
     fn __signal_kinds(&self) -> Vec<KindId> {
         Vec::new()

@@ -58,6 +58,11 @@ pub struct TypeInfo {
     pub type_name: &'static str,
     /// Whether the type is an enum.
     pub is_enum: bool,
+    /// The kind every variant of an enum raises (`#[signal(leaf = "...")]`
+    /// on the enum). A struct's leaf is on its one [`VariantInfo`].
+    pub leaf: Option<KindId>,
+    /// For a conditional enum-level leaf, the predicate that decides.
+    pub when: Option<&'static str>,
     /// The variants, in declaration order; a struct has one, without a name.
     pub variants: Vec<VariantInfo>,
 }

@@ -75,6 +75,16 @@ pub trait Signal {
         Vec::new()
     }
 
+    /// The derive's compile-time field checks: never called, only
+    /// type-checked (inside the impl, so `Self` and its generics work).
+    #[doc(hidden)]
+    #[inline]
+    fn __signal_checks(&self)
+    where
+        Self: Sized,
+    {
+    }
+
     /// Whether this value carries `kind`, chosen at run time.
     fn has_kind(&self, kind: KindId) -> bool {
         let mut stop = |_: &[Step]| ControlFlow::Break(());

@@ -138,6 +138,7 @@ fn test_except_forwards_other_kinds() {
 pub struct Generic<T, U> {
     #[signal(forward)]
     pub inner: T,
+    #[signal(skip = "a label: data, whatever its type")]
     pub label: U,
 }
 
@@ -164,7 +165,7 @@ pub struct ConstGeneric<const N: usize> {
 
 #[test]
 fn test_generics() {
-    // `U` needs no `Signal` bound: it is not forwarded.
+    // `U` needs no `Signal` bound: it is skipped.
     let generic = Generic {
         inner: Leafy::Pool,
         label: std::time::Duration::ZERO,

@@ -4,7 +4,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::ParseStream;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Path, Token};
@@ -13,7 +13,8 @@ use crate::ctxt::Ctxt;
 
 /// The keys `#[signal(...)]` understands, for "unknown attribute" messages.
 const KEYS: &str = "`forward`, `skip = \"reason\"`, `leaf = \"Kind\"`, `when = \"predicate\"`, \
-                    `forward_with = \"classifier\"`, `chain(...)`, or `crate = \"path\"`";
+                    `forward_with = \"classifier\"`, `chain(...)`, `only(...)`, `except(...)`, \
+                    or `crate = \"path\"`";
 
 /// One attribute slot: set at most once, remembering where it was set.
 pub struct Attr<T> {
@@ -75,6 +76,9 @@ pub enum Filter {
 /// Every `#[signal(...)]` key found on one item, variant or field.
 pub struct Attrs {
     pub forward: Attr<Forward>,
+    /// `only(...)` or `except(...)` next to `forward`, `forward_with` or
+    /// `chain(...)`.
+    pub filter: Attr<Filter>,
     pub skip: Attr<LitStr>,
     pub leaf: Attr<KindPath>,
     pub when: Attr<Path>,
@@ -106,6 +110,7 @@ impl Attrs {
     pub fn parse(cx: &Ctxt, attrs: &[Attribute]) -> Attrs {
         let mut out = Attrs {
             forward: Attr::none("forward"),
+            filter: Attr::none("only/except"),
             skip: Attr::none("skip"),
             leaf: Attr::none("leaf"),
             when: Attr::none("when"),
@@ -117,12 +122,36 @@ impl Attrs {
             if !attr.path().is_ident("signal") {
                 continue;
             }
-            if let syn::Meta::Path(path) = &attr.meta {
-                cx.error_spanned_by(
-                    path,
-                    format!("expected `#[signal(...)]` with one of {KEYS}"),
-                );
-                continue;
+            match &attr.meta {
+                syn::Meta::Path(path) => {
+                    cx.error_spanned_by(
+                        path,
+                        format!("expected `#[signal(...)]` with one of {KEYS}"),
+                    );
+                    continue;
+                }
+                syn::Meta::NameValue(meta) => {
+                    cx.error_spanned_by(
+                        meta,
+                        format!(
+                            "expected `#[signal(...)]` with one of {KEYS}, not `#[signal = ...]`"
+                        ),
+                    );
+                    continue;
+                }
+                syn::Meta::List(list) => {
+                    if !matches!(list.delimiter, syn::MacroDelimiter::Paren(_)) {
+                        cx.error_spanned_by(list, "expected parentheses: `#[signal(...)]`");
+                        continue;
+                    }
+                    if list.tokens.is_empty() {
+                        cx.error_spanned_by(
+                            list,
+                            format!("`#[signal()]` says nothing; expected one of {KEYS}"),
+                        );
+                        continue;
+                    }
+                }
             }
             let result = attr.parse_nested_meta(|meta| {
                 if let Err(error) = parse_key(cx, &mut out, &meta) {
@@ -163,7 +192,7 @@ fn parse_key(cx: &Ctxt, out: &mut Attrs, meta: &ParseNestedMeta) -> syn::Result<
                 "`skip` needs a reason: write `#[signal(skip = \"why this field's signals do not matter here\")]`",
             ));
         }
-        let reason: LitStr = meta.value()?.parse()?;
+        let reason = parse_lit_str(meta.value()?)?;
         if reason.value().trim().is_empty() {
             return Err(syn::Error::new(
                 reason.span(),
@@ -199,6 +228,9 @@ fn parse_key(cx: &Ctxt, out: &mut Attrs, meta: &ParseNestedMeta) -> syn::Result<
     } else if meta.path.is_ident("chain") {
         let chain = parse_chain(meta, span)?;
         out.chain.set(cx, span, chain);
+    } else if meta.path.is_ident("only") || meta.path.is_ident("except") {
+        let filter = parse_filter_list(meta)?;
+        out.filter.set(cx, span, filter);
     } else if meta.path.is_ident("crate") {
         let path = parse_path_value(meta.value()?)?;
         out.krate.set(cx, span, path);
@@ -226,7 +258,7 @@ fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
         let list = if has_list {
             let content;
             syn::parenthesized!(content in inner.input);
-            Some(content.parse::<TokenStream>()?)
+            Some(Punctuated::<Path, Token![,]>::parse_terminated(&content)?)
         } else {
             None
         };
@@ -243,8 +275,7 @@ fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
                 "`{word}` lists kinds in parentheses: `{word}(Kind, ...)`"
             )));
         };
-        let paths = Punctuated::<Path, Token![,]>::parse_terminated.parse2(list)?;
-        let kinds: Vec<KindPath> = paths.into_iter().map(|path| KindPath { path }).collect();
+        let kinds: Vec<KindPath> = list.into_iter().map(|path| KindPath { path }).collect();
         if kinds.is_empty() {
             return Err(syn::Error::new(
                 span,
@@ -285,6 +316,37 @@ fn parse_filter(meta: &ParseNestedMeta) -> syn::Result<Filter> {
     Ok(filter.map_or(Filter::All, |(_, filter)| filter))
 }
 
+/// Top-level `only(A, B)` or `except(C)`, next to `forward`, `forward_with`
+/// or `chain(...)`.
+fn parse_filter_list(meta: &ParseNestedMeta) -> syn::Result<Filter> {
+    let word = if meta.path.is_ident("only") {
+        "only"
+    } else {
+        "except"
+    };
+    let span = meta.path.span();
+    if !meta.input.peek(syn::token::Paren) {
+        return Err(meta.error(format!(
+            "`{word}` lists kinds in parentheses: `{word}(Kind, ...)`"
+        )));
+    }
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let paths = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+    let kinds: Vec<KindPath> = paths.into_iter().map(|path| KindPath { path }).collect();
+    if kinds.is_empty() {
+        return Err(syn::Error::new(
+            span,
+            format!("`{word}()` lists no kinds; name at least one, or drop it"),
+        ));
+    }
+    Ok(if word == "only" {
+        Filter::Only(kinds)
+    } else {
+        Filter::Except(kinds)
+    })
+}
+
 /// `(Type, Type(classifier), text(Kind("pattern", ...)))` after `chain`.
 fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
     if !meta.input.peek(syn::token::Paren) {
@@ -298,41 +360,51 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
         text: Vec::new(),
     };
     let mut text_seen = false;
-    let content;
-    syn::parenthesized!(content in meta.input);
-    let content: TokenStream = content.parse()?;
-    if content.is_empty() {
+    if paren_is_empty(meta.input) {
+        skip_group(meta.input);
         return Err(syn::Error::new(
             span,
             "`chain()` lists nothing to look for: name the error types that carry signals, \
              or classified foreign types as `Type(classifier)`",
         ));
     }
-    let parser = syn::meta::parser(|item| {
+    // Parsed straight from the attribute's tokens (not re-parsed from a
+    // copy), so that every error points into the attribute.
+    meta.parse_nested_meta(|item| {
         if item.path.is_ident("text") {
             text_seen = true;
             let text_span = item.path.span();
-            let rules: TokenStream = if item.input.peek(syn::token::Paren) {
-                let rules;
-                syn::parenthesized!(rules in item.input);
-                rules.parse()?
-            } else {
-                TokenStream::new()
-            };
-            if rules.is_empty() {
-                return Err(syn::Error::new(
+            let no_rules = || {
+                syn::Error::new(
                     text_span,
                     "`text` has no patterns: the text matcher is off unless you list rules, \
                      `text(Kind(\"pattern\", ...))`",
-                ));
+                )
+            };
+            if !item.input.peek(syn::token::Paren) {
+                return Err(no_rules());
             }
-            let rule_parser = syn::meta::parser(|rule| {
+            if paren_is_empty(item.input) {
+                skip_group(item.input);
+                return Err(no_rules());
+            }
+            let before = chain.text.len();
+            item.parse_nested_meta(|rule| {
                 let kind = KindPath {
                     path: rule.path.clone(),
                 };
+                if !rule.input.peek(syn::token::Paren) {
+                    return Err(syn::Error::new(
+                        rule.path.span(),
+                        "a text rule lists its patterns: `Kind(\"pattern\", ...)`",
+                    ));
+                }
                 let content;
                 syn::parenthesized!(content in rule.input);
-                let patterns = Punctuated::<LitStr, Token![,]>::parse_terminated(&content)?;
+                let patterns = Punctuated::<LitStr, Token![,]>::parse_terminated_with(
+                    &content,
+                    parse_lit_str,
+                )?;
                 if patterns.is_empty() {
                     return Err(syn::Error::new(
                         rule.path.span(),
@@ -350,12 +422,22 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
                     patterns: patterns.into_iter().collect(),
                 });
                 Ok(())
-            });
-            return rule_parser.parse2(rules);
+            })?;
+            if chain.text.len() == before {
+                return Err(no_rules());
+            }
+            return Ok(());
         }
         let classifier = if item.input.peek(syn::token::Paren) {
             let content;
             syn::parenthesized!(content in item.input);
+            if content.is_empty() {
+                return Err(syn::Error::new(
+                    item.path.span(),
+                    "empty parentheses after a chain type: name its classifier, \
+                     `Type(classify_fn)`, or drop the parentheses",
+                ));
+            }
             Some(content.parse::<Path>()?)
         } else {
             None
@@ -365,8 +447,7 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
             classifier,
         });
         Ok(())
-    });
-    parser.parse2(content)?;
+    })?;
     if chain.items.is_empty() && !text_seen {
         return Err(syn::Error::new(
             span,
@@ -381,7 +462,7 @@ fn parse_chain(meta: &ParseNestedMeta, span: Span) -> syn::Result<Chain> {
 /// written bare (`Kind`).
 fn parse_path_value(input: ParseStream) -> syn::Result<Path> {
     if input.peek(LitStr) {
-        let lit: LitStr = input.parse()?;
+        let lit = parse_lit_str(input)?;
         if lit.value().trim().is_empty() {
             return Err(syn::Error::new(
                 lit.span(),
@@ -400,6 +481,39 @@ fn parse_path_value(input: ParseStream) -> syn::Result<Path> {
     } else {
         input.parse::<Path>()
     }
+}
+
+/// Whether the input starts with `()`.
+fn paren_is_empty(input: ParseStream) -> bool {
+    fn inner(input: ParseStream) -> syn::Result<bool> {
+        let content;
+        syn::parenthesized!(content in input);
+        Ok(content.is_empty())
+    }
+    inner(&input.fork()).unwrap_or(false)
+}
+
+/// Consumes one token tree (a group), after an error about it.
+fn skip_group(input: ParseStream) {
+    let _ = input.step(|cursor| match cursor.token_tree() {
+        Some((_, rest)) => Ok(((), rest)),
+        None => Ok(((), *cursor)),
+    });
+}
+
+/// A string literal without a suffix (`"x"suffix` is an error).
+fn parse_lit_str(input: ParseStream) -> syn::Result<LitStr> {
+    let lit: LitStr = input.parse()?;
+    if !lit.suffix().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "unexpected suffix `{}` on a string literal; write a plain \"...\"",
+                lit.suffix()
+            ),
+        ));
+    }
+    Ok(lit)
 }
 
 /// After an error in one key, skip its value so the keys after it are still

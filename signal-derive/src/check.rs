@@ -1,37 +1,79 @@
 //! Rules that involve where an attribute appears, or more than one attribute.
 
+use syn::Ident;
+
 use crate::ast::{Data, Field, Input, Variant};
 use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
+use crate::ty;
 
 pub fn check(cx: &Ctxt, input: &Input) {
-    let is_enum = matches!(input.data, Data::Enum(_));
-    check_item(cx, &input.attrs, is_enum);
+    check_item(cx, &input.attrs);
     match &input.data {
         Data::Enum(variants) => variants
             .iter()
             .for_each(|variant| check_variant(cx, variant)),
         Data::Struct(data) => data.fields.iter().for_each(|field| check_field(cx, field)),
     }
+    let params: Vec<&Ident> = input
+        .original
+        .generics
+        .type_params()
+        .map(|param| &param.ident)
+        .collect();
+    for field in input.all_fields() {
+        check_type(cx, field, &params);
+    }
 }
 
-fn check_item(cx: &Ctxt, attrs: &Attrs, is_enum: bool) {
+/// What the derive must be able to read of a field's type: not deeper than
+/// it reads, and, without an annotation, nothing it cannot see through.
+fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
+    let attrs = &field.attrs;
+    if attrs.skip.get().is_some() {
+        return;
+    }
+    if ty::depth(field.ty) > ty::MAX_DEPTH {
+        cx.error_spanned_by(
+            field.ty,
+            format!(
+                "this type nests more than {} levels deep, more than the derive reads: \
+                 name an inner part with a type alias or a struct, or skip the field with \
+                 `#[signal(skip = \"reason\")]`",
+                ty::MAX_DEPTH
+            ),
+        );
+        return;
+    }
+    let annotated = attrs.forward.get().is_some()
+        || attrs.forward_with.get().is_some()
+        || attrs.chain.get().is_some();
+    if annotated {
+        return;
+    }
+    if let Some(part) = ty::undecidable(field.ty, params) {
+        cx.error_spanned_by(
+            field.ty,
+            format!(
+                "the derive cannot tell whether this field carries signals: {}. \
+                 Decide: `#[signal(forward)]` to pass its signals on{}, or \
+                 `#[signal(skip = \"reason\")]` to drop them on purpose",
+                part.what,
+                if matches!(part.part, syn::Type::Path(_)) && part.what.contains("type parameter") {
+                    " (this adds a `Signal` bound)"
+                } else {
+                    ""
+                },
+            ),
+        );
+    }
+}
+
+fn check_item(cx: &Ctxt, attrs: &Attrs) {
     field_only(cx, attrs, "a type");
-    if !is_enum {
-        check_when(cx, attrs);
-    } else if let Some(span) = attrs.when.span() {
-        cx.error_at(
-            span,
-            "`when` goes on a variant with a `leaf`, not on an enum",
-        );
-    }
-    if is_enum && let Some(span) = attrs.leaf.span() {
-        cx.error_at(
-            span,
-            "`leaf` on an enum would make every variant raise the kind; \
-             put `#[signal(leaf = \"...\")]` on the variants that raise it",
-        );
-    }
+    // On an enum, `leaf` makes every variant raise the kind (and `when`
+    // makes that conditional); on a struct, the struct raises it.
+    check_when(cx, attrs);
     if let Some(span) = attrs.forward.span() {
         cx.error_at(
             span,
@@ -114,6 +156,27 @@ fn check_field(cx: &Ctxt, field: &Field) {
             "`when` goes with a `leaf` on a variant or a struct, not on a field",
         );
     }
+    if let Some(span) = field.attrs.filter.span() {
+        let forwards = field.attrs.forward.get();
+        if let Some(forward) = forwards
+            && !matches!(forward.filter, crate::attr::Filter::All)
+        {
+            cx.error_at(
+                span,
+                "this field already has a filter in `forward(...)`: list every kind there, \
+                 or write `forward, only(...)`",
+            );
+        } else if forwards.is_none()
+            && field.attrs.forward_with.get().is_none()
+            && field.attrs.chain.get().is_none()
+        {
+            cx.error_at(
+                span,
+                "`only(...)` and `except(...)` filter what a field forwards: \
+                 use them next to `forward`, `forward_with` or `chain(...)`",
+            );
+        }
+    }
     not_here(cx, &field.attrs, "a field");
 }
 
@@ -126,11 +189,12 @@ fn not_here(cx: &Ctxt, attrs: &Attrs, place: &str) {
     }
 }
 
-/// `forward_with` and `chain` describe a field.
+/// `forward_with`, `chain` and filters describe a field.
 fn field_only(cx: &Ctxt, attrs: &Attrs, place: &str) {
     for (name, span) in [
         ("forward_with", attrs.forward_with.span()),
         ("chain", attrs.chain.span()),
+        ("only`/`except", attrs.filter.span()),
     ] {
         if let Some(span) = span {
             cx.error_at(span, format!("`{name}` goes on a field, not on {place}"));

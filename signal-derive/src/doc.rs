@@ -143,7 +143,7 @@ fn links(ty: &Type, params: &[String]) -> Vec<String> {
         "isize", "bool", "char", "f32", "f64",
     ];
     let mut types = Vec::new();
-    crate::shape::inner_types(ty, &mut types);
+    crate::ty::all_types(ty, &mut types);
     let mut out: Vec<String> = Vec::new();
     for ty in types {
         let Type::Path(path) = ty else { continue };

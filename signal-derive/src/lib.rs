@@ -3,11 +3,17 @@
 
 mod ast;
 mod attr;
+mod chain;
 mod check;
 mod ctxt;
+mod describe;
 mod doc;
 mod expand;
-mod shape;
+mod field_checks;
+mod fixtures;
+mod has;
+mod ty;
+mod walk;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

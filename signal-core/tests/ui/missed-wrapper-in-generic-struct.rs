@@ -12,6 +12,7 @@ pub enum Inner {
 
 #[derive(Signal)]
 pub struct Tagged<T> {
+    #[signal(skip = "a tag: data, whatever its type")]
     tag: T,
     inner: Vec<Inner>,
 }

@@ -1,0 +1,143 @@
+//! `chain(...)` fields: the walk of a dynamic `source()` chain, for `has`
+//! and `walk`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{PathArguments, Type};
+
+use crate::attr::Chain;
+use crate::expand::{Expander, path_string};
+
+/// Whether `ty` is a pointer to a trait object (`Box<dyn X>`, `Arc<dyn X>`,
+/// `Rc<dyn X>`, `&dyn X`). Its chain head is taken by coercion at the field,
+/// which also upcasts a user trait with `Error` as a supertrait.
+pub fn points_to_dyn(ty: &Type) -> bool {
+    match ty {
+        Type::Paren(inner) => points_to_dyn(&inner.elem),
+        Type::Group(inner) => points_to_dyn(&inner.elem),
+        Type::Reference(reference) => matches!(&*reference.elem, Type::TraitObject(_)),
+        Type::Path(path) if path.qself.is_none() => {
+            let Some(last) = path.path.segments.last() else {
+                return false;
+            };
+            if !matches!(last.ident.to_string().as_str(), "Box" | "Arc" | "Rc") {
+                return false;
+            }
+            match &last.arguments {
+                PathArguments::AngleBracketed(args) => args
+                    .args
+                    .iter()
+                    .any(|arg| matches!(arg, syn::GenericArgument::Type(Type::TraitObject(_)))),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+impl Expander<'_> {
+    fn text_rules(&self, chain: &Chain) -> TokenStream {
+        let krate = &self.krate;
+        let rules = chain.text.iter().map(|rule| {
+            let kind = self.kind(&rule.kind);
+            let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
+            quote!(#krate::TextRule { kind: #kind::ID, patterns: &[#(#patterns),*] })
+        });
+        quote!(&[#(#rules),*])
+    }
+
+    /// The head of a chain field, as `Option<&(dyn Error + 'static)>`.
+    fn chain_head(&self, ty: &Type, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        if points_to_dyn(ty) {
+            return quote! {
+                ::core::option::Option::Some({
+                    let __h: &(dyn ::std::error::Error + 'static) = &**#value;
+                    __h
+                })
+            };
+        }
+        quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::{ChainDeref as _, ChainDirect as _, ChainNone as _};
+            (&&&#krate::__private::ChainRef(#value)).__signal_chain()
+        }}
+    }
+
+    pub fn chain_has(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let head = self.chain_head(ty, value);
+        let rules = self.text_rules(chain);
+        let items = chain.items.iter().map(|item| {
+            let item_ty = &item.ty;
+            let hit = match &item.classifier {
+                None => quote!((&&&#krate::__private::Maybe(__t)).__signal_has::<__K>()),
+                Some(classifier) => {
+                    let classify = self.classify(item_ty, classifier, &quote!(__t));
+                    quote!(#classify.implies(<__K as #krate::Kind>::ID))
+                }
+            };
+            quote! {
+                if let ::core::option::Option::Some(__t) =
+                    (&#krate::__private::Downcast::<#item_ty>::new()).__signal_downcast(__e)
+                {
+                    return ::core::option::Option::Some(#hit);
+                }
+            }
+        });
+        quote! {
+            match #head {
+                ::core::option::Option::Some(__head) => #krate::__private::chain_has(
+                    __head,
+                    <__K as #krate::Kind>::ID,
+                    #rules,
+                    |__e| {
+                        #(#items)*
+                        ::core::option::Option::None
+                    },
+                ),
+                ::core::option::Option::None => false,
+            }
+        }
+    }
+
+    pub fn chain_walk(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let head = self.chain_head(ty, value);
+        let rules = self.text_rules(chain);
+        let items = chain.items.iter().map(|item| {
+            let item_ty = &item.ty;
+            let walk = match &item.classifier {
+                None => quote!((&&&#krate::__private::Maybe(__t)).__signal_walk(__w)),
+                Some(classifier) => {
+                    let name = path_string(classifier);
+                    let classify = self.classify(item_ty, classifier, &quote!(__t));
+                    quote!(#krate::__private::walk_kinds(__w, #name, #classify))
+                }
+            };
+            quote! {
+                if let ::core::option::Option::Some(__t) =
+                    (&#krate::__private::Downcast::<#item_ty>::new()).__signal_downcast(__e)
+                {
+                    return ::core::option::Option::Some(
+                        __w.enter(#krate::Step::Source(__depth), |__w| #walk),
+                    );
+                }
+            }
+        });
+        quote! {
+            match #head {
+                ::core::option::Option::Some(__head) => #krate::__private::chain_walk(
+                    __head,
+                    __w,
+                    #rules,
+                    |__e, __depth, __w| {
+                        #(#items)*
+                        ::core::option::Option::None
+                    },
+                ),
+                ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+            }
+        }
+    }
+}

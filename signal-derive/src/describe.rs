@@ -1,0 +1,177 @@
+//! `Signal::shape`: the type's static description, for maps.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Path;
+
+use crate::attr::KindPath;
+use crate::expand::{Body, Expander, Role, bodies, filter, path_string, role};
+use crate::ty::Shape;
+
+impl Expander<'_> {
+    pub fn shape_body(&self) -> TokenStream {
+        let krate = &self.krate;
+        let name = &self.name;
+        let is_enum = matches!(self.input.data, crate::ast::Data::Enum(_));
+        let variants = bodies(self.input).into_iter().map(|body| {
+            let info = self.variant_info(&body);
+            let cfgs = body.cfgs;
+            quote!(#(#cfgs)* __variants.push(#info);)
+        });
+        let (leaf, when) = match self.enum_leaf() {
+            Some((leaf, when)) => (self.leaf_id(Some(leaf)), when_name(when)),
+            None => (self.leaf_id(None), when_name(None)),
+        };
+        let uses = self
+            .input
+            .all_fields()
+            .any(|field| role(field).binds())
+            .then(|| self.imports());
+        quote! {
+            #uses
+            let mut __variants = #krate::__private::Vec::new();
+            #(#variants)*
+            #krate::Shape::Type(#krate::TypeInfo {
+                name: #name,
+                type_name: ::core::any::type_name::<Self>(),
+                is_enum: #is_enum,
+                leaf: #leaf,
+                when: #when,
+                variants: __variants,
+            })
+        }
+    }
+
+    fn leaf_id(&self, leaf: Option<&KindPath>) -> TokenStream {
+        match leaf {
+            Some(leaf) => {
+                let kind = self.kind(leaf);
+                quote!(::core::option::Option::Some(#kind::ID))
+            }
+            None => quote!(::core::option::Option::None),
+        }
+    }
+
+    fn variant_info(&self, body: &Body) -> TokenStream {
+        let krate = &self.krate;
+        let name = match body.variant_name() {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        let when = when_name(body.when);
+        let leaf = self.leaf_id(body.leaf);
+        let fields = body.fields.iter().filter_map(|field| {
+            let target = match role(field) {
+                Role::Unannotated => return None,
+                Role::Skip => {
+                    let reason = field
+                        .attrs
+                        .skip
+                        .get()
+                        .map(syn::LitStr::value)
+                        .unwrap_or_default();
+                    let field_name = self.field_name(field);
+                    let ty = crate::doc::type_string(field.ty);
+                    let cfgs = &field.cfgs;
+                    return Some(quote! {
+                        #(#cfgs)* __fields.push(#krate::FieldInfo {
+                            name: #field_name,
+                            ty: #ty,
+                            edge: #krate::Edge::Skip { reason: #reason },
+                        });
+                    });
+                }
+                Role::Forward => self.shape_expr(&Shape::of(field.ty)),
+                Role::Classified(classifier) => self.classified_shape(field.ty, classifier),
+                Role::Chain(chain) => {
+                    let items = chain.items.iter().map(|item| {
+                        let ty = &item.ty;
+                        match &item.classifier {
+                            None => {
+                                quote!((&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
+                            }
+                            Some(classifier) => self.classified_shape(ty, classifier),
+                        }
+                    });
+                    let text = chain.text.iter().map(|rule| {
+                        let kind = self.kind(&rule.kind);
+                        let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
+                        quote!((#kind::ID, &[#(#patterns),*] as &'static [&'static str]))
+                    });
+                    quote! {
+                        #krate::Shape::Chain {
+                            items: #krate::__private::vec![#(#items),*],
+                            text: #krate::__private::vec![#(#text),*],
+                        }
+                    }
+                }
+            };
+            let (only, except) = self.filter_ids(filter(field));
+            let field_name = self.field_name(field);
+            let ty = crate::doc::type_string(field.ty);
+            let cfgs = &field.cfgs;
+            Some(quote! {
+                #(#cfgs)* __fields.push(#krate::FieldInfo {
+                    name: #field_name,
+                    ty: #ty,
+                    edge: #krate::Edge::Forward {
+                        only: #only,
+                        except: #except,
+                        target: || #target,
+                    },
+                });
+            })
+        });
+        quote!({
+            let mut __fields = #krate::__private::Vec::new();
+            #(#fields)*
+            #krate::VariantInfo { name: #name, leaf: #leaf, when: #when, fields: __fields }
+        })
+    }
+
+    fn shape_expr(&self, shape: &Shape) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Leaf(ty) => {
+                quote!((&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
+            }
+            Shape::Tuple(elems) => {
+                let elems = elems.iter().enumerate().map(|(index, (_, elem))| {
+                    let elem = self.shape_expr(elem);
+                    quote!((#index, #elem))
+                });
+                quote!(#krate::__private::tuple_shape(#krate::__private::vec![#(#elems),*]))
+            }
+            Shape::Seq(inner, _, _) | Shape::Map(inner) => {
+                let inner = self.shape_expr(inner);
+                quote!(#krate::Shape::Seq(#krate::__private::Box::new(#inner)))
+            }
+            Shape::Opt(inner, _) | Shape::Deref(inner, _, _) => {
+                let inner = self.shape_expr(inner);
+                quote!(#krate::Shape::Transparent(#krate::__private::Box::new(#inner)))
+            }
+        }
+    }
+
+    fn classified_shape(&self, ty: &dyn quote::ToTokens, classifier: &Path) -> TokenStream {
+        let krate = &self.krate;
+        let name = path_string(classifier);
+        let classifying = self.classifying(ty, classifier);
+        quote! {
+            #krate::Shape::Classified {
+                name: #name,
+                kinds: #classifying.__signal_kinds(),
+            }
+        }
+    }
+}
+
+fn when_name(when: Option<&Path>) -> TokenStream {
+    match when {
+        Some(path) => {
+            let path = path_string(path);
+            quote!(::core::option::Option::Some(#path))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}

@@ -1,0 +1,212 @@
+//! The compile-time guarantee, as a hidden method of the impl (so that
+//! `Self` and the impl's generics are in scope): every unannotated field's
+//! type, and every type inside it, carries no signals; every forwarded field
+//! reaches a type that does; classifiers fit their types; chain fields are
+//! errors; and the standard names the derive reads by name are the standard
+//! types.
+//!
+//! Each check is `Trait::<FieldType>::check(probe)`: a probe answers with a
+//! marker type, and the trait is implemented only for the markers that are
+//! allowed. The probe expression starts at the first token of the field's
+//! type and ends at its last, so the compiler underlines the whole type.
+
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::Type;
+
+use crate::attr::Chain;
+use crate::chain::points_to_dyn;
+use crate::expand::{Expander, Role, role};
+use crate::ty::{Probed, Shape, StdName, probes, span_range, std_names};
+
+impl Expander<'_> {
+    pub fn field_checks(&self) -> TokenStream {
+        let krate = &self.krate;
+        let mut checks = Vec::new();
+        let mut names: Vec<StdName> = Vec::new();
+        for field in self.input.all_fields() {
+            let ty = field.ty;
+            let cfgs = &field.cfgs;
+            let check = match role(field) {
+                Role::Skip => continue,
+                Role::Classified(classifier) => self.classifier_check(ty, classifier),
+                Role::Chain(chain) => self.chain_checks(ty, chain),
+                Role::Unannotated => {
+                    std_names(ty, false, &mut names);
+                    let probed = probes(ty);
+                    if probed.is_empty() {
+                        continue;
+                    }
+                    self.check_call(quote!(#krate::Unannotated), ty, &self.any(&probed))
+                }
+                Role::Forward => {
+                    std_names(ty, true, &mut names);
+                    let mut leaves = Vec::new();
+                    Shape::of(ty).leaves(&mut leaves);
+                    let probed: Vec<Probed> = leaves
+                        .into_iter()
+                        .map(|leaf| Probed {
+                            ty: leaf,
+                            dynamic: false,
+                        })
+                        .collect();
+                    self.check_call(quote!(#krate::Forwarded), ty, &self.any(&probed))
+                }
+            };
+            checks.push(quote!(#(#cfgs)* { #check }));
+        }
+        for name in &names {
+            let StdName {
+                written,
+                standard,
+                span,
+                ..
+            } = name;
+            checks.push(quote_spanned! {*span=>
+                <#written as #krate::StdName<#standard>>::check();
+            });
+        }
+        if checks.is_empty() {
+            return TokenStream::new();
+        }
+        quote! {
+            #[inline]
+            #[allow(unused_qualifications, clippy::all)]
+            fn __signal_checks(&self) {
+                #[allow(unused_imports)]
+                use #krate::{
+                    DynProbeError as _, DynProbeNone as _, DynProbeSignal as _,
+                    ProbeClassified as _, ProbeErased as _, ProbeNone as _, ProbeSignal as _,
+                };
+                #(#checks)*
+            }
+        }
+    }
+
+    /// The strongest answer of the probes of `probed`.
+    fn any(&self, probed: &[Probed]) -> TokenStream {
+        let krate = &self.krate;
+        probed
+            .iter()
+            .map(|probe| {
+                let ty = probe.ty;
+                if probe.dynamic {
+                    quote!((&&&#krate::DynProbe::<#ty>::new()).__signal_probe())
+                } else {
+                    quote!((&&&&#krate::Probe::<#ty>::new()).__signal_probe())
+                }
+            })
+            .reduce(|acc, probe| quote!(#krate::or(#acc, #probe)))
+            .unwrap_or_else(|| quote!(#krate::NoSignals))
+    }
+
+    /// `Trait::<Ty>::check(answer)`, with `answer` spanning the whole type.
+    fn check_call(
+        &self,
+        check: TokenStream,
+        ty: &dyn ToTokens,
+        answer: &TokenStream,
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let (first, last) = span_range(ty);
+        let callee = respan(quote!(#check::<#ty>::), first);
+        let callee = quote_spanned!(last=> #callee check);
+        let id = respan(quote!(#krate::__private::id), first);
+        let mut args = Group::new(Delimiter::Parenthesis, answer.clone());
+        args.set_span(last);
+        let arg = quote!(#id #args);
+        let mut call_args = Group::new(Delimiter::Parenthesis, arg);
+        call_args.set_span(last);
+        quote!(#callee #call_args;)
+    }
+
+    /// A classifier named in `forward_with` or `chain(Type(classifier))`
+    /// must classify its type.
+    fn classifier_check(&self, ty: &dyn ToTokens, classifier: &syn::Path) -> TokenStream {
+        let krate = &self.krate;
+        let (first, last) = span_range(classifier);
+        let callee = respan(quote!(#krate::Classify::<#ty>::kinds), first);
+        let amp = quote_spanned!(first=> &);
+        let mut args = Group::new(Delimiter::Parenthesis, quote!(#amp #classifier));
+        args.set_span(last);
+        quote!(let _ = #callee #args;)
+    }
+
+    /// A chain field must have a `source()` chain; each listed type must be
+    /// an error that carries signals, or be classified.
+    fn chain_checks(&self, ty: &Type, chain: &Chain) -> TokenStream {
+        let krate = &self.krate;
+        let head = if let Some(object) = dyn_target(ty) {
+            quote!((&&&#krate::DynProbe::<#object>::new()).__signal_probe())
+        } else {
+            quote! {{
+                #[allow(unused_imports)]
+                use #krate::__private::{ChainProbeDeref as _, ChainProbeDirect as _, ChainProbeNone as _};
+                (&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe()
+            }}
+        };
+        let head = self.check_call(quote!(#krate::Chained), ty, &head);
+        let items = chain.items.iter().map(|item| {
+            let item_ty = &item.ty;
+            match &item.classifier {
+                None => {
+                    let probe = quote!((&&&&#krate::Probe::<#item_ty>::new()).__signal_probe());
+                    self.check_call(quote!(#krate::ChainListed), item_ty, &probe)
+                }
+                Some(classifier) => {
+                    let (first, _) = span_range(item_ty);
+                    let is_error =
+                        quote_spanned!(first=> <#item_ty as #krate::ChainError>::check(););
+                    let classifies = self.classifier_check(item_ty, classifier);
+                    quote!(#is_error #classifies)
+                }
+            }
+        });
+        quote!(#head #(#items)*)
+    }
+}
+
+/// The trait object a chain field points to, if it points to one.
+fn dyn_target(ty: &Type) -> Option<&Type> {
+    if !points_to_dyn(ty) {
+        return None;
+    }
+    match ty {
+        Type::Paren(inner) => dyn_target(&inner.elem),
+        Type::Group(inner) => dyn_target(&inner.elem),
+        Type::Reference(reference) => Some(&reference.elem),
+        Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .and_then(|last| match &last.arguments {
+                syn::PathArguments::AngleBracketed(args) => {
+                    args.args.iter().find_map(|arg| match arg {
+                        syn::GenericArgument::Type(ty @ Type::TraitObject(_)) => Some(ty),
+                        _ => None,
+                    })
+                }
+                _ => None,
+            }),
+        _ => None,
+    }
+}
+
+/// `tokens` with every token (outside groups' contents that came from the
+/// user) spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(group) => {
+                let mut group = Group::new(group.delimiter(), group.stream());
+                group.set_span(span);
+                TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(span);
+                other
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,169 @@
+//! `Signal::walk`: reports every path to a leaf that raises the walker's
+//! kind, naming types, variants, fields and positions, never values.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::attr::Filter;
+use crate::expand::{Body, Expander, Role, binding_tokens, bodies, filter, path_string, role};
+use crate::ty::Shape;
+
+impl Expander<'_> {
+    pub fn walk_body(&self) -> TokenStream {
+        let krate = &self.krate;
+        if self.is_empty_enum() {
+            return quote!(match *self {});
+        }
+        let ty = &self.name;
+        let enum_leaf = self.enum_leaf().map(|(leaf, when)| {
+            let kind = self.kind(leaf);
+            let when = self.when(when);
+            quote! {
+                if true #when {
+                    __w.leaf(
+                        #krate::Node {
+                            ty: #ty,
+                            variant: ::core::option::Option::None,
+                            field: ::core::option::Option::None,
+                        },
+                        #kind::ID,
+                    )?;
+                }
+            }
+        });
+        let bodies = bodies(self.input);
+        let is_enum = bodies.iter().any(|body| body.variant.is_some());
+        let blocks: Vec<TokenStream> = bodies
+            .iter()
+            .map(|body| {
+                let pattern = self.pattern(body.path(), body.fields);
+                let block = self.walk_block(body);
+                let cfgs = body.cfgs;
+                if is_enum {
+                    quote!(#(#cfgs)* #pattern => { #block })
+                } else {
+                    quote!(let #pattern = *self; #block)
+                }
+            })
+            .collect();
+        if is_enum {
+            quote!(#enum_leaf match *self { #(#blocks)* })
+        } else {
+            quote!(#(#blocks)*)
+        }
+    }
+
+    fn walk_block(&self, body: &Body) -> TokenStream {
+        let krate = &self.krate;
+        let ty = &self.name;
+        let variant_tokens = match body.variant_name() {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        let when = self.when(body.when);
+        let leaf = body.leaf.map(|leaf| {
+            let kind = self.kind(leaf);
+            quote! {
+                if true #when {
+                    __w.leaf(
+                        #krate::Node { ty: #ty, variant: #variant_tokens, field: ::core::option::Option::None },
+                        #kind::ID,
+                    )?;
+                }
+            }
+        });
+        let mut reads = false;
+        let forwards: Vec<TokenStream> = body
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(index, field)| {
+                let value = binding_tokens(index);
+                let expr = match role(field) {
+                    Role::Forward => self.walk_expr(&Shape::of(field.ty), &value),
+                    Role::Classified(classifier) => {
+                        let name = path_string(classifier);
+                        let classify = self.classify(field.ty, classifier, &value);
+                        quote!(#krate::__private::walk_kinds(__w, #name, #classify))
+                    }
+                    Role::Chain(chain) => self.chain_walk(field.ty, chain, &value),
+                    Role::Skip | Role::Unannotated => return None,
+                };
+                reads = true;
+                let cfgs = &field.cfgs;
+                let field_name = self.field_name(field);
+                let step = quote! {
+                    __w.__push(#krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }));
+                    let __flow = #expr;
+                    __w.__pop();
+                    __flow?;
+                };
+                let guarded = match filter(field) {
+                    Filter::All => step,
+                    Filter::Only(kinds) => {
+                        let kinds = kinds.iter().map(|kind| self.kind(kind));
+                        quote!(if __w.passes(&[#(#kinds::ID),*], &[]) { #step })
+                    }
+                    Filter::Except(kinds) => {
+                        let kinds = kinds.iter().map(|kind| self.kind(kind));
+                        quote!(if __w.passes(&[], &[#(#kinds::ID),*]) { #step })
+                    }
+                };
+                Some(quote!(#(#cfgs)* { #guarded }))
+            })
+            .collect();
+        let uses = reads.then(|| self.imports());
+        quote!(#uses #leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
+    }
+
+    fn walk_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Leaf(_) => quote!((&&&#krate::__private::Maybe(#value)).__signal_walk(__w)),
+            Shape::Tuple(elems) => {
+                let parts = elems.iter().enumerate().map(|(index, (_, elem))| {
+                    let expr = self.walk_expr(elem, &{
+                        let index = syn::Index::from(index);
+                        quote!(&__t.#index)
+                    });
+                    quote! {
+                        __w.__push(#krate::Step::Tuple(#index));
+                        let __flow = #expr;
+                        __w.__pop();
+                        __flow?;
+                    }
+                });
+                quote! {
+                    (|__w: &mut #krate::Walker<'_>| -> ::core::ops::ControlFlow<()> {
+                        let __t = #value;
+                        #(#parts)*
+                        ::core::ops::ControlFlow::Continue(())
+                    })(__w)
+                }
+            }
+            Shape::Seq(inner, _, _) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote! {
+                    #krate::__private::walk_seq(
+                        ::core::iter::IntoIterator::into_iter(#value), __w, |__e, __w| #inner,
+                    )
+                }
+            }
+            Shape::Map(inner) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!(#krate::__private::walk_seq(#value.values(), __w, |__e, __w| #inner))
+            }
+            Shape::Opt(inner, _) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!(match #value {
+                    ::core::option::Option::Some(__e) => #inner,
+                    ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+                })
+            }
+            Shape::Deref(inner, _, _) => {
+                let inner = self.walk_expr(inner, &quote!(__e));
+                quote!({ let __e = &**#value; #inner })
+            }
+        }
+    }
+}
