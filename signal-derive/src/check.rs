@@ -26,23 +26,12 @@ pub fn check(cx: &Ctxt, input: &Input) {
     }
 }
 
-/// What the derive must be able to read of a field's type: not deeper than
-/// it reads, and, without an annotation, nothing it cannot see through.
+/// Without an annotation, a field's type must hold nothing the derive cannot
+/// see through. (Types too deep to read are refused before parsing: see
+/// `depth.rs`.)
 fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
     let attrs = &field.attrs;
     if attrs.skip.get().is_some() {
-        return;
-    }
-    if ty::depth(field.ty) > ty::MAX_DEPTH {
-        cx.error_spanned_by(
-            field.ty,
-            format!(
-                "this type nests more than {} levels deep, more than the derive reads: \
-                 name an inner part with a type alias or a struct, or skip the field with \
-                 `#[signal(skip = \"reason\")]`",
-                ty::MAX_DEPTH
-            ),
-        );
         return;
     }
     let annotated = attrs.forward.get().is_some()
@@ -52,20 +41,25 @@ fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
         return;
     }
     if let Some(part) = ty::undecidable(field.ty, params) {
-        cx.error_spanned_by(
-            field.ty,
+        let message = if part.final_ {
+            format!(
+                "the derive cannot tell whether this field carries signals: {}",
+                part.what
+            )
+        } else {
+            let bound = if part.what.contains("type parameter") {
+                " (this adds a `Signal` bound)"
+            } else {
+                ""
+            };
             format!(
                 "the derive cannot tell whether this field carries signals: {}. \
-                 Decide: `#[signal(forward)]` to pass its signals on{}, or \
+                 Decide: `#[signal(forward)]` to pass its signals on{bound}, or \
                  `#[signal(skip = \"reason\")]` to drop them on purpose",
-                part.what,
-                if matches!(part.part, syn::Type::Path(_)) && part.what.contains("type parameter") {
-                    " (this adds a `Signal` bound)"
-                } else {
-                    ""
-                },
-            ),
-        );
+                part.what
+            )
+        };
+        cx.error_spanned_by(field.ty, message);
     }
 }
 

@@ -25,13 +25,29 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
         .as_ref()
         .and_then(|input| input.attrs.krate.get().cloned())
         .unwrap_or_else(|| syn::parse_quote!(::signal_core));
-    match input {
-        Some(input) if !cx.has_errors() => Expander::new(&input, krate).expand(),
+    // Everything generated names the crate through one import, so a wrong
+    // `crate = "..."` path is one error, on the attribute.
+    let alias: Path = syn::parse_quote!(__signal_core);
+    let output = match input {
+        Some(input) if !cx.has_errors() => Expander::new(&input, alias).expand(),
         _ => {
             let errors = cx.into_compile_errors();
-            let fallback = fallback(node, &krate);
+            let fallback = fallback(node, &alias);
             quote!(#errors #fallback)
         }
+    };
+    // Spanned at the user's path, so that an unresolved one is reported
+    // there.
+    let (first, _) = crate::ty::span_range(&krate);
+    let import = quote_spanned!(first=> use #krate as __signal_core;);
+    quote! {
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals, unused_qualifications)]
+        const _: () = {
+            #[allow(unused_imports)]
+            #import
+            #output
+        };
     }
 }
 

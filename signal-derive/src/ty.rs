@@ -23,10 +23,6 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{GenericArgument, Ident, PathArguments, ReturnType, Type, TypeParamBound};
 
-/// The deepest type nesting the derive reads. Deeper types get a spanned
-/// error instead of a compiler crash.
-pub const MAX_DEPTH: usize = 48;
-
 pub enum Shape<'a> {
     /// Dispatched by the compiler: `Signal`, a registered classifier, or
     /// nothing (data).
@@ -225,19 +221,6 @@ impl<'a> Shape<'a> {
     }
 }
 
-/// How deep a type nests, counting up to `MAX_DEPTH + 1`.
-pub fn depth(ty: &Type) -> usize {
-    fn go(ty: &Type, level: usize) -> usize {
-        if level > MAX_DEPTH {
-            return level;
-        }
-        let mut deepest = level;
-        each_inner(ty, &mut |inner| deepest = deepest.max(go(inner, level + 1)));
-        deepest
-    }
-    go(ty, 1)
-}
-
 /// Calls `f` on every type written directly inside `ty`: generic arguments
 /// (and associated-type bindings) of every path segment, tuple, array and
 /// slice elements, reference and pointer targets, trait object bounds'
@@ -308,21 +291,28 @@ pub fn all_types<'a>(ty: &'a Type, out: &mut Vec<&'a Type>) {
 }
 
 /// A part of a type that no compile-time check can see through.
-pub struct Undecidable<'a> {
-    /// The part, for the error's span.
-    pub part: &'a Type,
+pub struct Undecidable {
     pub what: String,
+    /// `what` already names the fix.
+    pub final_: bool,
 }
 
 /// The first part of `ty` that the derive cannot prove signal-free: a type
 /// parameter of the derived type, a projection (`S::Err`, `<S as T>::Err`,
 /// `Self::Err`), a type macro, `dyn Any`, or a type form it does not know.
-pub fn undecidable<'a>(ty: &'a Type, params: &[&Ident]) -> Option<Undecidable<'a>> {
+pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
     let mut types = Vec::new();
     all_types(ty, &mut types);
     for part in types {
         let what = match part {
-            Type::Path(path) if path.qself.is_some() => {
+            // `<Local as Store>::Err` names one type, which the compiler is
+            // asked about like any other; `<S as Store>::Err` does not.
+            Type::Path(path)
+                if path
+                    .qself
+                    .as_ref()
+                    .is_some_and(|qself| mentions_self_or(&qself.ty, params)) =>
+            {
                 format!(
                     "the projection `{}` can be any type",
                     crate::doc::type_string(part)
@@ -364,7 +354,13 @@ pub fn undecidable<'a>(ty: &'a Type, params: &[&Ident]) -> Option<Undecidable<'a
                 if !any {
                     continue;
                 }
-                "a `dyn Any` may hold any value, including errors that carry signals".to_owned()
+                return Some(Undecidable {
+                    what: "a `dyn Any` may hold any value, including errors that carry signals, \
+                           and no walk can find them. Skip it with a reason: \
+                           `#[signal(skip = \"reason\")]`"
+                        .to_owned(),
+                    final_: true,
+                });
             }
             Type::Verbatim(_) | Type::Infer(_) | Type::ImplTrait(_) => format!(
                 "the derive cannot read the type `{}`",
@@ -372,7 +368,10 @@ pub fn undecidable<'a>(ty: &'a Type, params: &[&Ident]) -> Option<Undecidable<'a
             ),
             _ => continue,
         };
-        return Some(Undecidable { part, what });
+        return Some(Undecidable {
+            what,
+            final_: false,
+        });
     }
     None
 }
@@ -491,7 +490,19 @@ pub fn std_names(ty: &Type, containers_only: bool, out: &mut Vec<StdName>) {
     }
 }
 
-/// Whether `ty` mentions one of `params` (or `Self`) anywhere.
+/// Whether `ty` mentions `Self` or one of `params` anywhere.
+fn mentions_self_or(ty: &Type, params: &[&Ident]) -> bool {
+    let mut all = Vec::new();
+    all_types(ty, &mut all);
+    all.into_iter().any(|inner| match inner {
+        Type::Path(path) => path.path.segments.first().is_some_and(|first| {
+            first.ident == "Self" || params.iter().any(|param| first.ident == **param)
+        }),
+        _ => false,
+    })
+}
+
+/// Whether `ty` mentions one of `params` (or a projection) anywhere.
 pub fn mentions(ty: &Type, params: &[&Ident]) -> bool {
     let mut all = Vec::new();
     all_types(ty, &mut all);

@@ -12,7 +12,7 @@ pub enum Inner {
 
 #[derive(Signal)]
 pub enum Outer {
-    Io(#[signal(forward)] std::io::Error),
+    Io(#[signal(forward)] std::num::ParseIntError),
 }
 
 fn main() {}

@@ -11,9 +11,8 @@ pub enum Inner {
 }
 
 #[derive(Signal)]
-#[signal(leaf = "Reconnect")]
 pub enum Outer {
-    Dropped,
+    Dynamic(#[signal(chain(text(Reconnect)))] Box<dyn std::error::Error + Send + Sync>),
 }
 
 fn main() {}

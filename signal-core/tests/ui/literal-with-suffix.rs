@@ -1,0 +1,20 @@
+use signal_core::{kind, Signal};
+
+kind! {
+    pub Reconnect;
+}
+
+#[derive(Debug, Signal)]
+pub enum Inner {
+    #[signal(leaf = "Reconnect")]
+    Dropped,
+}
+
+#[derive(Signal)]
+pub enum Outer {
+    #[signal(leaf = "Reconnect"suffix)]
+    Dropped,
+    Inner(#[signal(skip = "reported elsewhere"x)] Inner),
+}
+
+fn main() {}
