@@ -259,11 +259,7 @@ impl<T: Error + 'static> ChainListed<T> for ClassifiedError {}
 )]
 pub trait StdName<T: ?Sized> {
     #[inline]
-    fn check()
-    where
-        Self: Sized,
-    {
-    }
+    fn check() {}
 }
 
 #[diagnostic::do_not_recommend]

@@ -272,6 +272,9 @@ pub struct Fixture<T> {
     /// The `(only, except)` filters of the forwarded fields on its path,
     /// outermost last.
     filters: Vec<(&'static [KindId], &'static [KindId])>,
+    /// Kinds raised on the way by enum-level leaves, each with the number of
+    /// filters that were already on the path below it (those do not apply).
+    also: Vec<(KindId, usize)>,
 }
 
 impl<T> Fixture<T> {
@@ -281,6 +284,7 @@ impl<T> Fixture<T> {
             value,
             leaf,
             filters: Vec::new(),
+            also: Vec::new(),
         }
     }
 
@@ -290,6 +294,7 @@ impl<T> Fixture<T> {
             value: wrap(self.value),
             leaf: self.leaf,
             filters: self.filters,
+            also: self.also,
         }
     }
 
@@ -301,14 +306,26 @@ impl<T> Fixture<T> {
         self
     }
 
-    /// Whether the value should carry `kind`: its leaf implies it, and every
-    /// filter on its path lets it through.
+    /// The value also raises `kind` where it is now (an enum-level leaf).
+    #[doc(hidden)]
+    pub fn __also(&mut self, kind: KindId) {
+        self.also.push((kind, self.filters.len()));
+    }
+
+    /// Whether the value should carry `kind`: its leaf (or an enum-level leaf
+    /// on its path) implies it, and every filter above lets it through.
     pub fn should_carry(&self, kind: KindId) -> bool {
-        self.leaf.implies(kind)
-            && self.filters.iter().all(|(only, except)| {
+        let passes = |filters: &[(&'static [KindId], &'static [KindId])]| {
+            filters.iter().all(|(only, except)| {
                 (only.is_empty() || only.iter().any(|&k| kind.implies(k)))
                     && !except.iter().any(|&k| kind.implies(k))
             })
+        };
+        (self.leaf.implies(kind) && passes(&self.filters))
+            || self
+                .also
+                .iter()
+                .any(|&(also, below)| also.implies(kind) && passes(&self.filters[below..]))
     }
 }
 

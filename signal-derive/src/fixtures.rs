@@ -17,15 +17,16 @@ impl Expander<'_> {
         let mut parts: Vec<TokenStream> = Vec::new();
         // An enum-level leaf is one path: the first variant that can be
         // built from defaults stands for it.
-        if let Some((leaf, _)) = self.enum_leaf() {
+        if let Some((leaf, when)) = self.enum_leaf() {
             let kind = self.kind(leaf);
             let tries = bodies.iter().map(|body| {
                 let path = body.path();
                 let cfgs = body.cfgs;
                 let build = self.defaulted(&path, body.fields, None, &TokenStream::new());
                 let ctor = &build.constructor;
+                let push_leaf = self.push_leaf(ctor, &kind, when);
                 let push = build.push(quote! {
-                    __out.push(#krate::__private::Fixture::__leaf(#ctor, #kind::ID));
+                    #push_leaf
                     __done = true;
                 });
                 quote!(#(#cfgs)* if !__done { #push })
@@ -38,9 +39,24 @@ impl Expander<'_> {
         }
         for body in &bodies {
             let cfgs = body.cfgs;
-            let inner = self.variant_fixtures(&body.path(), body.leaf, body.fields);
+            let inner = self.variant_fixtures(&body.path(), body.leaf, body.when, body.fields);
             parts.push(quote!(#(#cfgs)* { #inner }));
         }
+        // Every value of the enum raises its enum-level leaf too.
+        let also = self.enum_leaf().map(|(leaf, when)| {
+            let kind = self.kind(leaf);
+            let condition = match when {
+                Some(predicate) => quote!(#krate::__private::when(#predicate, &__fx.value)),
+                None => quote!(true),
+            };
+            quote! {
+                for __fx in __out.iter_mut() {
+                    if #condition {
+                        __fx.__also(#kind::ID);
+                    }
+                }
+            }
+        });
         let imports = self.imports();
         quote! {
             #imports
@@ -49,6 +65,7 @@ impl Expander<'_> {
                 return __out;
             }
             #(#parts)*
+            #also
             __cx.leave();
             __out
         }
@@ -101,12 +118,34 @@ impl Expander<'_> {
         }
     }
 
+    /// Pushes a leaf's fixture; a conditional leaf only if its predicate
+    /// holds for the value built from defaults.
+    fn push_leaf(
+        &self,
+        ctor: &TokenStream,
+        kind: &TokenStream,
+        when: Option<&syn::Path>,
+    ) -> TokenStream {
+        let krate = &self.krate;
+        let condition = match when {
+            Some(predicate) => quote!(#krate::__private::when(#predicate, &__v)),
+            None => quote!(true),
+        };
+        quote! {
+            let __v = #ctor;
+            if #condition {
+                __out.push(#krate::__private::Fixture::__leaf(__v, #kind::ID));
+            }
+        }
+    }
+
     /// Fixtures of one variant: its leaf with every field `Default`, then
     /// each forwarded field's fixtures with the other fields `Default`.
     fn variant_fixtures(
         &self,
         path: &TokenStream,
         leaf: Option<&KindPath>,
+        when: Option<&syn::Path>,
         fields: &[Field],
     ) -> TokenStream {
         let krate = &self.krate;
@@ -115,11 +154,8 @@ impl Expander<'_> {
             let kind = self.kind(leaf);
             let leaf = self.defaulted(path, fields, None, &TokenStream::new());
             let ctor = &leaf.constructor;
-            out.push(
-                leaf.push(
-                    quote!(__out.push(#krate::__private::Fixture::__leaf(#ctor, #kind::ID));),
-                ),
-            );
+            let push = self.push_leaf(ctor, &kind, when);
+            out.push(leaf.push(push));
         }
         for (index, field) in fields.iter().enumerate() {
             let Role::Forward = role(field) else {
