@@ -209,6 +209,29 @@ impl<T: ?Sized> Forwarded<T> for SignalCarrier {}
 #[diagnostic::do_not_recommend]
 impl<T: ?Sized> Forwarded<T> for ClassifiedError {}
 
+/// A skipped field must be able to carry signals: a skip on a field that
+/// cannot is noise, and would hide the day its type starts to carry.
+#[diagnostic::on_unimplemented(
+    message = "`#[signal(skip = \"...\")]` on a field of type `{T}`, which cannot carry signals",
+    label = "nothing to skip: `{T}` does not implement `Signal`, has no registered classifier, and is not a type-erased error",
+    note = "drop the attribute: a field that carries nothing needs no annotation, and the derive will ask for one if its type ever starts to carry signals"
+)]
+pub trait Skippable<T: ?Sized> {
+    #[inline]
+    fn check(self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> Skippable<T> for SignalCarrier {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> Skippable<T> for ClassifiedError {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> Skippable<T> for TypeErasedError {}
+
 /// A `chain(...)` field must be an error, or deref to one.
 #[diagnostic::on_unimplemented(
     message = "`#[signal(chain(...))]` on a field of type `{T}`, which has no `source()` chain",

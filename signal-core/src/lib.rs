@@ -18,7 +18,7 @@ mod trace;
 #[doc(hidden)]
 pub use crate::checks::{
     ChainError, ChainListed, Chained, ClassifiedError, DynProbe, Forwarded, NoSignals, Probe,
-    SignalCarrier, StdName, TypeErasedError, Unannotated, or,
+    SignalCarrier, Skippable, StdName, TypeErasedError, Unannotated, or,
 };
 #[doc(hidden)]
 pub use crate::checks::{

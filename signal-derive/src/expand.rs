@@ -80,6 +80,8 @@ pub struct Expander<'a> {
     /// Predicates added to the where-clause: `Leaf: Signal` for each
     /// forwarded leaf type that mentions a type parameter.
     pub bounds: Vec<&'a Type>,
+    /// The type parameters.
+    pub params: Vec<&'a Ident>,
 }
 
 /// What the attributes say a field does.
@@ -152,6 +154,7 @@ impl<'a> Expander<'a> {
             krate,
             name: input.ident.unraw().to_string(),
             bounds,
+            params,
         }
     }
 

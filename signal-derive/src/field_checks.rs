@@ -17,7 +17,7 @@ use syn::Type;
 use crate::attr::Chain;
 use crate::chain::points_to_dyn;
 use crate::expand::{Expander, Role, role};
-use crate::ty::{Probed, Shape, StdName, probes, span_range, std_names};
+use crate::ty::{Probed, Shape, StdName, probes, span_range, std_names, undecidable};
 
 impl Expander<'_> {
     pub fn field_checks(&self) -> TokenStream {
@@ -28,7 +28,13 @@ impl Expander<'_> {
             let ty = field.ty;
             let cfgs = &field.cfgs;
             let check = match role(field) {
-                Role::Skip => continue,
+                // A skip on a type the derive cannot see through is always
+                // allowed; on any other type, there must be something to skip.
+                Role::Skip if undecidable(ty, &self.params).is_some() => continue,
+                Role::Skip => {
+                    let probed = probes(ty);
+                    self.check_call(quote!(#krate::Skippable), ty, &self.any(&probed))
+                }
                 Role::Classified(classifier) => self.classifier_check(ty, classifier),
                 Role::Chain(chain) => self.chain_checks(ty, chain),
                 Role::Unannotated => {
