@@ -34,6 +34,19 @@ fn classify_sqlite(error: &rusqlite::Error) -> Option<KindId> {
     }
 }
 
+/// The same, registered for the type: a `rusqlite::Error` field now needs a
+/// decision, and plain `forward` classifies it.
+#[derive(Default)]
+struct SqliteClassifier;
+
+impl signal_core::Classify<rusqlite::Error> for SqliteClassifier {
+    fn classify(&self, error: &rusqlite::Error) -> signal_core::Kinds {
+        classify_sqlite(error).into()
+    }
+}
+
+impl signal_core::ClassifiedBy<SqliteClassifier> for rusqlite::Error {}
+
 #[derive(Debug, thiserror::Error, Signal)]
 pub enum StorageError {
     #[error("pool needs a connection")]

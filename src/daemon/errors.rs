@@ -5,7 +5,7 @@
 use std::io;
 
 use signal_core::net::{IoClassifier, TimedOut};
-use signal_core::{Kind, KindId, Signal, kind};
+use signal_core::{ClassifiedBy, Classify, Kind, KindId, Kinds, Signal, kind};
 
 kind! {
     /// The database pool was closed or lost its connections: rebuild it.
@@ -30,6 +30,24 @@ pub fn classify_sqlite(error: &rusqlite::Error) -> Option<KindId> {
         _ => None,
     }
 }
+
+/// [`classify_sqlite`] as a classifier type, registered for
+/// `rusqlite::Error`: every field of that type in this crate must be
+/// forwarded or skipped, and plain `forward` uses this classifier.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SqliteClassifier;
+
+impl Classify<rusqlite::Error> for SqliteClassifier {
+    fn classify(&self, error: &rusqlite::Error) -> Kinds {
+        classify_sqlite(error).into()
+    }
+
+    fn kinds(&self) -> Vec<KindId> {
+        vec![DatabaseBusy::ID]
+    }
+}
+
+impl ClassifiedBy<SqliteClassifier> for rusqlite::Error {}
 
 /// Errors of the job store.
 #[derive(Debug, thiserror::Error, Signal)]
