@@ -12,7 +12,7 @@
 //! unmet bound at the probe (spanned over the user's field type) without a
 //! note pointing into this crate's sources.
 
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::new_without_default)]
 
 use core::marker::PhantomData;
 use core::ops::Deref;
