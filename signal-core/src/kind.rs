@@ -178,6 +178,9 @@ macro_rules! kind {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         $vis struct $name;
 
+        // Not offered as "other types that implement `Kind`" when a name that
+        // is not a kind is used as one: the list would be noise.
+        #[diagnostic::do_not_recommend]
         impl $crate::Kind for $name {
             const NAME: &'static str = ::core::stringify!($name);
             const ID: $crate::KindId = $crate::KindId::__new(&$crate::__private::KindInfo {
