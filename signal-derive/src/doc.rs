@@ -85,6 +85,35 @@ pub fn impl_doc(input: &Input, name: &str) -> String {
                     Filter::Except(kinds) => format!(", except {}", kind_list(kinds)),
                 };
                 lines.push(format!("- `{at}` forwards {shown}{via}{filter}"));
+            } else if let Some(classifier) = field.attrs.forward_with.get() {
+                let classifier = classifier.to_token_stream().to_string().replace(' ', "");
+                lines.push(format!(
+                    "- `{at}` ({shown}) is classified by `{classifier}`"
+                ));
+            } else if let Some(chain) = field.attrs.chain.get() {
+                let items: Vec<String> = chain
+                    .items
+                    .iter()
+                    .map(|item| {
+                        format!(
+                            "`{}`",
+                            item.ty.to_token_stream().to_string().replace(' ', "")
+                        )
+                    })
+                    .collect();
+                let text = if chain.text.is_empty() {
+                    ""
+                } else {
+                    ", then text rules"
+                };
+                lines.push(format!(
+                    "- `{at}` ({shown}): its `source()` chain is searched for {}{text}",
+                    if items.is_empty() {
+                        "nothing by type".to_owned()
+                    } else {
+                        items.join(", ")
+                    }
+                ));
             } else if let Some(reason) = field.attrs.skip.get() {
                 lines.push(format!("- `{at}` ({shown}) is skipped: {}", reason.value()));
             }
@@ -92,6 +121,9 @@ pub fn impl_doc(input: &Input, name: &str) -> String {
     };
     match &input.data {
         Data::Enum(variants) => {
+            if let Some(leaf) = input.attrs.leaf.get() {
+                lines.push(format!("- every `{name}` raises {}", kind_link(leaf)));
+            }
             for variant in variants {
                 let variant_name = syn::ext::IdentExt::unraw(variant.ident).to_string();
                 if let Some(leaf) = variant.attrs.leaf.get() {
