@@ -402,3 +402,23 @@ fn test_only_and_except_are_visible_in_the_map() {
             .contains("- `Filtered::Only` — `only(Reconnect)`")
     );
 }
+
+mod reexported {
+    pub use signal_core as signals;
+}
+
+/// The crate reached through a re-export, as a library that wraps
+/// `signal-core` would.
+#[derive(Debug, Signal)]
+#[signal(crate = "reexported::signals")]
+pub enum ThroughReexport {
+    Inner(#[signal(forward)] Leafy),
+    Plain,
+}
+
+#[test]
+fn test_crate_path_through_a_reexport() {
+    assert!(ThroughReexport::Inner(Leafy::Pool).has::<Reconnect>());
+    assert!(!ThroughReexport::Inner(Leafy::Benign).has::<Reconnect>());
+    assert!(!ThroughReexport::Plain.has::<Reconnect>());
+}
