@@ -209,6 +209,30 @@ impl<T: ?Sized> Forwarded<T> for SignalCarrier {}
 #[diagnostic::do_not_recommend]
 impl<T: ?Sized> Forwarded<T> for ClassifiedError {}
 
+/// Each part of a forwarded tuple is walked if it carries signals and is
+/// data otherwise; a type-erased error cannot be walked by `forward`, and
+/// must not pass for data.
+#[diagnostic::on_unimplemented(
+    message = "`{T}`, a part of this forwarded field, is a type-erased error, which `forward` cannot walk",
+    label = "`forward` would pass over the `{T}` inside",
+    note = "move the type-erased error to a field of its own and walk it with `#[signal(chain(...))]`, or skip this field with a reason"
+)]
+pub trait ForwardedPart<T: ?Sized> {
+    #[inline]
+    fn check(self)
+    where
+        Self: Sized,
+    {
+    }
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> ForwardedPart<T> for SignalCarrier {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> ForwardedPart<T> for ClassifiedError {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> ForwardedPart<T> for NoSignals {}
+
 /// A skipped field must be able to carry signals: a skip on a field that
 /// cannot is noise, and would hide the day its type starts to carry.
 #[diagnostic::on_unimplemented(

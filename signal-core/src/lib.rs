@@ -17,8 +17,8 @@ mod trace;
 // show `signal_core::Unannotated`, never a private path.
 #[doc(hidden)]
 pub use crate::checks::{
-    ChainError, ChainListed, Chained, ClassifiedError, DynProbe, Forwarded, NoSignals, Probe,
-    SignalCarrier, Skippable, StdName, TypeErasedError, Unannotated, or,
+    ChainError, ChainListed, Chained, ClassifiedError, DynProbe, Forwarded, ForwardedPart,
+    NoSignals, Probe, SignalCarrier, Skippable, StdName, TypeErasedError, Unannotated, or,
 };
 #[doc(hidden)]
 pub use crate::checks::{

@@ -38,6 +38,26 @@ fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
         || attrs.forward_with.get().is_some()
         || attrs.chain.get().is_some();
     if annotated {
+        // A part of a forwarded tuple that may hold anything would pass for
+        // data.
+        if attrs.forward.get().is_some() {
+            let mut leaves = Vec::new();
+            ty::Shape::of(field.ty).leaves(&mut leaves);
+            if leaves.len() > 1
+                && let Some(part) = leaves
+                    .iter()
+                    .filter_map(|leaf| ty::undecidable(leaf, params))
+                    .find(|part| part.final_)
+            {
+                cx.error_spanned_by(
+                    field.ty,
+                    format!(
+                        "a part of this forwarded field cannot be walked: {}",
+                        part.what
+                    ),
+                );
+            }
+        }
         return;
     }
     if let Some(part) = ty::undecidable(field.ty, params) {

@@ -56,7 +56,21 @@ impl Expander<'_> {
                             dynamic: false,
                         })
                         .collect();
-                    self.check_call(quote!(#krate::Forwarded), ty, &self.any(&probed))
+                    // The parts of a tuple: data or carriers, never a
+                    // type-erased error passed over as data.
+                    let parts = if probed.len() > 1 {
+                        probed
+                            .iter()
+                            .map(|part| {
+                                let answer = self.any(std::slice::from_ref(part));
+                                self.check_call(quote!(#krate::ForwardedPart), part.ty, &answer)
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    let whole = self.check_call(quote!(#krate::Forwarded), ty, &self.any(&probed));
+                    quote!(#whole #(#parts)*)
                 }
             };
             checks.push(quote!(#(#cfgs)* { #check }));

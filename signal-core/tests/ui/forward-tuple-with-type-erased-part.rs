@@ -1,0 +1,19 @@
+use signal_core::{kind, Signal};
+
+kind! {
+    pub Reconnect;
+}
+
+#[derive(Debug, Signal)]
+pub enum Inner {
+    #[signal(leaf = "Reconnect")]
+    Dropped,
+}
+
+#[derive(Signal)]
+pub struct Batch {
+    #[signal(forward)]
+    errors: Vec<(Inner, Box<dyn std::error::Error + Send + Sync>)>,
+}
+
+fn main() {}
