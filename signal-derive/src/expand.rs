@@ -403,6 +403,12 @@ impl Expander<'_> {
         }
     }
 
+    /// Whether the generated methods read any field (and need the dispatch
+    /// traits in scope).
+    pub fn reads_fields(&self) -> bool {
+        self.input.all_fields().any(|field| role(field).binds())
+    }
+
     pub fn is_empty_enum(&self) -> bool {
         matches!(&self.input.data, Data::Enum(variants) if variants.is_empty())
     }

@@ -31,7 +31,8 @@ impl Expander<'_> {
             let statements = blocks.map(|(_, pattern, block)| quote!(let #pattern = *self; #block));
             quote!(#(#statements)*)
         };
-        quote!(#enum_leaf #dispatch)
+        let uses = self.reads_fields().then(|| self.imports());
+        quote!(#uses #enum_leaf #dispatch)
     }
 
     fn has_block(&self, body: &Body) -> TokenStream {
@@ -41,7 +42,6 @@ impl Expander<'_> {
             let kind = self.kind(leaf);
             quote!(if #kind::implies::<__K>() #when { return true; })
         });
-        let mut reads = false;
         let forwards: Vec<TokenStream> = body
             .fields
             .iter()
@@ -57,14 +57,12 @@ impl Expander<'_> {
                     Role::Chain(chain) => self.chain_has(field.ty, chain, &value),
                     Role::Skip | Role::Unannotated => return None,
                 };
-                reads = true;
                 let filter = self.static_filter(filter(field));
                 let cfgs = &field.cfgs;
                 Some(quote!(#(#cfgs)* { if #filter #expr { return true; } }))
             })
             .collect();
-        let uses = reads.then(|| self.imports());
-        quote!(#uses #leaf #(#forwards)* false)
+        quote!(#leaf #(#forwards)* false)
     }
 
     /// `(... ) &&` when a filter decides, per kind, whether a field is

@@ -46,10 +46,11 @@ impl Expander<'_> {
                 }
             })
             .collect();
+        let uses = self.reads_fields().then(|| self.imports());
         if is_enum {
-            quote!(#enum_leaf match *self { #(#blocks)* })
+            quote!(#uses #enum_leaf match *self { #(#blocks)* })
         } else {
-            quote!(#(#blocks)*)
+            quote!(#uses #(#blocks)*)
         }
     }
 
@@ -72,7 +73,6 @@ impl Expander<'_> {
                 }
             }
         });
-        let mut reads = false;
         let forwards: Vec<TokenStream> = body
             .fields
             .iter()
@@ -89,7 +89,6 @@ impl Expander<'_> {
                     Role::Chain(chain) => self.chain_walk(field.ty, chain, &value),
                     Role::Skip | Role::Unannotated => return None,
                 };
-                reads = true;
                 let cfgs = &field.cfgs;
                 let field_name = self.field_name(field);
                 let step = quote! {
@@ -112,8 +111,7 @@ impl Expander<'_> {
                 Some(quote!(#(#cfgs)* { #guarded }))
             })
             .collect();
-        let uses = reads.then(|| self.imports());
-        quote!(#uses #leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
+        quote!(#leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
     }
 
     fn walk_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
