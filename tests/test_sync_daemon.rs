@@ -130,7 +130,11 @@ async fn test_run_without_faults_rebuilds_and_retries_nothing() {
     assert_eq!(counts.dead_lettered, 0);
     // Without `dir` or `keep`, the temporary directory is gone.
     assert!(report.signal_map.is_none());
-    assert!(!report.dir.exists(), "{} was left behind", report.dir.display());
+    assert!(
+        !report.dir.exists(),
+        "{} was left behind",
+        report.dir.display()
+    );
 }
 
 /// The deadline bounds the run: workers stop, the rest is `pending` (not

@@ -402,7 +402,10 @@ fn test_temporary_directory_is_removed_unless_kept() {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     assert!(dirs[0].join("jobs.db").exists());
     assert!(dirs[0].join("signal-map.md").exists());
-    assert!(stdout.contains("signal map of WorkerError written to"), "{stdout}");
+    assert!(
+        stdout.contains("signal map of WorkerError written to"),
+        "{stdout}"
+    );
 }
 
 /// A second daemon on a directory in use refuses to start, rather than
@@ -421,8 +424,8 @@ fn test_second_daemon_on_the_same_directory_is_refused() {
         assert!(started.elapsed() < Duration::from_secs(60), "no queue yet");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (status, stdout, stderr) = Daemon::start(&["--dir", dir_arg, "--jobs", "10"], &[])
-        .finish(Duration::from_secs(60));
+    let (status, stdout, stderr) =
+        Daemon::start(&["--dir", dir_arg, "--jobs", "10"], &[]).finish(Duration::from_secs(60));
     assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stderr.contains("in use by another sync_daemon"), "{stderr}");
     drop(first); // killed

@@ -245,7 +245,11 @@ async fn test_progress_does_not_lift_the_intensity_limit() {
         // though each of its runs made progress.
         let delays =
             delays_after_short_runs(true, Intensity::new(3, Duration::from_secs(60))).await;
-        assert_eq!(delays, [Duration::from_secs(1); 3], "four runs, then stopped");
+        assert_eq!(
+            delays,
+            [Duration::from_secs(1); 3],
+            "four runs, then stopped"
+        );
     })
     .await;
 }

@@ -33,8 +33,7 @@ use std::time::{Duration, Instant};
 use deadpool_sqlite::Pool;
 use signal_core::net::TransientNetwork;
 use signal_core::runtime::{
-    Backoff, Ctx, Intensity, Phase, Policy, Reaction, Resource, Supervisor,
-    WorkerHandle,
+    Backoff, Ctx, Intensity, Phase, Policy, Reaction, Resource, Supervisor, WorkerHandle,
 };
 use signal_core::{Kind, Signal};
 use tokio::time::timeout;
@@ -291,7 +290,8 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
         path: config.dir.clone().unwrap_or_else(store::run_dir),
     };
     std::fs::create_dir_all(&dir.path)?;
-    let _lock = store::lock_dir(&dir.path)?.ok_or_else(|| DaemonError::DirInUse(dir.path.clone()))?;
+    let _lock =
+        store::lock_dir(&dir.path)?.ok_or_else(|| DaemonError::DirInUse(dir.path.clone()))?;
     let path = dir.path.join("jobs.db");
 
     let mut rng = Rng::new(config.seed);
@@ -392,7 +392,9 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
     handles.iter().for_each(WorkerHandle::recover);
     let all_finished = async {
         for handle in &handles {
-            handle.wait_for(|status| status.phase == Phase::Exited).await;
+            handle
+                .wait_for(|status| status.phase == Phase::Exited)
+                .await;
         }
     };
     let _ = timeout(config.grace, all_finished).await;

@@ -196,7 +196,10 @@ pub fn prepare(path: &Path, jobs: u64, bad: &[bool]) -> rusqlite::Result<Prepare
         "UPDATE jobs SET state = 'pending', claimed_by = NULL WHERE state = 'claimed'",
         [],
     )? as u64;
-    let one = |sql: &str| tx.query_row(sql, [], |row| row.get::<_, i64>(0)).map(|n| n as u64);
+    let one = |sql: &str| {
+        tx.query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map(|n| n as u64)
+    };
     prepared.jobs = one("SELECT count(*) FROM jobs")?;
     prepared.finished = one("SELECT count(*) FROM jobs WHERE state IN ('done', 'dead')")?;
     tx.commit()?;
@@ -312,15 +315,11 @@ pub fn count(path: &Path) -> rusqlite::Result<Counts> {
     Ok(Counts {
         jobs: one("SELECT count(*) FROM jobs")?,
         committed,
-        pending: one(
-            "SELECT count(*) FROM jobs
-             WHERE state = 'pending' OR (state = 'claimed' AND claimed_by IS NOT NULL)",
-        )?,
-        lost: one(
-            "SELECT count(*) FROM jobs
+        pending: one("SELECT count(*) FROM jobs
+             WHERE state = 'pending' OR (state = 'claimed' AND claimed_by IS NOT NULL)")?,
+        lost: one("SELECT count(*) FROM jobs
              WHERE (state = 'claimed' AND claimed_by IS NULL)
-                OR (state = 'done' AND id NOT IN (SELECT job_id FROM commits))",
-        )?,
+                OR (state = 'done' AND id NOT IN (SELECT job_id FROM commits))")?,
         duplicated: one("SELECT count(*) FROM commits")? - committed,
         dead_lettered: one("SELECT count(*) FROM jobs WHERE state = 'dead'")?,
         bad_credentials: one("SELECT count(*) FROM jobs WHERE creds = 'bad'")?,
