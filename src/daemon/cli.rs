@@ -127,6 +127,7 @@ pub fn main() -> ExitCode {
                 println!("signal map of WorkerError written to {}", map.display());
             }
             println!("{report}");
+            println!("{}", report.costs);
             let code = report.exit_code();
             match code {
                 0 => {}

@@ -39,7 +39,8 @@ use signal_core::{Kind, Signal};
 use tokio::time::timeout;
 
 use errors::{
-    BadCredentials, BatchSummary, DatabaseBusy, JobError, JobId, NeedsDbReconnect, WorkerError,
+    BadCredentials, BatchSummary, DatabaseBusy, JobError, JobId, NeedsDbReconnect, RemoteError,
+    WorkerError,
 };
 use faults::{Faults, Rng};
 use remote::{Client, Remote};
@@ -123,6 +124,66 @@ impl fmt::Display for Ending {
     }
 }
 
+/// Where a run's time went: what the faults cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Costs {
+    /// Workers.
+    pub workers: usize,
+    /// Requests the remote read.
+    pub requests: u64,
+    /// Calls that got no answer before their deadline (a `Stall`, usually).
+    pub stalled_calls: u64,
+    /// The deadline of one call.
+    pub call_deadline: Duration,
+    /// Connection attempts refused (the remote was not listening).
+    pub refused_connects: u64,
+    /// How long the remote was not listening, in total.
+    pub remote_down: Duration,
+    /// Time between a failed run and the next run (backoff, waiting for a
+    /// rebuild), summed over every worker.
+    pub restart_waits: Duration,
+    /// Outcomes a failed run held and a later run committed, without calling
+    /// the remote again.
+    pub held_over: u64,
+}
+
+impl fmt::Display for Costs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stalled = self.call_deadline * u32::try_from(self.stalled_calls).unwrap_or(u32::MAX);
+        write!(
+            f,
+            "costs: requests={} stalled_calls={} ({:.1} worker-s at {} ms) refused_connects={} \
+             remote_down={:.1}s restart_waits={:.1} worker-s held_over={} (of {} workers)",
+            self.requests,
+            self.stalled_calls,
+            stalled.as_secs_f64(),
+            self.call_deadline.as_millis(),
+            self.refused_connects,
+            self.remote_down.as_secs_f64(),
+            self.restart_waits.as_secs_f64(),
+            self.held_over,
+            self.workers,
+        )
+    }
+}
+
+/// Counters the workers share.
+#[derive(Debug, Default)]
+struct Counters {
+    /// Jobs finished (committed or dead-lettered) by this run.
+    processed: AtomicU64,
+    stalled_calls: AtomicU64,
+    refused_connects: AtomicU64,
+    held_over: AtomicU64,
+    restart_waits_us: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
 /// What a run did, checked against the database.
 #[derive(Clone, Debug)]
 pub struct Report {
@@ -143,6 +204,8 @@ pub struct Report {
     pub pool_drops: u64,
     /// What the supervisor's events said.
     pub events: tally::Counts,
+    /// Where the time went.
+    pub costs: Costs,
     /// Workers that ended with an error instead of finishing.
     pub failed_workers: usize,
     /// How the run ended.
@@ -315,7 +378,7 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
     };
     let policy = Arc::new(policy(&db));
     let supervisor = Supervisor::new();
-    let processed = Arc::new(AtomicU64::new(0));
+    let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
 
     let handles: Vec<WorkerHandle<(), WorkerError>> = (0..config.workers)
@@ -324,15 +387,16 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
                 db: db.clone(),
                 addr: remote.addr(),
                 faults: Arc::clone(&faults),
-                processed: Arc::clone(&processed),
+                counters: Arc::clone(&counters),
                 stop: Arc::clone(&stop),
                 held: Arc::default(),
+                failed_at: Arc::default(),
                 batch: config.batch,
                 deadline: config.call_deadline,
             };
             supervisor.spawn(format!("sync-{i}"), Arc::clone(&policy), move |ctx| {
                 let worker = worker.clone();
-                async move { worker.run(&ctx).await }
+                async move { worker.supervised(&ctx).await }
             })
         })
         .collect();
@@ -364,7 +428,7 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
                 if progress {
                     eprint!(
                         "\r\x1b[2K{} / {} jobs, {} faults injected, pool generation {}",
-                        prepared.finished + processed.load(Ordering::Relaxed),
+                        prepared.finished + counters.processed.load(Ordering::Relaxed),
                         prepared.jobs,
                         faults.network_faults() + faults.pool_drops(),
                         db.generation(),
@@ -443,6 +507,17 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
             ),
         }
     };
+    let events = tally.counts();
+    let costs = Costs {
+        workers: config.workers,
+        requests: faults.requests(),
+        stalled_calls: counters.stalled_calls.load(Ordering::Relaxed),
+        call_deadline: config.call_deadline,
+        refused_connects: counters.refused_connects.load(Ordering::Relaxed),
+        remote_down: faults.refused_for(),
+        restart_waits: Duration::from_micros(counters.restart_waits_us.load(Ordering::Relaxed)),
+        held_over: counters.held_over.load(Ordering::Relaxed),
+    };
     Ok(Report {
         counts,
         accounting_error,
@@ -451,7 +526,8 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
         rebuild_requests: stats.requests,
         network_faults: faults.network_faults(),
         pool_drops: faults.pool_drops(),
-        events: tally.counts(),
+        events,
+        costs,
         failed_workers,
         ending: if timed_out {
             Ending::Deadline { aborted }
@@ -476,14 +552,34 @@ struct Worker {
     db: Resource<Pool>,
     addr: std::net::SocketAddr,
     faults: Arc<Faults>,
-    processed: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
     held: Held,
+    /// When the last run failed.
+    failed_at: Arc<Mutex<Option<Instant>>>,
     batch: usize,
     deadline: Duration,
 }
 
 impl Worker {
+    /// One run, timing the wait since the previous one failed.
+    async fn supervised(&self, ctx: &Ctx) -> Result<(), WorkerError> {
+        if let Some(failed_at) = self
+            .failed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let waited = u64::try_from(failed_at.elapsed().as_micros()).unwrap_or(u64::MAX);
+            Counters::add(&self.counters.restart_waits_us, waited);
+        }
+        let result = self.run(ctx).await;
+        if result.is_err() {
+            *self.failed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        }
+        result
+    }
+
     /// Claims and processes batches until the queue is empty, or until it is
     /// asked to stop. A run that fails leaves its claimed jobs claimed and its
     /// processed outcomes held; the next run commits and finishes them.
@@ -495,7 +591,10 @@ impl Worker {
             // of the pool it actually used.
             let lease = ctx.lease(&self.db);
             let pool: &Pool = &lease;
-            if self.commit_held(pool, name).await? > 0 {
+            // Outcomes held by a run that failed before committing them.
+            let held_over = self.commit_held(pool, name).await?;
+            if held_over > 0 {
+                Counters::add(&self.counters.held_over, held_over as u64);
                 ctx.mark_healthy();
             }
             if self.stopping() {
@@ -525,6 +624,7 @@ impl Worker {
                         self.hold(job.id, Outcome::Dead(trace));
                     }
                     Err(error) => {
+                        self.count(&error);
                         failed.push((job.id, JobError::Remote(error)));
                         break;
                     }
@@ -545,6 +645,16 @@ impl Worker {
                     committed: finished,
                 })));
             }
+        }
+    }
+
+    fn count(&self, error: &RemoteError) {
+        match error {
+            RemoteError::Timeout => Counters::add(&self.counters.stalled_calls, 1),
+            RemoteError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Counters::add(&self.counters.refused_connects, 1);
+            }
+            _ => {}
         }
     }
 
@@ -581,8 +691,7 @@ impl Worker {
             );
         }
         let finished_jobs = finished.committed + finished.dead.len();
-        self.processed
-            .fetch_add(finished_jobs as u64, Ordering::Relaxed);
+        Counters::add(&self.counters.processed, finished_jobs as u64);
         Ok(finished_jobs)
     }
 }
