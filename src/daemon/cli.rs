@@ -105,8 +105,14 @@ pub fn main() -> ExitCode {
         }
     };
     println!(
-        "sync_daemon: {} jobs, {} workers, fault rate {}, seed {}",
-        config.jobs, config.workers, config.fault_rate, config.seed
+        "sync_daemon: {} workers, fault rate {}, seed {}, database in {}",
+        config.workers,
+        config.fault_rate,
+        config.seed,
+        config.dir.as_ref().map_or_else(
+            || "a temporary directory".to_owned(),
+            |d| d.display().to_string()
+        ),
     );
     let result = runtime.block_on(super::run(config, &tally));
     // A database call stuck in a blocking thread must not keep the process
@@ -114,13 +120,16 @@ pub fn main() -> ExitCode {
     runtime.shutdown_timeout(Duration::from_millis(500));
     match result {
         Ok(report) => {
-            if report.prepared.enqueued == 0 {
+            let prepared = &report.prepared;
+            if prepared.enqueued == prepared.jobs && prepared.finished == 0 {
+                println!("enqueued {} jobs", prepared.enqueued);
+            } else {
                 println!(
                     "resumed the queue in {}: {} of {} jobs were finished, {} claims of an earlier run handed back",
                     report.dir.display(),
-                    report.prepared.finished,
-                    report.prepared.jobs,
-                    report.prepared.reclaimed,
+                    prepared.finished,
+                    prepared.jobs,
+                    prepared.reclaimed,
                 );
             }
             if let Some(map) = &report.signal_map {
