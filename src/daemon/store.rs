@@ -176,7 +176,15 @@ pub fn prepare(path: &Path, jobs: u64, bad: &[bool]) -> rusqlite::Result<Prepare
             error => Err(error),
         })?;
     let mut prepared = Prepared::default();
-    if enqueued_before.is_none() {
+    let has_jobs: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM jobs)", [], |row| row.get(0))?;
+    if enqueued_before.is_none() && has_jobs {
+        // A queue from before the `meta` table: it was enqueued.
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('enqueued', (SELECT count(*) FROM jobs))",
+            [],
+        )?;
+    } else if enqueued_before.is_none() {
         {
             let mut insert =
                 tx.prepare("INSERT INTO jobs (id, state, creds) VALUES (?1, 'pending', ?2)")?;
