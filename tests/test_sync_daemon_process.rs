@@ -430,3 +430,57 @@ fn test_second_daemon_on_the_same_directory_is_refused() {
     assert!(stderr.contains("in use by another sync_daemon"), "{stderr}");
     drop(first); // killed
 }
+
+/// `--duration` bounds the process even when the database stops taking
+/// writes: another connection holds its write lock, every worker waits on it
+/// (busy timeout 5 s), the grace period (2 s) runs out and they are aborted;
+/// the accounting still runs, and the run reports its unfinished jobs as
+/// pending, not lost.
+#[test]
+fn test_deadline_with_a_wedged_database_aborts_workers_and_exits() {
+    let dir = TempDir::new("wedged");
+    let args = [
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--jobs",
+        "20000",
+        "--fault-rate",
+        "0.02",
+        "--duration",
+        "6",
+    ];
+    let mut daemon = Daemon::start(&args, &[]);
+    let started = Instant::now();
+    while Queue::finished_in(dir.path()).is_none_or(|finished| finished < 200) {
+        assert!(daemon.is_running(), "the daemon exited before the lock");
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Take the write lock and keep it until the daemon is gone.
+    let mut blocker = Connection::open(dir.path().join("jobs.db")).unwrap();
+    blocker.busy_timeout(Duration::from_secs(10)).unwrap();
+    let tx = blocker
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
+    tx.execute("UPDATE meta SET value = value", []).unwrap();
+    assert!(daemon.is_running(), "the daemon exited before the lock");
+
+    let (status, stdout, stderr) = daemon.finish(Duration::from_secs(60));
+    drop(tx); // rolled back
+    println!("{stdout}");
+    let fields = accounting(&stdout);
+    assert_eq!(status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("ended=deadline (") && stdout.contains("workers aborted)"),
+        "{stdout}"
+    );
+    assert!(field(&fields, "pending") > 0, "{stdout}");
+    assert_eq!(field(&fields, "lost"), 0, "{stdout}");
+    assert_eq!(field(&fields, "duplicated"), 0, "{stdout}");
+    let queue = Queue::read(dir.path()).unwrap();
+    queue.assert_consistent();
+    assert_eq!(
+        queue.finished(),
+        field(&fields, "committed") + field(&fields, "dead_lettered")
+    );
+}
