@@ -19,8 +19,6 @@ pub struct Counts {
     pub restarts_by_kind: BTreeMap<String, u64>,
     /// `retry` reactions.
     pub retries: u64,
-    /// The backoff delays of those retries, summed (worker-milliseconds).
-    pub backoff_ms: u64,
     /// ERROR events.
     pub errors: u64,
     /// ERROR events whose kind is a transient network kind: must stay 0.
@@ -59,7 +57,6 @@ pub struct TallyLayer(Tally);
 struct Fields {
     reaction: Option<String>,
     kind: Option<String>,
-    delay_ms: u64,
     dead_letter: bool,
 }
 
@@ -70,12 +67,6 @@ impl Visit for Fields {
             "kind" => self.kind = Some(value.to_owned()),
             "outcome" => self.dead_letter = value == "dead-lettered",
             _ => {}
-        }
-    }
-
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == "delay_ms" {
-            self.delay_ms = value;
         }
     }
 
@@ -124,7 +115,6 @@ impl<S: Subscriber> Layer<S> for TallyLayer {
         if let Some(reaction) = &fields.reaction {
             if reaction == "retry" {
                 counts.retries += 1;
-                counts.backoff_ms += fields.delay_ms;
             }
             let kind = fields.kind.clone().unwrap_or_else(|| "other".to_owned());
             *counts.restarts_by_kind.entry(kind).or_default() += 1;
