@@ -5,6 +5,7 @@
 #   bash benches/run-all.sh | tee bench-results.md
 #   bash benches/run-all.sh --quick     # smoke test: indicative numbers only
 #   bash benches/run-all.sh --skip-supervisor
+#   bash benches/run-all.sh --skip-sweep      # without the sync daemon's fault sweep
 #
 # Run it on an otherwise idle machine: the benchmarks share its cores. In a
 # source tree outside git (say, from `git archive`), name the commit with
@@ -14,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 quick=0
 supervisor=1
+sweep=1
 for arg in "$@"; do
     case "$arg" in
         --quick) quick=1 ;;
         --skip-supervisor) supervisor=0 ;;
-        *) echo "unknown argument: $arg (expected --quick, --skip-supervisor)" >&2; exit 2 ;;
+        --skip-sweep) sweep=0 ;;
+        *) echo "unknown argument: $arg (expected --quick, --skip-supervisor, --skip-sweep)" >&2; exit 2 ;;
     esac
 done
 
@@ -54,6 +57,15 @@ elif [ -f signal-core/benches/runtime.rs ]; then
     cargo bench --quiet -p signal-core --features runtime --bench runtime
 else
     echo "signal-core/benches/runtime.rs not found: supervisor benchmark skipped" >&2
+fi
+
+echo "== sync daemon fault sweep: bash benches/fault-sweep.sh" >&2
+if [ "$sweep" = 0 ]; then
+    echo "fault sweep skipped (--skip-sweep)" >&2
+elif [ "$quick" = 1 ]; then
+    JOBS=2000 DURATION=20 bash benches/fault-sweep.sh
+else
+    bash benches/fault-sweep.sh
 fi
 
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -1,5 +1,5 @@
 //! Backoff with caps and jitter, the events that report it, and the reset
-//! after a healthy run.
+//! after a healthy run (one that lasted, or one that made progress).
 
 #![cfg(feature = "runtime")]
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use signal_core::Signal;
-use signal_core::runtime::{Backoff, Intensity, Policy, Reaction, Supervisor};
+use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, Supervisor};
 use test_runtime_support::{
     Events, HOUR_LIMIT, NetError, TransientNetwork, WorkerError, gaps, scripted, within,
 };
@@ -176,6 +176,79 @@ async fn test_backoff_keeps_growing_after_a_short_run() {
         assert_eq!(
             delay_after_run_of(Duration::from_secs(59)).await,
             Duration::from_secs(8)
+        );
+    })
+    .await;
+}
+
+/// Six runs of 10 ms that fail, each marking itself healthy (it made
+/// progress) or not, then one that succeeds; returns the delays chosen after
+/// the failures.
+async fn delays_after_short_runs(mark_healthy: bool, intensity: Intensity) -> Vec<Duration> {
+    let starts = Arc::new(Mutex::new(Vec::new()));
+    let supervisor = Supervisor::new();
+    let policy = Policy::new()
+        .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(60)).with_jitter(0.0))
+        .healthy_after(Duration::from_secs(60))
+        .intensity(intensity);
+    let run_for = Duration::from_millis(10);
+    let mut runs = 0;
+    let recorded = Arc::clone(&starts);
+    let worker = supervisor.spawn("sync", policy, move |ctx| {
+        recorded.lock().unwrap().push(tokio::time::Instant::now());
+        runs += 1;
+        let this = runs;
+        async move {
+            tokio::time::sleep(run_for).await;
+            if this > 6 {
+                return Ok(this);
+            }
+            if mark_healthy {
+                ctx.mark_healthy();
+            }
+            Err(corrupt())
+        }
+    });
+    // Finished, or stopped by its intensity limit.
+    worker
+        .wait_for(|status| matches!(status.phase, Phase::Exited | Phase::Stopped))
+        .await;
+    supervisor.shutdown().await;
+    gaps(&starts.lock().unwrap())
+        .into_iter()
+        .map(|gap| gap - run_for)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backoff_resets_after_a_run_that_made_progress() {
+    within(2 * HOUR_LIMIT, async {
+        let loose = Intensity::new(100, Duration::from_secs(60));
+        assert_eq!(
+            delays_after_short_runs(true, loose).await,
+            [Duration::from_secs(1); 6],
+            "every short run made progress: each failure starts the backoff over"
+        );
+        assert_eq!(
+            delays_after_short_runs(false, loose).await,
+            [1, 2, 4, 8, 16, 32].map(Duration::from_secs),
+            "no progress: the backoff grows"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_progress_does_not_lift_the_intensity_limit() {
+    within(2 * HOUR_LIMIT, async {
+        // Three restarts a minute: the fourth failure stops the worker, even
+        // though each of its runs made progress.
+        let delays =
+            delays_after_short_runs(true, Intensity::new(3, Duration::from_secs(60))).await;
+        assert_eq!(
+            delays,
+            [Duration::from_secs(1); 3],
+            "four runs, then stopped"
         );
     })
     .await;

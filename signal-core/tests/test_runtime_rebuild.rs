@@ -354,3 +354,82 @@ async fn test_lease_names_the_generation_a_long_run_used() {
     })
     .await;
 }
+
+/// A value whose drop waits (up to 5 s of real time) until another thread
+/// has read the resource, like a pool whose drop closes connections.
+struct SlowDrop {
+    /// `None` for the values the rebuild makes: only the first one waits.
+    wait: Option<Arc<DropGate>>,
+}
+
+#[derive(Default)]
+struct DropGate {
+    state: std::sync::Mutex<(bool, bool)>, // (dropping, read by the other thread)
+    changed: std::sync::Condvar,
+    read_generation: AtomicU32,
+}
+
+impl Drop for SlowDrop {
+    fn drop(&mut self) {
+        let Some(gate) = &self.wait else { return };
+        let mut state = gate.state.lock().unwrap();
+        state.0 = true;
+        gate.changed.notify_all();
+        let _ = gate
+            .changed
+            .wait_timeout_while(state, Duration::from_secs(5), |(_, read)| !*read)
+            .unwrap();
+    }
+}
+
+/// The value a rebuild replaces is dropped outside the resource's lock: a
+/// slow drop holds up neither `get` nor `generation` on other threads. (Real
+/// threads and real time: the drop waits at most 5 s, as a hang guard.)
+#[test]
+fn test_replaced_value_is_dropped_without_blocking_readers() {
+    let gate = Arc::new(DropGate::default());
+    let db = Resource::new(
+        "db",
+        SlowDrop {
+            wait: Some(Arc::clone(&gate)),
+        },
+        || async { Ok::<_, io::Error>(SlowDrop { wait: None }) },
+    );
+    let reader = {
+        let (db, gate) = (db.clone(), Arc::clone(&gate));
+        std::thread::spawn(move || {
+            let state = gate.state.lock().unwrap();
+            let mut state = gate
+                .changed
+                .wait_timeout_while(state, Duration::from_secs(5), |(dropping, _)| !*dropping)
+                .unwrap()
+                .0;
+            drop(state);
+            // The old value is being dropped now: reading must not wait for it.
+            let generation = db.get().generation();
+            gate.read_generation
+                .store(generation as u32 + 1, Ordering::SeqCst);
+            state = gate.state.lock().unwrap();
+            state.1 = true;
+            gate.changed.notify_all();
+        })
+    };
+    let started = std::time::Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let lease = runtime.block_on(db.rebuild_from(0)).unwrap();
+    let took = started.elapsed();
+    reader.join().unwrap();
+    assert_eq!(lease.generation(), 1);
+    assert_eq!(
+        gate.read_generation.load(Ordering::SeqCst),
+        2,
+        "the reader saw generation 1 while generation 0 was being dropped"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "the rebuild waited {took:?}: the reader was blocked until the drop gave up"
+    );
+}

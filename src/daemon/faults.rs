@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// SplitMix64: small, fast, and good enough to schedule faults.
 #[derive(Clone, Debug)]
@@ -56,6 +57,9 @@ pub struct Faults {
     pool: Mutex<Rng>,
     injected_net: AtomicU64,
     injected_pool: AtomicU64,
+    requests: AtomicU64,
+    /// How long the remote was not listening, in microseconds.
+    refused_for_us: AtomicU64,
 }
 
 impl Faults {
@@ -68,11 +72,14 @@ impl Faults {
             pool: Mutex::new(Rng::new(seed ^ 0x706F_6F6C_0000_0000)),
             injected_net: AtomicU64::new(0),
             injected_pool: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            refused_for_us: AtomicU64::new(0),
         }
     }
 
     /// The fault for the next request the remote serves.
     pub fn next_request(&self) -> NetFault {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut rng = self.net.lock().unwrap_or_else(|e| e.into_inner());
         if !rng.chance(self.rate) {
             return NetFault::None;
@@ -103,5 +110,21 @@ impl Faults {
     /// Pool drops injected so far.
     pub fn pool_drops(&self) -> u64 {
         self.injected_pool.load(Ordering::Relaxed)
+    }
+
+    /// Requests the remote has read so far (faulty or not).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Records that the remote did not listen for `window` (a `Refuse`).
+    pub fn record_refusal(&self, window: Duration) {
+        let micros = u64::try_from(window.as_micros()).unwrap_or(u64::MAX);
+        self.refused_for_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// How long the remote has not been listening, in total.
+    pub fn refused_for(&self) -> Duration {
+        Duration::from_micros(self.refused_for_us.load(Ordering::Relaxed))
     }
 }

@@ -78,6 +78,7 @@ async fn serve(
         tokio::select! {
             _ = stopped.changed() => break,
             Some(()) = refuse.recv() => {
+                let down = tokio::time::Instant::now();
                 drop(listener);
                 tokio::time::sleep(REFUSE_FOR).await;
                 listener = loop {
@@ -86,6 +87,7 @@ async fn serve(
                         Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
                     }
                 };
+                faults.record_refusal(down.elapsed());
                 up.send_modify(|n| *n += 1);
             }
             accepted = listener.accept() => {

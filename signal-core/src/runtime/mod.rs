@@ -18,7 +18,8 @@
 //!   Erlang/OTP) stops the worker with
 //!   [`SupervisorError::IntensityExceeded`] and an ERROR event, whatever its
 //!   error was classified as; the backoff starts over once a run has stayed
-//!   healthy for [`Policy::healthy_after`].
+//!   healthy for [`Policy::healthy_after`], or has made progress
+//!   ([`Ctx::mark_healthy`]).
 //! * **Logging.** Each reaction is a `tracing` event at the level its rule
 //!   names (a [`Retry`](Reaction::Retry) at WARN, the others at ERROR, unless
 //!   configured), with the fields `worker`, `reaction`, `attempt`,

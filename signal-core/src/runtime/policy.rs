@@ -235,7 +235,8 @@ impl Policy {
     }
 
     /// A worker whose run lasted at least `after` before failing starts its
-    /// backoff over from the first delay.
+    /// backoff over from the first delay (so does a run that called
+    /// [`Ctx::mark_healthy`](super::Ctx::mark_healthy)).
     pub fn healthy_after(mut self, after: Duration) -> Self {
         self.healthy_after = after;
         self

@@ -37,6 +37,13 @@ type RebuildFn<T> = Box<dyn Fn() -> BoxFuture<'static, Result<T, BoxError>> + Se
 /// worker shut down), the future is dropped, the previous value stays, and
 /// the next request starts over.
 ///
+/// A rebuild does not close the value it replaces: leases already handed out
+/// keep it alive, and it is dropped with the last of them (by the rebuild
+/// itself if no lease is left, never while holding the resource's lock, so
+/// a slow drop does not hold up [`get`](Self::get)). A value whose drop
+/// blocks should hand that work to a blocking thread, as `deadpool` pools
+/// do.
+///
 /// Cloning a `Resource` clones a handle to the same value.
 pub struct Resource<T> {
     inner: Arc<Inner<T>>,
@@ -390,14 +397,22 @@ impl<T: Send + Sync + 'static> Inner<T> {
         self.finished.fetch_add(1, Ordering::Release);
         match result {
             Ok(value) => {
-                let lease = {
+                let (lease, replaced) = {
                     let mut current = lock(&self.current);
-                    *current = Lease {
-                        value: Arc::new(value),
-                        generation: current.generation + 1,
-                    };
-                    current.clone()
+                    let generation = current.generation + 1;
+                    let replaced = std::mem::replace(
+                        &mut *current,
+                        Lease {
+                            value: Arc::new(value),
+                            generation,
+                        },
+                    );
+                    (current.clone(), replaced)
                 };
+                // Outside the lock: if this was the last lease on the old
+                // value, its drop (closing connections, say) may take a
+                // while, and `get` must not wait for it.
+                drop(replaced);
                 gate.consecutive_failures = 0;
                 gate.not_before = None;
                 gate.last_error = None;

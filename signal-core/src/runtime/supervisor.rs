@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
@@ -166,6 +166,8 @@ pub(crate) struct Core {
     changed: Notify,
     /// For each resource, the newest generation this run has seen.
     seen: Mutex<Vec<(usize, u64)>>,
+    /// This run called [`Ctx::mark_healthy`].
+    healthy: AtomicBool,
 }
 
 impl Core {
@@ -224,6 +226,7 @@ impl<T, E> Shared<T, E> {
                 recover: Notify::new(),
                 changed: Notify::new(),
                 seen: Mutex::new(Vec::new()),
+                healthy: AtomicBool::new(false),
             },
             status: Mutex::new(Status::default()),
             outcome: Mutex::new(None),
@@ -356,6 +359,20 @@ impl Ctx {
         let lease = resource.get();
         self.core.core().saw(resource.id(), lease.generation());
         lease
+    }
+
+    /// Marks this run healthy: it has made progress (committed work, served
+    /// a request), so if it fails later, its backoff starts over from the
+    /// first delay, as after a run that lasted [`Policy::healthy_after`].
+    ///
+    /// Without it, health is measured by time alone, and a worker whose runs
+    /// each get some work done but fail within `healthy_after` (under a
+    /// steady rate of faults) backs off longer and longer although every
+    /// run made progress. Restarts still count towards the
+    /// [intensity](super::Intensity) limit, so a worker that marks itself
+    /// healthy cannot restart in a hot loop.
+    pub fn mark_healthy(&self) {
+        self.core.core().healthy.store(true, Ordering::Relaxed);
     }
 
     /// A handle that nudges or recovers this worker.
@@ -574,7 +591,8 @@ where
         jitter: &mut Jitter,
     ) {
         let now = Instant::now();
-        if now.saturating_duration_since(started) >= policy.healthy_after {
+        let marked_healthy = self.shared.core.healthy.swap(false, Ordering::Relaxed);
+        if marked_healthy || now.saturating_duration_since(started) >= policy.healthy_after {
             self.retry.forget_backoff();
         }
         self.retry.attempt = self.retry.attempt.saturating_add(1);
@@ -719,6 +737,7 @@ async fn supervise<F, Fut, T, E>(
     loop {
         let shared = Arc::clone(&run.shared);
         shared.core.snapshot(&policy);
+        shared.core.healthy.store(false, Ordering::Relaxed);
         run.runs += 1;
         run.publish(Phase::Running);
         let ctx = Ctx {
