@@ -57,11 +57,7 @@ impl Expander<'_> {
                 })
             };
         }
-        quote! {{
-            #[allow(unused_imports)]
-            use #krate::__private::{ChainDeref as _, ChainDirect as _, ChainNone as _};
-            (&&&#krate::__private::ChainRef(#value)).__signal_chain()
-        }}
+        quote!((&&&#krate::__private::ChainRef(#value)).__signal_chain())
     }
 
     pub fn chain_has(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {

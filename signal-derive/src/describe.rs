@@ -22,9 +22,7 @@ impl Expander<'_> {
             Some((leaf, when)) => (self.leaf_id(Some(leaf)), when_name(when)),
             None => (self.leaf_id(None), when_name(None)),
         };
-        let uses = self.reads_fields().then(|| self.imports());
         quote! {
-            #uses
             let mut __variants = #krate::__private::Vec::new();
             #(#variants)*
             #krate::Shape::Type(#krate::TypeInfo {

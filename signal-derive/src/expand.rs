@@ -40,12 +40,27 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
     // there.
     let (first, _) = crate::ty::span_range(&krate);
     let import = quote_spanned!(first=> use #krate as __signal_core;);
+    // The dispatch traits generated code calls methods of, in scope once for
+    // the whole expansion.
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications)]
         const _: () = {
             #[allow(unused_imports)]
             #import
+            #[allow(unused_imports)]
+            use __signal_core::__private::{
+                ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
+                ChainProbeDirect as _, ChainProbeNone as _, ClassifyNo as _, ClassifyYes as _,
+                DefaultNone as _, DefaultSome as _, DowncastNo as _, DowncastYes as _,
+                FixtureCarrier as _, FixtureInert as _, MaybeCarrier as _, MaybeClassified as _,
+                MaybeInert as _, ShapeCarrier as _, ShapeClassified as _, ShapeInert as _,
+            };
+            #[allow(unused_imports)]
+            use __signal_core::{
+                DynProbeError as _, DynProbeNone as _, DynProbeSignal as _, ProbeClassified as _,
+                ProbeErased as _, ProbeNone as _, ProbeSignal as _,
+            };
             #output
         };
     }
@@ -292,20 +307,6 @@ impl<'a> Expander<'a> {
         quote!(::core::option::Option::Some(#name))
     }
 
-    /// Every helper trait generated code calls methods of, in scope at once.
-    pub fn imports(&self) -> TokenStream {
-        let krate = &self.krate;
-        quote! {
-            #[allow(unused_imports)]
-            use #krate::__private::{
-                ClassifyNo as _, ClassifyYes as _, DefaultNone as _, DefaultSome as _,
-                DowncastNo as _, DowncastYes as _, FixtureCarrier as _, FixtureInert as _,
-                MaybeCarrier as _, MaybeClassified as _, MaybeInert as _, ShapeCarrier as _,
-                ShapeClassified as _, ShapeInert as _,
-            };
-        }
-    }
-
     /// The classifier named in `forward_with` or `chain(Type(classifier))`,
     /// applied where it fits (the field check reports where it does not).
     pub fn classifying(&self, ty: &dyn quote::ToTokens, classifier: &Path) -> TokenStream {
@@ -401,12 +402,6 @@ impl Expander<'_> {
                 .map(|leaf| (leaf, self.input.attrs.when.get())),
             Data::Struct(_) => None,
         }
-    }
-
-    /// Whether the generated methods read any field (and need the dispatch
-    /// traits in scope).
-    pub fn reads_fields(&self) -> bool {
-        self.input.all_fields().any(|field| role(field).binds())
     }
 
     pub fn is_empty_enum(&self) -> bool {

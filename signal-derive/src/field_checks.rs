@@ -93,11 +93,6 @@ impl Expander<'_> {
             #[inline]
             #[allow(unused_qualifications, clippy::all)]
             fn __signal_checks(&self) {
-                #[allow(unused_imports)]
-                use #krate::{
-                    DynProbeError as _, DynProbeNone as _, DynProbeSignal as _,
-                    ProbeClassified as _, ProbeErased as _, ProbeNone as _, ProbeSignal as _,
-                };
                 #(#checks)*
             }
         }
@@ -159,11 +154,7 @@ impl Expander<'_> {
         let head = if let Some(object) = dyn_target(ty) {
             quote!((&&&#krate::DynProbe::<#object>::new()).__signal_probe())
         } else {
-            quote! {{
-                #[allow(unused_imports)]
-                use #krate::__private::{ChainProbeDeref as _, ChainProbeDirect as _, ChainProbeNone as _};
-                (&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe()
-            }}
+            quote!((&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe())
         };
         let head = self.check_call(quote!(#krate::Chained), ty, &head);
         let items = chain.items.iter().map(|item| {

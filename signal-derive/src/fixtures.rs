@@ -57,9 +57,7 @@ impl Expander<'_> {
                 }
             }
         });
-        let imports = self.imports();
         quote! {
-            #imports
             let mut __out = #krate::__private::Vec::new();
             if !__cx.enter(::core::any::type_name::<Self>()) {
                 return __out;

@@ -31,8 +31,7 @@ impl Expander<'_> {
             let statements = blocks.map(|(_, pattern, block)| quote!(let #pattern = *self; #block));
             quote!(#(#statements)*)
         };
-        let uses = self.reads_fields().then(|| self.imports());
-        quote!(#uses #enum_leaf #dispatch)
+        quote!(#enum_leaf #dispatch)
     }
 
     fn has_block(&self, body: &Body) -> TokenStream {

@@ -46,11 +46,10 @@ impl Expander<'_> {
                 }
             })
             .collect();
-        let uses = self.reads_fields().then(|| self.imports());
         if is_enum {
-            quote!(#uses #enum_leaf match *self { #(#blocks)* })
+            quote!(#enum_leaf match *self { #(#blocks)* })
         } else {
-            quote!(#uses #(#blocks)*)
+            quote!(#(#blocks)*)
         }
     }
 
