@@ -153,18 +153,18 @@ impl Builder {
                 if self.types.contains_key(info.type_name) {
                     return;
                 }
-                let copy = clone_info(info);
+                let copy = *info;
                 self.order.push(info.type_name);
                 self.types
                     .insert(info.type_name, (self.order.len() - 1, copy));
                 if let Some(leaf) = info.leaf {
                     self.add_kind(leaf);
                 }
-                for variant in &info.variants {
+                for variant in info.variants {
                     if let Some(leaf) = variant.leaf {
                         self.add_kind(leaf);
                     }
-                    for field in &variant.fields {
+                    for field in variant.fields {
                         if let Edge::Forward { target, .. } = &field.edge {
                             self.discover(&target());
                         }
@@ -218,7 +218,7 @@ impl Builder {
                     EdgeStyle::Leaf,
                 ));
             }
-            for variant in &info.variants {
+            for variant in info.variants {
                 if let Some(leaf) = variant.leaf {
                     let label = variant.name.unwrap_or(info.name);
                     edges.push((
@@ -228,7 +228,7 @@ impl Builder {
                         EdgeStyle::Leaf,
                     ));
                 }
-                for field in &variant.fields {
+                for field in variant.fields {
                     let at = Node {
                         ty: info.name,
                         variant: variant.name,
@@ -342,48 +342,6 @@ fn filter_text(only: &[KindId], except: &[KindId]) -> Option<String> {
     };
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     Some(alloc::format!("{word}({})", names.join(", ")))
-}
-
-/// The description is rebuilt from the type's own `shape` on demand; the
-/// builder keeps its own copy keyed by type name.
-fn clone_info(info: &TypeInfo) -> TypeInfo {
-    use crate::shape::{FieldInfo, VariantInfo};
-    TypeInfo {
-        name: info.name,
-        type_name: info.type_name,
-        is_enum: info.is_enum,
-        leaf: info.leaf,
-        when: info.when,
-        variants: info
-            .variants
-            .iter()
-            .map(|variant| VariantInfo {
-                name: variant.name,
-                leaf: variant.leaf,
-                when: variant.when,
-                fields: variant
-                    .fields
-                    .iter()
-                    .map(|field| FieldInfo {
-                        name: field.name,
-                        ty: field.ty,
-                        edge: match &field.edge {
-                            Edge::Forward {
-                                only,
-                                except,
-                                target,
-                            } => Edge::Forward {
-                                only,
-                                except,
-                                target: *target,
-                            },
-                            Edge::Skip { reason } => Edge::Skip { reason },
-                        },
-                    })
-                    .collect(),
-            })
-            .collect(),
-    }
 }
 
 /// Lists the paths for one kind breadth-first, expanding each type once: the
@@ -567,7 +525,7 @@ impl<'b> PathWalk<'b> {
                 steps,
             });
         }
-        for variant in &info.variants {
+        for variant in info.variants {
             if let Some(leaf) = variant.leaf
                 && leaf.implies(self.kind)
             {
@@ -586,7 +544,7 @@ impl<'b> PathWalk<'b> {
                     steps,
                 });
             }
-            for field in &variant.fields {
+            for field in variant.fields {
                 let Edge::Forward {
                     target,
                     only,

@@ -49,7 +49,7 @@ pub enum Shape {
 }
 
 /// The static description of a derived type.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct TypeInfo {
     /// The name as written in paths (`GroupError`).
     pub name: &'static str,
@@ -64,11 +64,11 @@ pub struct TypeInfo {
     /// For a conditional enum-level leaf, the predicate that decides.
     pub when: Option<&'static str>,
     /// The variants, in declaration order; a struct has one, without a name.
-    pub variants: Vec<VariantInfo>,
+    pub variants: &'static [VariantInfo],
 }
 
 /// A variant of a derived enum, or the body of a derived struct.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct VariantInfo {
     /// The variant's name; `None` for a struct.
     pub name: Option<&'static str>,
@@ -78,11 +78,11 @@ pub struct VariantInfo {
     pub when: Option<&'static str>,
     /// The fields that forward or are skipped, in declaration order. Fields
     /// that cannot carry signals are not listed.
-    pub fields: Vec<FieldInfo>,
+    pub fields: &'static [FieldInfo],
 }
 
 /// A forwarded or skipped field.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct FieldInfo {
     /// How a path names the field (`None` for the only field of a tuple
     /// variant).
@@ -94,7 +94,7 @@ pub struct FieldInfo {
 }
 
 /// What a field does with the signals of its type.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Edge {
     /// `#[signal(forward)]`, possibly per kind.
     Forward {

@@ -9,30 +9,46 @@ use crate::expand::{Body, Expander, Role, bodies, filter, path_string, role};
 use crate::ty::Shape;
 
 impl Expander<'_> {
+    /// `shape()`: the type's description, from a table of variants that is
+    /// a constant (built at compile time, no code per variant).
     pub fn shape_body(&self) -> TokenStream {
         let krate = &self.krate;
         let name = &self.name;
         let is_enum = matches!(self.input.data, crate::ast::Data::Enum(_));
-        let variants = bodies(self.input).into_iter().map(|body| {
-            let info = self.variant_info(&body);
-            let cfgs = body.cfgs;
-            quote!(#(#cfgs)* __variants.push(#info);)
-        });
         let (leaf, when) = match self.enum_leaf() {
             Some((leaf, when)) => (self.leaf_id(Some(leaf)), when_name(when)),
             None => (self.leaf_id(None), when_name(None)),
         };
         quote! {
-            let mut __variants = #krate::__private::Vec::new();
-            #(#variants)*
             #krate::Shape::Type(#krate::TypeInfo {
                 name: #name,
                 type_name: ::core::any::type_name::<Self>(),
                 is_enum: #is_enum,
                 leaf: #leaf,
                 when: #when,
-                variants: __variants,
+                variants: Self::__SIGNAL_VARIANTS,
             })
+        }
+    }
+
+    /// The inherent constant `shape()` reads: one `VariantInfo` per variant
+    /// (the struct's body for a struct).
+    pub fn variants_const(&self, where_clause: &TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        let ident = self.input.ident;
+        let (impl_generics, ty_generics, _) = self.input.original.generics.split_for_impl();
+        let variants = bodies(self.input).into_iter().map(|body| {
+            let info = self.variant_info(&body);
+            let cfgs = body.cfgs;
+            quote!(#(#cfgs)* #info)
+        });
+        quote! {
+            #[automatically_derived]
+            #[allow(unused_qualifications, clippy::all)]
+            impl #impl_generics #ident #ty_generics #where_clause {
+                #[doc(hidden)]
+                const __SIGNAL_VARIANTS: &'static [#krate::VariantInfo] = &[#(#variants),*];
+            }
         }
     }
 
@@ -68,11 +84,11 @@ impl Expander<'_> {
                     let ty = crate::doc::type_string(field.ty);
                     let cfgs = &field.cfgs;
                     return Some(quote! {
-                        #(#cfgs)* __fields.push(#krate::FieldInfo {
+                        #(#cfgs)* #krate::FieldInfo {
                             name: #field_name,
                             ty: #ty,
                             edge: #krate::Edge::Skip { reason: #reason },
-                        });
+                        }
                     });
                 }
                 Role::Forward => self.shape_expr(&Shape::of(field.ty)),
@@ -105,7 +121,7 @@ impl Expander<'_> {
             let ty = crate::doc::type_string(field.ty);
             let cfgs = &field.cfgs;
             Some(quote! {
-                #(#cfgs)* __fields.push(#krate::FieldInfo {
+                #(#cfgs)* #krate::FieldInfo {
                     name: #field_name,
                     ty: #ty,
                     edge: #krate::Edge::Forward {
@@ -113,14 +129,12 @@ impl Expander<'_> {
                         except: #except,
                         target: || #target,
                     },
-                });
+                }
             })
         });
-        quote!({
-            let mut __fields = #krate::__private::Vec::new();
-            #(#fields)*
-            #krate::VariantInfo { name: #name, leaf: #leaf, when: #when, fields: __fields }
-        })
+        quote! {
+            #krate::VariantInfo { name: #name, leaf: #leaf, when: #when, fields: &[#(#fields),*] }
+        }
     }
 
     fn shape_expr(&self, shape: &Shape) -> TokenStream {

@@ -197,6 +197,7 @@ impl<'a> Expander<'a> {
                 }
             }
         });
+        let variants = self.variants_const(&where_clause);
         let doc = crate::doc::impl_doc(self.input, &self.name);
         quote! {
             #[doc = #doc]
@@ -225,6 +226,8 @@ impl<'a> Expander<'a> {
 
                 #checks
             }
+
+            #variants
         }
     }
 
