@@ -85,35 +85,52 @@ impl Expander<'_> {
         }
     }
 
+    /// Whether the value of `shape` at `value` carries `__K`: an expression
+    /// without closures (loops in labeled blocks), so that it costs the
+    /// compiler one body, not one per container.
     fn has_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
+        self.has_expr_at(shape, value, 0)
+    }
+
+    fn has_expr_at(&self, shape: &Shape, value: &TokenStream, depth: usize) -> TokenStream {
         let krate = &self.krate;
+        let label = syn::Lifetime::new(&format!("'__h{depth}"), proc_macro2::Span::call_site());
+        let elem = quote::format_ident!("__e{}", depth);
         match shape {
             Shape::Leaf(_) => quote!((&&&#krate::__private::Maybe(#value)).__signal_has::<__K>()),
             Shape::Tuple(elems) => {
+                let tuple = quote::format_ident!("__t{}", depth);
                 let parts = elems.iter().enumerate().map(|(index, (_, elem))| {
                     let index = syn::Index::from(index);
-                    self.has_expr(elem, &quote!(&__t.#index))
+                    self.has_expr_at(elem, &quote!(&#tuple.#index), depth + 1)
                 });
-                quote!({ let __t = #value; false #(|| #parts)* })
+                quote!({ let #tuple = #value; false #(|| #parts)* })
             }
-            Shape::Seq(inner, _, _) => {
-                let inner = self.has_expr(inner, &quote!(__e));
-                quote!(::core::iter::IntoIterator::into_iter(#value).any(|__e| #inner))
-            }
-            Shape::Map(inner) => {
-                let inner = self.has_expr(inner, &quote!(__e));
-                quote!(#value.values().any(|__e| #inner))
+            Shape::Seq(inner, _, _) | Shape::Map(inner) => {
+                let inner = self.has_expr_at(inner, &quote!(#elem), depth + 1);
+                let items = match shape {
+                    Shape::Map(_) => quote!(#value.values()),
+                    _ => quote!(::core::iter::IntoIterator::into_iter(#value)),
+                };
+                quote!(#label: {
+                    for #elem in #items {
+                        if #inner {
+                            break #label true;
+                        }
+                    }
+                    false
+                })
             }
             Shape::Opt(inner, _) => {
-                let inner = self.has_expr(inner, &quote!(__e));
+                let inner = self.has_expr_at(inner, &quote!(#elem), depth + 1);
                 quote!(match #value {
-                    ::core::option::Option::Some(__e) => #inner,
+                    ::core::option::Option::Some(#elem) => #inner,
                     ::core::option::Option::None => false,
                 })
             }
             Shape::Deref(inner, _, _) => {
-                let inner = self.has_expr(inner, &quote!(__e));
-                quote!({ let __e = &**#value; #inner })
+                let inner = self.has_expr_at(inner, &quote!(#elem), depth + 1);
+                quote!({ let #elem = &**#value; #inner })
             }
         }
     }

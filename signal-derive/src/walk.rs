@@ -113,16 +113,23 @@ impl Expander<'_> {
         quote!(#leaf #(#forwards)* ::core::ops::ControlFlow::Continue(()))
     }
 
+    /// Walks the value of `shape` at `value`: a block that returns early
+    /// (`?`) on `Break`, without closures.
     fn walk_expr(&self, shape: &Shape, value: &TokenStream) -> TokenStream {
+        self.walk_expr_at(shape, value, 0)
+    }
+
+    fn walk_expr_at(&self, shape: &Shape, value: &TokenStream, depth: usize) -> TokenStream {
         let krate = &self.krate;
+        let elem = quote::format_ident!("__e{}", depth);
+        let continue_ = quote!(::core::ops::ControlFlow::Continue(()));
         match shape {
             Shape::Leaf(_) => quote!((&&&#krate::__private::Maybe(#value)).__signal_walk(__w)),
             Shape::Tuple(elems) => {
+                let tuple = quote::format_ident!("__t{}", depth);
                 let parts = elems.iter().enumerate().map(|(index, (_, elem))| {
-                    let expr = self.walk_expr(elem, &{
-                        let index = syn::Index::from(index);
-                        quote!(&__t.#index)
-                    });
+                    let field = syn::Index::from(index);
+                    let expr = self.walk_expr_at(elem, &quote!(&#tuple.#field), depth + 1);
                     quote! {
                         __w.__push(#krate::Step::Tuple(#index));
                         let __flow = #expr;
@@ -130,36 +137,35 @@ impl Expander<'_> {
                         __flow?;
                     }
                 });
-                quote! {
-                    (|__w: &mut #krate::Walker<'_>| -> ::core::ops::ControlFlow<()> {
-                        let __t = #value;
-                        #(#parts)*
-                        ::core::ops::ControlFlow::Continue(())
-                    })(__w)
-                }
+                quote!({ let #tuple = #value; #(#parts)* #continue_ })
             }
-            Shape::Seq(inner, _, _) => {
-                let inner = self.walk_expr(inner, &quote!(__e));
-                quote! {
-                    #krate::__private::walk_seq(
-                        ::core::iter::IntoIterator::into_iter(#value), __w, |__e, __w| #inner,
-                    )
-                }
-            }
-            Shape::Map(inner) => {
-                let inner = self.walk_expr(inner, &quote!(__e));
-                quote!(#krate::__private::walk_seq(#value.values(), __w, |__e, __w| #inner))
+            Shape::Seq(inner, _, _) | Shape::Map(inner) => {
+                let index = quote::format_ident!("__i{}", depth);
+                let inner = self.walk_expr_at(inner, &quote!(#elem), depth + 1);
+                let items = match shape {
+                    Shape::Map(_) => quote!(#value.values()),
+                    _ => quote!(::core::iter::IntoIterator::into_iter(#value)),
+                };
+                quote!({
+                    for (#index, #elem) in ::core::iter::Iterator::enumerate(#items) {
+                        __w.__push(#krate::Step::Index(#index));
+                        let __flow = #inner;
+                        __w.__pop();
+                        __flow?;
+                    }
+                    #continue_
+                })
             }
             Shape::Opt(inner, _) => {
-                let inner = self.walk_expr(inner, &quote!(__e));
+                let inner = self.walk_expr_at(inner, &quote!(#elem), depth + 1);
                 quote!(match #value {
-                    ::core::option::Option::Some(__e) => #inner,
-                    ::core::option::Option::None => ::core::ops::ControlFlow::Continue(()),
+                    ::core::option::Option::Some(#elem) => #inner,
+                    ::core::option::Option::None => #continue_,
                 })
             }
             Shape::Deref(inner, _, _) => {
-                let inner = self.walk_expr(inner, &quote!(__e));
-                quote!({ let __e = &**#value; #inner })
+                let inner = self.walk_expr_at(inner, &quote!(#elem), depth + 1);
+                quote!({ let #elem = &**#value; #inner })
             }
         }
     }
