@@ -38,7 +38,7 @@ pub use crate::classify::{
 };
 pub use crate::kind::{Kind, KindId};
 pub use crate::map::{HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map};
-pub use crate::shape::{Edge, FieldInfo, Shape, TypeInfo, VariantInfo};
+pub use crate::shape::{Edge, FieldInfo, Shape, Target, TypeInfo, VariantInfo};
 pub use crate::signal::Signal;
 pub use crate::trace::{FieldName, Node, Step, Trace, Walker};
 /// Derives [`Signal`](trait@Signal): see the [crate documentation](crate#details)

@@ -166,7 +166,7 @@ impl Builder {
                     }
                     for field in variant.fields {
                         if let Edge::Forward { target, .. } = &field.edge {
-                            self.discover(&target());
+                            self.discover(&target.shape());
                         }
                     }
                 }
@@ -255,7 +255,7 @@ impl Builder {
                                 label.push_str(&filter);
                             }
                             let mut targets = Vec::new();
-                            type_names(&target(), &mut targets);
+                            type_names(&target.shape(), &mut targets);
                             for target in targets {
                                 edges.push((
                                     info.name.into(),
@@ -386,7 +386,7 @@ impl<'b> PathWalk<'b> {
                         variant.leaf.is_some_and(|leaf| leaf.implies(kind))
                             || variant.fields.iter().any(|field| match &field.edge {
                                 Edge::Forward { target, .. } if field.edge.passes(kind) => {
-                                    walk.shape_reaches(&target())
+                                    walk.shape_reaches(&target.shape())
                                 }
                                 _ => false,
                             })
@@ -558,7 +558,7 @@ impl<'b> PathWalk<'b> {
                     variant: variant.name,
                     field: field.name,
                 };
-                let target = target();
+                let target = target.shape();
                 if !field.edge.passes(self.kind) {
                     // Would it have reached the kind without the filter?
                     let unfiltered =
@@ -596,7 +596,7 @@ impl<'b> PathWalk<'b> {
                             variant.leaf.is_some_and(|leaf| leaf.implies(kind))
                                 || variant.fields.iter().any(|field| match &field.edge {
                                     Edge::Forward { target, .. } => {
-                                        go(builder, kind, &target(), seen)
+                                        go(builder, kind, &target.shape(), seen)
                                     }
                                     Edge::Skip { .. } => false,
                                 })

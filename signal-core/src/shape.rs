@@ -103,7 +103,7 @@ pub enum Edge {
         /// With `except(...)`: the kinds the field is not consulted for.
         except: &'static [KindId],
         /// The shape of the field's type.
-        target: fn() -> Shape,
+        target: Target,
     },
     /// `#[signal(skip = "reason")]`.
     Skip {
@@ -122,5 +122,32 @@ impl Edge {
             }
             Edge::Skip { .. } => false,
         }
+    }
+}
+
+/// The shape of a forwarded field's type, described on demand (so that
+/// describing a recursive type terminates). Derived types keep one
+/// describing function per type, indexed by field.
+#[derive(Clone, Copy)]
+pub struct Target {
+    describe: fn(u32) -> Shape,
+    index: u32,
+}
+
+impl Target {
+    #[doc(hidden)]
+    pub const fn __new(describe: fn(u32) -> Shape, index: u32) -> Self {
+        Target { describe, index }
+    }
+
+    /// The shape of the field's type.
+    pub fn shape(&self) -> Shape {
+        (self.describe)(self.index)
+    }
+}
+
+impl core::fmt::Debug for Target {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Target(..)")
     }
 }

@@ -37,10 +37,18 @@ impl Expander<'_> {
         let krate = &self.krate;
         let ident = self.input.ident;
         let (impl_generics, ty_generics, _) = self.input.original.generics.split_for_impl();
-        let variants = bodies(self.input).into_iter().map(|body| {
-            let info = self.variant_info(&body);
-            let cfgs = body.cfgs;
-            quote!(#(#cfgs)* #info)
+        let mut targets = Vec::new();
+        let variants: Vec<TokenStream> = bodies(self.input)
+            .into_iter()
+            .map(|body| {
+                let info = self.variant_info(&body, &mut targets);
+                let cfgs = body.cfgs;
+                quote!(#(#cfgs)* #info)
+            })
+            .collect();
+        let arms = targets.iter().enumerate().map(|(index, (cfgs, target))| {
+            let index = index as u32;
+            quote!(#(#cfgs)* #index => #target,)
         });
         quote! {
             #[automatically_derived]
@@ -48,6 +56,16 @@ impl Expander<'_> {
             impl #impl_generics #ident #ty_generics #where_clause {
                 #[doc(hidden)]
                 const __SIGNAL_VARIANTS: &'static [#krate::VariantInfo] = &[#(#variants),*];
+
+                /// The shapes of the forwarded fields' types, by index: one
+                /// function for the whole type.
+                #[doc(hidden)]
+                fn __signal_target(__index: u32) -> #krate::Shape {
+                    match __index {
+                        #(#arms)*
+                        _ => #krate::Shape::Inert,
+                    }
+                }
             }
         }
     }
@@ -62,7 +80,11 @@ impl Expander<'_> {
         }
     }
 
-    fn variant_info(&self, body: &Body) -> TokenStream {
+    fn variant_info<'i, 'a>(
+        &self,
+        body: &Body<'i, 'a>,
+        targets: &mut Vec<(&'i [&'a syn::Attribute], TokenStream)>,
+    ) -> TokenStream {
         let krate = &self.krate;
         let name = match body.variant_name() {
             Some(name) => quote!(::core::option::Option::Some(#name)),
@@ -116,6 +138,9 @@ impl Expander<'_> {
                     }
                 }
             };
+            let index = targets.len() as u32;
+            targets.push((&field.cfgs[..], target));
+            let target = quote!(#krate::Target::__new(Self::__signal_target, #index));
             let (only, except) = self.filter_ids(filter(field));
             let field_name = self.field_name(field);
             let ty = crate::doc::type_string(field.ty);
@@ -127,7 +152,7 @@ impl Expander<'_> {
                     edge: #krate::Edge::Forward {
                         only: #only,
                         except: #except,
-                        target: || #target,
+                        target: #target,
                     },
                 }
             })
