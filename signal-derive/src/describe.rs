@@ -46,6 +46,8 @@ impl Expander<'_> {
                 quote!(#(#cfgs)* #info)
             })
             .collect();
+        let nodes = self.nodes.borrow();
+        let nodes = nodes.iter();
         let arms = targets.iter().enumerate().map(|(index, (cfgs, target))| {
             let index = index as u32;
             quote!(#(#cfgs)* #index => #target,)
@@ -56,6 +58,9 @@ impl Expander<'_> {
             impl #impl_generics #ident #ty_generics #where_clause {
                 #[doc(hidden)]
                 const __SIGNAL_VARIANTS: &'static [#krate::VariantInfo] = &[#(#variants),*];
+
+                #[doc(hidden)]
+                const __SIGNAL_NODES: &'static [#krate::Node] = &[#(#nodes),*];
 
                 /// The shapes of the forwarded fields' types, by index: one
                 /// function for the whole type.

@@ -97,6 +97,8 @@ pub struct Expander<'a> {
     pub bounds: Vec<&'a Type>,
     /// The type parameters.
     pub params: Vec<&'a Ident>,
+    /// The nodes `walk` names, for the type's constant table.
+    pub nodes: std::cell::RefCell<Vec<TokenStream>>,
 }
 
 /// What the attributes say a field does.
@@ -170,6 +172,7 @@ impl<'a> Expander<'a> {
             name: input.ident.unraw().to_string(),
             bounds,
             params,
+            nodes: std::cell::RefCell::new(Vec::new()),
         }
     }
 

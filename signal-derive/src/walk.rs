@@ -9,25 +9,32 @@ use crate::expand::{Body, Expander, Role, binding_tokens, bodies, filter, path_s
 use crate::ty::Shape;
 
 impl Expander<'_> {
-    pub fn walk_body(&self) -> TokenStream {
+    /// A hop through this type, as an entry of the type's constant table of
+    /// nodes (one table per type, not a struct literal per use).
+    fn node(&self, variant: Option<&str>, field: TokenStream) -> TokenStream {
         let krate = &self.krate;
+        let ty = &self.name;
+        let variant = match variant {
+            Some(name) => quote!(::core::option::Option::Some(#name)),
+            None => quote!(::core::option::Option::None),
+        };
+        let mut nodes = self.nodes.borrow_mut();
+        let index = nodes.len();
+        nodes.push(quote!(#krate::Node { ty: #ty, variant: #variant, field: #field }));
+        quote!(Self::__SIGNAL_NODES[#index])
+    }
+
+    pub fn walk_body(&self) -> TokenStream {
         if self.is_empty_enum() {
             return quote!(match *self {});
         }
-        let ty = &self.name;
         let enum_leaf = self.enum_leaf().map(|(leaf, when)| {
             let kind = self.kind(leaf);
             let when = self.when(when);
+            let node = self.node(None, quote!(::core::option::Option::None));
             quote! {
                 if true #when {
-                    __w.leaf(
-                        #krate::Node {
-                            ty: #ty,
-                            variant: ::core::option::Option::None,
-                            field: ::core::option::Option::None,
-                        },
-                        #kind::ID,
-                    )?;
+                    __w.leaf(#node, #kind::ID)?;
                 }
             }
         });
@@ -55,20 +62,14 @@ impl Expander<'_> {
 
     fn walk_block(&self, body: &Body) -> TokenStream {
         let krate = &self.krate;
-        let ty = &self.name;
-        let variant_tokens = match body.variant_name() {
-            Some(name) => quote!(::core::option::Option::Some(#name)),
-            None => quote!(::core::option::Option::None),
-        };
+        let variant = body.variant_name();
         let when = self.when(body.when);
         let leaf = body.leaf.map(|leaf| {
             let kind = self.kind(leaf);
+            let node = self.node(variant.as_deref(), quote!(::core::option::Option::None));
             quote! {
                 if true #when {
-                    __w.leaf(
-                        #krate::Node { ty: #ty, variant: #variant_tokens, field: ::core::option::Option::None },
-                        #kind::ID,
-                    )?;
+                    __w.leaf(#node, #kind::ID)?;
                 }
             }
         });
@@ -89,9 +90,9 @@ impl Expander<'_> {
                     Role::Skip | Role::Unannotated => return None,
                 };
                 let cfgs = &field.cfgs;
-                let field_name = self.field_name(field);
+                let node = self.node(variant.as_deref(), self.field_name(field));
                 let step = quote! {
-                    __w.__push(#krate::Step::Node(#krate::Node { ty: #ty, variant: #variant_tokens, field: #field_name }));
+                    __w.__push(#krate::Step::Node(#node));
                     let __flow = #expr;
                     __w.__pop();
                     __flow?;
