@@ -5,6 +5,7 @@ extern crate alloc;
 
 mod checks;
 mod classify;
+mod fixture;
 mod kind;
 mod map;
 pub mod net;

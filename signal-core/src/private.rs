@@ -162,7 +162,7 @@ pub fn tuple_shape(elems: Vec<(usize, Shape)>) -> Shape {
 // Test fixtures, with the same dispatch: a field type without `Signal` has no
 // fixtures, and a field type without `Default` has no default.
 
-pub use crate::testing::{Fixture, FixtureCx};
+pub use crate::fixture::{Fixture, FixtureCx};
 
 pub trait FixtureCarrier<T> {
     fn __signal_fixtures(&self, cx: &mut FixtureCx) -> Vec<Fixture<T>>;

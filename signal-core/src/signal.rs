@@ -8,9 +8,9 @@ use alloc::vec::Vec;
 use core::ops::ControlFlow;
 use std::collections::HashMap;
 
+use crate::fixture::{Fixture, FixtureCx};
 use crate::kind::{Kind, KindId};
 use crate::shape::Shape;
-use crate::testing::{Fixture, FixtureCx};
 use crate::trace::{Step, Trace, Walker};
 
 /// A value that can carry error signals.
