@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Compile-time cost of #[derive(Signal)].
 #
-# Generates a crate of 200 error enums (20 variants each) twice, with
-# `thiserror` alone and with `thiserror` + `#[derive(Signal)]`
-# (benches/compile_time/gen.rs), then builds each with its own target
+# Generates a crate of 200 error enums (20 variants each) three times: with
+# `thiserror` alone, with `thiserror` plus the classification methods a team
+# writes by hand today (one `match` per enum per question, two questions),
+# and with `thiserror` + `#[derive(Signal)]` (benches/compile_time/gen.rs),
+# then builds each with its own target
 # directory: dependencies once, then the generated crate alone, `RUNS` times
 # (`touch src/lib.rs`, non-incremental, same profile), and reports the
 # medians and their ratio for `cargo build` (dev profile) and `cargo check`.
@@ -24,7 +26,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-/tmp/signal-compile-time}"
 RUNS="${RUNS:-3}"
 NIGHTLY="${NIGHTLY:-1}"
-FLAVOURS=(thiserror signal)
+FLAVOURS=(thiserror handwritten signal)
 
 export CARGO_INCREMENTAL=0
 export CARGO_TERM_COLOR=never
@@ -35,6 +37,7 @@ log() { echo "$*" >&2; }
 mkdir -p "$OUT"
 rustc -O --edition 2024 "$ROOT/benches/compile_time/gen.rs" -o "$OUT/gen"
 "$OUT/gen" "$OUT/thiserror" thiserror
+"$OUT/gen" "$OUT/handwritten" handwritten
 "$OUT/gen" "$OUT/signal" signal "$ROOT/signal-core"
 for flavour in "${FLAVOURS[@]}"; do
     # The repository's lock file pins the same dependency versions.
@@ -82,20 +85,22 @@ lines() { wc -l <"$OUT/$1/src/lib.rs" | tr -d ' '; }
 
 echo "## Compile time: 200 enums × 20 variants"
 echo
-echo "Generated crate: $(lines thiserror) lines (\`thiserror\`), $(lines signal) lines (\`thiserror\` + \`Signal\`)."
+echo "Generated crate: $(lines thiserror) lines (\`thiserror\`), $(lines handwritten) lines (\`thiserror\` + hand-written methods), $(lines signal) lines (\`thiserror\` + \`Signal\`)."
 echo "Each figure: wall time of rebuilding the generated crate alone (dependencies built), non-incremental,"
 echo "median of $RUNS runs, $(rustc --version)."
 echo
-echo "| command | \`thiserror\` alone (s) | \`thiserror\` + \`Signal\` (s) | ratio | goal | runs (thiserror; signal) |"
-echo "|---|---:|---:|---:|---:|---|"
+echo "| command | \`thiserror\` alone (s) | + hand-written (s) | + \`Signal\` (s) | \`Signal\` ÷ \`thiserror\` | goal | \`Signal\` ÷ hand-written | runs (thiserror; hand-written; signal) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---|"
 for command in build check; do
     a=${MEDIAN[$command,thiserror]}
+    h=${MEDIAN[$command,handwritten]}
     b=${MEDIAN[$command,signal]}
     ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+    versus=$(awk -v a="$h" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
     verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.3) ? "met" : "**missed**" }')
     label="cargo $command"
     [ "$command" = build ] && label="cargo build (dev)"
-    echo "| \`$label\` | $a | $b | ${ratio}× | ≤ 1.30× ($verdict) | ${ALL[$command,thiserror]}; ${ALL[$command,signal]} |"
+    echo "| \`$label\` | $a | $h | $b | ${ratio}× | ≤ 1.30× ($verdict) | ${versus}× | ${ALL[$command,thiserror]}; ${ALL[$command,handwritten]}; ${ALL[$command,signal]} |"
 done
 echo
 
@@ -119,7 +124,7 @@ PASSES=(
     total
 )
 
-for flavour in "${FLAVOURS[@]}"; do
+for flavour in thiserror signal; do
     log "time passes: $flavour (nightly, dependencies first)"
     target="$OUT/target-$flavour-nightly"
     (cd "$OUT/$flavour" && CARGO_TARGET_DIR="$target" cargo +nightly build --offline --quiet)

@@ -52,11 +52,24 @@ impl Lcg {
 enum Flavour {
     Thiserror,
     Signal,
+    /// `thiserror` plus the classification methods a team writes by hand
+    /// today: one `match` per enum per question, for two questions.
+    Handwritten,
+}
+
+/// The two questions the hand-written flavour answers.
+fn answers(kind: &str) -> (bool, bool) {
+    let reconnect = matches!(kind, "NeedsDbReconnect" | "PoolNeedsConnection");
+    let retryable = matches!(kind, "Retryable" | "TimedOut");
+    (reconnect, retryable)
 }
 
 struct Out {
     flavour: Flavour,
     text: String,
+    /// Hand-written flavour: per variant, the pattern and the expressions
+    /// answering "needs a DB reconnect?" and "retryable?".
+    arms: Vec<(String, String, String)>,
 }
 
 impl Out {
@@ -71,6 +84,34 @@ impl Out {
             self.line(line);
         }
     }
+
+    fn arm(&mut self, pattern: String, reconnect: &str, retryable: &str) {
+        self.arms
+            .push((pattern, reconnect.to_owned(), retryable.to_owned()));
+    }
+
+    /// The hand-written methods of the enum just closed.
+    fn methods(&mut self, index: usize) {
+        if self.flavour != Flavour::Handwritten {
+            self.arms.clear();
+            return;
+        }
+        let arms = std::mem::take(&mut self.arms);
+        self.line(&format!("impl {} {{", name(index)));
+        for (method, pick) in [("needs_db_reconnect", 0), ("is_retryable", 1)] {
+            self.line(&format!("    pub fn {method}(&self) -> bool {{"));
+            self.line("        match self {");
+            for (pattern, reconnect, retryable) in &arms {
+                let answer = if pick == 0 { reconnect } else { retryable };
+                let answer = answer.replace("{m}", method);
+                self.line(&format!("            {pattern} => {answer},"));
+            }
+            self.line("        }");
+            self.line("    }");
+        }
+        self.line("}");
+        self.line("");
+    }
 }
 
 fn name(index: usize) -> String {
@@ -79,10 +120,17 @@ fn name(index: usize) -> String {
 
 fn leaf_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
     for v in 0..12 {
+        let (mut reconnect, mut retryable) = (false, false);
         if v % 2 == 0 {
             let kind = KINDS[rng.below(KINDS.len())];
             out.signal(&format!("    #[signal(leaf = \"{kind}\")]"));
+            (reconnect, retryable) = answers(kind);
         }
+        out.arm(
+            format!("Self::Unit{v}"),
+            &reconnect.to_string(),
+            &retryable.to_string(),
+        );
         out.line(&format!(
             "    #[error(\"unit failure {v} of {}\")]",
             name(index)
@@ -94,18 +142,22 @@ fn leaf_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
             0 => {
                 out.line("    #[error(\"message: {0}\")]");
                 out.line(&format!("    Message{v}(String),"));
+                out.arm(format!("Self::Message{v}(_)"), "false", "false");
             }
             1 => {
                 out.line("    #[error(\"code {0}\")]");
                 out.line(&format!("    Code{v}(u64),"));
+                out.arm(format!("Self::Code{v}(_)"), "false", "false");
             }
             2 => {
                 out.line("    #[error(\"row {row} in {table}\")]");
                 out.line(&format!("    Row{v} {{ table: String, row: u64 }},"));
+                out.arm(format!("Self::Row{v} {{ .. }}"), "false", "false");
             }
             _ => {
                 out.line("    #[error(\"io: {0}\")]");
                 out.line(&format!("    Io{v}(std::io::ErrorKind),"));
+                out.arm(format!("Self::Io{v}(_)"), "false", "false");
             }
         }
     }
@@ -115,10 +167,17 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
     // 20 to 40 numbers further down: at most E199 from E159.
     let mut child = || name(index + 20 + rng.below(21));
     for v in 0..6 {
+        let (mut reconnect, mut retryable) = (false, false);
         if v % 2 == 0 {
             let kind = KINDS[(index + v) % KINDS.len()];
             out.signal(&format!("    #[signal(leaf = \"{kind}\")]"));
+            (reconnect, retryable) = answers(kind);
         }
+        out.arm(
+            format!("Self::Unit{v}"),
+            &reconnect.to_string(),
+            &retryable.to_string(),
+        );
         out.line(&format!(
             "    #[error(\"unit failure {v} of {}\")]",
             name(index)
@@ -131,6 +190,9 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
     out.line("    Coded { code: u32, detail: String },");
     out.line("    #[error(\"attempt {0}\")]");
     out.line("    Attempt(u64),");
+    out.arm("Self::Message(_)".into(), "false", "false");
+    out.arm("Self::Coded { .. }".into(), "false", "false");
+    out.arm("Self::Attempt(_)".into(), "false", "false");
 
     let forward = "#[signal(forward)] ";
     let fwd = |out: &Out| {
@@ -144,12 +206,15 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
     let c = child();
     out.line("    #[error(transparent)]");
     out.line(&format!("    Transparent({}{c}),", fwd(out)));
+    out.arm("Self::Transparent(e)".into(), "e.{m}()", "e.{m}()");
     let c = child();
     out.line(&format!("    #[error(\"from {c}: {{0}}\")]"));
     out.line(&format!("    From(#[from] {}{c}),", fwd(out)));
+    out.arm("Self::From(e)".into(), "e.{m}()", "e.{m}()");
     let c = child();
     out.line(&format!("    #[error(\"boxed {c}: {{0}}\")]"));
     out.line(&format!("    Boxed(#[source] {}Box<{c}>),", fwd(out)));
+    out.arm("Self::Boxed(e)".into(), "e.{m}()", "e.{m}()");
     let c = child();
     out.line("    #[error(\"{context}: {source}\")]");
     out.line("    Context {");
@@ -157,15 +222,19 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
     out.line(&format!("        source: {c},"));
     out.line("        context: String,");
     out.line("    },");
+    out.arm("Self::Context { source, .. }".into(), "source.{m}()", "source.{m}()");
     let c = child();
     out.line("    #[error(\"{} failures\", .0.len())]");
     out.line(&format!("    Many({}Vec<{c}>),", fwd(out)));
+    out.arm("Self::Many(v)".into(), "v.iter().any(|e| e.{m}())", "v.iter().any(|e| e.{m}())");
     let c = child();
     out.line("    #[error(\"maybe failed\")]");
     out.line(&format!("    Maybe({}Option<Box<{c}>>),", fwd(out)));
+    out.arm("Self::Maybe(e)".into(), "e.as_ref().is_some_and(|e| e.{m}())", "e.as_ref().is_some_and(|e| e.{m}())");
     let c = child();
     out.line("    #[error(\"{} messages failed\", .0.len())]");
     out.line(&format!("    PerMessage({}Vec<(u64, {c})>),", fwd(out)));
+    out.arm("Self::PerMessage(v)".into(), "v.iter().any(|(_, e)| e.{m}())", "v.iter().any(|(_, e)| e.{m}())");
     let c = child();
     out.line("    #[error(\"batch: {0}\")]");
     let filter = if out.flavour == Flavour::Signal {
@@ -174,6 +243,7 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
         ""
     };
     out.line(&format!("    Batch(#[source] {filter}{c}),"));
+    out.arm("Self::Batch(e)".into(), "e.{m}()", "{ let _ = e; false }");
     let c = child();
     out.line("    #[error(\"pool: {0}\")]");
     let filter = if out.flavour == Flavour::Signal {
@@ -182,6 +252,7 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
         ""
     };
     out.line(&format!("    Pool(#[source] {filter}Box<{c}>),"));
+    out.arm("Self::Pool(e)".into(), "e.{m}()", "{ let _ = e; false }");
 
     for (v, reason) in [
         "reported to the user, never retried",
@@ -198,21 +269,24 @@ fn wrapper_enum(out: &mut Out, rng: &mut Lcg, index: usize) {
         };
         out.line(&format!("    #[error(\"reported: {{0}}\")]"));
         out.line(&format!("    Reported{v}(#[source] {skip}{c}),"));
+        out.arm(format!("Self::Reported{v}(_)"), "false", "false");
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: gen <out-dir> thiserror | gen <out-dir> signal <path-to-signal-core>";
+    let usage = "usage: gen <out-dir> thiserror | gen <out-dir> handwritten | gen <out-dir> signal <path-to-signal-core>";
     let dir = Path::new(args.get(1).expect(usage));
     let flavour = match args.get(2).map(String::as_str) {
         Some("thiserror") => Flavour::Thiserror,
         Some("signal") => Flavour::Signal,
+        Some("handwritten") => Flavour::Handwritten,
         _ => panic!("{usage}"),
     };
     let crate_name = match flavour {
         Flavour::Thiserror => "errors_thiserror",
         Flavour::Signal => "errors_signal",
+        Flavour::Handwritten => "errors_handwritten",
     };
 
     let mut manifest = format!(
@@ -229,6 +303,7 @@ fn main() {
     let mut out = Out {
         flavour,
         text: String::new(),
+        arms: Vec::new(),
     };
     out.line("//! Generated by benches/compile_time/gen.rs. Do not edit.");
     out.line("");
@@ -254,7 +329,9 @@ fn main() {
     for index in 0..ENUMS {
         out.line(&format!("/// Errors of component {index}."));
         match flavour {
-            Flavour::Thiserror => out.line("#[derive(Debug, thiserror::Error)]"),
+            Flavour::Thiserror | Flavour::Handwritten => {
+                out.line("#[derive(Debug, thiserror::Error)]")
+            }
             Flavour::Signal => out.line("#[derive(Debug, thiserror::Error, Signal)]"),
         }
         out.line(&format!("pub enum {} {{", name(index)));
@@ -265,6 +342,7 @@ fn main() {
         }
         out.line("}");
         out.line("");
+        out.methods(index);
     }
 
     fs::create_dir_all(dir.join("src")).expect("create the crate directory");
