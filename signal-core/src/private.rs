@@ -95,18 +95,6 @@ pub fn walk_kinds(walker: &mut Walker<'_>, name: &'static str, kinds: Kinds) -> 
     }
 }
 
-/// Walks a sequence, one `Step::Index` per element.
-pub fn walk_seq<'i, T: ?Sized + 'i>(
-    items: impl Iterator<Item = &'i T>,
-    walker: &mut Walker<'_>,
-    mut each: impl FnMut(&'i T, &mut Walker<'_>) -> ControlFlow<()>,
-) -> ControlFlow<()> {
-    for (index, item) in items.enumerate() {
-        walker.enter(Step::Index(index), |walker| each(item, walker))?;
-    }
-    ControlFlow::Continue(())
-}
-
 // ---------------------------------------------------------------------------
 // Static shapes, with the same dispatch: a tuple element that does not
 // implement `Signal` is plain data.

@@ -8,30 +8,31 @@ use syn::{PathArguments, Type};
 use crate::attr::Chain;
 use crate::expand::{Expander, path_string};
 
-/// Whether `ty` is a pointer to a trait object (`Box<dyn X>`, `Arc<dyn X>`,
-/// `Rc<dyn X>`, `&dyn X`). Its chain head is taken by coercion at the field,
-/// which also upcasts a user trait with `Error` as a supertrait.
-pub fn points_to_dyn(ty: &Type) -> bool {
+/// The trait object `ty` points to, if it is a pointer to one (`Box<dyn X>`,
+/// `Arc<dyn X>`, `Rc<dyn X>`, `&dyn X`). Such a chain head is taken by
+/// coercion at the field, which also upcasts a user trait with `Error` as a
+/// supertrait.
+pub fn dyn_target(ty: &Type) -> Option<&Type> {
     match ty {
-        Type::Paren(inner) => points_to_dyn(&inner.elem),
-        Type::Group(inner) => points_to_dyn(&inner.elem),
-        Type::Reference(reference) => matches!(&*reference.elem, Type::TraitObject(_)),
+        Type::Paren(inner) => dyn_target(&inner.elem),
+        Type::Group(inner) => dyn_target(&inner.elem),
+        Type::Reference(reference) => {
+            matches!(&*reference.elem, Type::TraitObject(_)).then_some(&*reference.elem)
+        }
         Type::Path(path) if path.qself.is_none() => {
-            let Some(last) = path.path.segments.last() else {
-                return false;
-            };
+            let last = path.path.segments.last()?;
             if !matches!(last.ident.to_string().as_str(), "Box" | "Arc" | "Rc") {
-                return false;
+                return None;
             }
             match &last.arguments {
-                PathArguments::AngleBracketed(args) => args
-                    .args
-                    .iter()
-                    .any(|arg| matches!(arg, syn::GenericArgument::Type(Type::TraitObject(_)))),
-                _ => false,
+                PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+                    syn::GenericArgument::Type(object @ Type::TraitObject(_)) => Some(object),
+                    _ => None,
+                }),
+                _ => None,
             }
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -49,7 +50,7 @@ impl Expander<'_> {
     /// The head of a chain field, as `Option<&(dyn Error + 'static)>`.
     fn chain_head(&self, ty: &Type, value: &TokenStream) -> TokenStream {
         let krate = &self.krate;
-        if points_to_dyn(ty) {
+        if dyn_target(ty).is_some() {
             return quote! {
                 ::core::option::Option::Some({
                     let __h: &(dyn ::std::error::Error + 'static) = &**#value;

@@ -67,7 +67,7 @@ fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
                 part.what
             )
         } else {
-            let bound = if part.what.contains("type parameter") {
+            let bound = if part.parameter {
                 " (this adds a `Signal` bound)"
             } else {
                 ""

@@ -15,7 +15,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::Type;
 
 use crate::attr::Chain;
-use crate::chain::points_to_dyn;
+use crate::chain::dyn_target;
 use crate::expand::{Expander, Role, role};
 use crate::ty::{Probed, Shape, StdName, probes, span_range, std_names, undecidable};
 
@@ -174,32 +174,6 @@ impl Expander<'_> {
             }
         });
         quote!(#head #(#items)*)
-    }
-}
-
-/// The trait object a chain field points to, if it points to one.
-fn dyn_target(ty: &Type) -> Option<&Type> {
-    if !points_to_dyn(ty) {
-        return None;
-    }
-    match ty {
-        Type::Paren(inner) => dyn_target(&inner.elem),
-        Type::Group(inner) => dyn_target(&inner.elem),
-        Type::Reference(reference) => Some(&reference.elem),
-        Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .and_then(|last| match &last.arguments {
-                syn::PathArguments::AngleBracketed(args) => {
-                    args.args.iter().find_map(|arg| match arg {
-                        syn::GenericArgument::Type(ty @ Type::TraitObject(_)) => Some(ty),
-                        _ => None,
-                    })
-                }
-                _ => None,
-            }),
-        _ => None,
     }
 }
 

@@ -295,6 +295,8 @@ pub struct Undecidable {
     pub what: String,
     /// `what` already names the fix.
     pub final_: bool,
+    /// A bare type parameter: `forward` adds a `Signal` bound for it.
+    pub parameter: bool,
 }
 
 /// The first part of `ty` that the derive cannot prove signal-free: a type
@@ -304,6 +306,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
     let mut types = Vec::new();
     all_types(ty, &mut types);
     for part in types {
+        let mut parameter = false;
         let what = match part {
             // `<Local as Store>::Err` names one type, which the compiler is
             // asked about like any other; `<S as Store>::Err` does not.
@@ -325,6 +328,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
                 let is_param = params.iter().any(|param| first.ident == **param);
                 let is_self = first.ident == "Self";
                 if is_param && path.path.segments.len() == 1 {
+                    parameter = true;
                     format!(
                         "`{}` is a type parameter: it may be an error that carries signals",
                         first.ident
@@ -360,6 +364,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
                            `#[signal(skip = \"reason\")]`"
                         .to_owned(),
                     final_: true,
+                    parameter: false,
                 });
             }
             Type::Verbatim(_) | Type::Infer(_) | Type::ImplTrait(_) => format!(
@@ -370,6 +375,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
         };
         return Some(Undecidable {
             what,
+            parameter,
             final_: false,
         });
     }
