@@ -18,6 +18,7 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use std::error::Error;
 
+use crate::classifiers::Builtin;
 use crate::classify::{ClassifiedBy, Classify};
 use crate::signal::Signal;
 
@@ -26,7 +27,7 @@ use crate::signal::Signal;
 pub struct SignalCarrier;
 
 /// The probed type is a foreign error with a registered classifier
-/// ([`ClassifiedBy`]), such as `std::io::Error`.
+/// ([`ClassifiedBy`]) or a built-in one, such as `std::io::Error`.
 #[derive(Clone, Copy, Default)]
 pub struct ClassifiedError;
 
@@ -57,7 +58,7 @@ pub trait ProbeSignal {
     }
 }
 
-impl<T: ?Sized + Signal> ProbeSignal for &&&Probe<T> {}
+impl<T: ?Sized + Signal> ProbeSignal for &&&&Probe<T> {}
 
 pub trait ProbeClassified<C> {
     #[inline]
@@ -66,7 +67,17 @@ pub trait ProbeClassified<C> {
     }
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ProbeClassified<C> for &&Probe<T> {}
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ProbeClassified<C> for &&&Probe<T> {}
+
+/// A built-in classifier, below a registration of the user's own.
+pub trait ProbeBuiltin {
+    #[inline]
+    fn __signal_probe(&self) -> ClassifiedError {
+        ClassifiedError
+    }
+}
+
+impl<T: ?Sized + Builtin> ProbeBuiltin for &&Probe<T> {}
 
 /// `dyn Error`, with or without `Send` and `Sync`: what type-erased errors
 /// deref to.

@@ -103,8 +103,10 @@ where
 /// From then on, in every crate that sees the registration, a field of type
 /// `Self` (or of a container of it) must be forwarded or skipped like any
 /// error that carries signals, and plain `#[signal(forward)]` classifies it
-/// with `C`. `std::io::Error` is registered by this crate with
-/// [`net::IoClassifier`](crate::net::IoClassifier).
+/// with `C`. The [built-in classifiers](crate::classifiers) (`std::io::Error`
+/// always, other crates' errors behind features) work the same way without a
+/// registration; a registration of yours takes precedence over a built-in
+/// one for the same type.
 ///
 /// The impl is allowed by the orphan rule because `C` is your type:
 ///

@@ -4,15 +4,16 @@
 extern crate alloc;
 
 mod checks;
+pub mod classifiers;
 mod classify;
 mod fixture;
 mod kind;
 mod map;
-pub mod net;
 mod shape;
 mod signal;
 pub mod testing;
 mod trace;
+pub mod vocab;
 
 // The derive's field checks, named at the root so that compiler messages
 // show `signal_core::Unannotated`, never a private path.
@@ -23,8 +24,8 @@ pub use crate::checks::{
 };
 #[doc(hidden)]
 pub use crate::checks::{
-    DynProbeError, DynProbeNone, DynProbeSignal, ProbeClassified, ProbeErased, ProbeNone,
-    ProbeSignal,
+    DynProbeError, DynProbeNone, DynProbeSignal, ProbeBuiltin, ProbeClassified, ProbeErased,
+    ProbeNone, ProbeSignal,
 };
 
 #[doc(hidden)]
@@ -38,7 +39,9 @@ pub use crate::classify::{
     ClassifiedBy, Classify, ErrorChain, Kinds, MAX_CHAIN, TextRule, chain_of,
 };
 pub use crate::kind::{Kind, KindId};
-pub use crate::map::{HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map};
+pub use crate::map::{
+    HeldBack, KindSection, SignalMap, Skipped, StaticPath, StaticStep, map, map_with,
+};
 pub use crate::shape::{Edge, FieldInfo, Shape, Target, TypeInfo, VariantInfo};
 pub use crate::signal::Signal;
 pub use crate::trace::{FieldName, Node, Step, Trace, Walker};

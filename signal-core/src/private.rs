@@ -8,6 +8,7 @@ use core::ops::ControlFlow;
 
 use crate::kind::Kind;
 pub use crate::kind::KindInfo;
+use crate::classifiers::Builtin;
 use crate::signal::Signal;
 use crate::trace::{Step, Walker};
 
@@ -35,7 +36,7 @@ pub trait MaybeCarrier {
     fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
 }
 
-impl<T: Signal> MaybeCarrier for &&Maybe<'_, T> {
+impl<T: Signal> MaybeCarrier for &&&Maybe<'_, T> {
     #[inline]
     fn __signal_has<K: Kind>(&self) -> bool {
         self.0.has::<K>()
@@ -52,7 +53,9 @@ pub trait MaybeClassified<C> {
     fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C> for &Maybe<'_, T> {
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C>
+    for &&Maybe<'_, T>
+{
     #[inline]
     fn __signal_has<K: Kind>(&self) -> bool {
         C::default().classify(self.0).implies(K::ID)
@@ -62,6 +65,27 @@ impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C> f
             walker,
             short_type_name::<C>(),
             C::default().classify(self.0),
+        )
+    }
+}
+
+/// A foreign error with a built-in classifier, below a registration of the
+/// user's own.
+pub trait MaybeBuiltin {
+    fn __signal_has<K: Kind>(&self) -> bool;
+    fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
+}
+
+impl<T: ?Sized + Builtin> MaybeBuiltin for &Maybe<'_, T> {
+    #[inline]
+    fn __signal_has<K: Kind>(&self) -> bool {
+        T::Classifier::default().classify(self.0).implies(K::ID)
+    }
+    fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
+        walk_kinds(
+            walker,
+            short_type_name::<T::Classifier>(),
+            T::Classifier::default().classify(self.0),
         )
     }
 }
@@ -109,7 +133,7 @@ pub trait ShapeCarrier {
     fn __signal_shape(&self) -> Shape;
 }
 
-impl<T: Signal> ShapeCarrier for &&Probe<T> {
+impl<T: Signal> ShapeCarrier for &&&Probe<T> {
     fn __signal_shape(&self) -> Shape {
         T::shape()
     }
@@ -119,11 +143,24 @@ pub trait ShapeClassified<C> {
     fn __signal_shape(&self) -> Shape;
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ShapeClassified<C> for &Probe<T> {
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ShapeClassified<C> for &&Probe<T> {
     fn __signal_shape(&self) -> Shape {
         Shape::Classified {
             name: short_type_name::<C>(),
             kinds: C::default().kinds(),
+        }
+    }
+}
+
+pub trait ShapeBuiltin {
+    fn __signal_shape(&self) -> Shape;
+}
+
+impl<T: ?Sized + Builtin> ShapeBuiltin for &Probe<T> {
+    fn __signal_shape(&self) -> Shape {
+        Shape::Classified {
+            name: short_type_name::<T::Classifier>(),
+            kinds: T::Classifier::default().kinds(),
         }
     }
 }

@@ -6,7 +6,8 @@
 use std::io;
 use std::sync::Arc;
 
-use signal_core::net::{ConnectionRefused, IoClassifier, TimedOut, TransientNetwork};
+use signal_core::classifiers::io::IoClassifier;
+use signal_core::vocab::{ConnectionRefused, TimedOut, TransientNetwork};
 use signal_core::{
     ClassifiedBy, Classify, Kind, KindId, Kinds, Signal, StaticStep, kind, kinds, map,
 };

@@ -68,7 +68,7 @@ impl Expander<'_> {
         let items = chain.items.iter().map(|item| {
             let item_ty = &item.ty;
             let hit = match &item.classifier {
-                None => quote!((&&&#krate::__private::Maybe(__t)).__signal_has::<__K>()),
+                None => quote!((&&&&#krate::__private::Maybe(__t)).__signal_has::<__K>()),
                 Some(classifier) => {
                     let classify = self.classify(item_ty, classifier, &quote!(__t));
                     quote!(#classify.implies(<__K as #krate::Kind>::ID))
@@ -105,7 +105,7 @@ impl Expander<'_> {
         let items = chain.items.iter().map(|item| {
             let item_ty = &item.ty;
             let walk = match &item.classifier {
-                None => quote!((&&&#krate::__private::Maybe(__t)).__signal_walk(__w)),
+                None => quote!((&&&&#krate::__private::Maybe(__t)).__signal_walk(__w)),
                 Some(classifier) => {
                     let name = path_string(classifier);
                     let classify = self.classify(item_ty, classifier, &quote!(__t));

@@ -125,7 +125,7 @@ impl Expander<'_> {
                         let ty = &item.ty;
                         match &item.classifier {
                             None => {
-                                quote!((&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
+                                quote!((&&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
                             }
                             Some(classifier) => self.classified_shape(ty, classifier),
                         }
@@ -171,7 +171,7 @@ impl Expander<'_> {
         let krate = &self.krate;
         match shape {
             Shape::Leaf(ty) => {
-                quote!((&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
+                quote!((&&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
             }
             Shape::Tuple(elems) => {
                 let elems = elems.iter().enumerate().map(|(index, (_, elem))| {

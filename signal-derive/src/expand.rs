@@ -53,13 +53,14 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
                 ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
                 ChainProbeDirect as _, ChainProbeNone as _, ClassifyNo as _, ClassifyYes as _,
                 DefaultNone as _, DefaultSome as _, DowncastNo as _, DowncastYes as _,
-                FixtureCarrier as _, FixtureInert as _, MaybeCarrier as _, MaybeClassified as _,
-                MaybeInert as _, ShapeCarrier as _, ShapeClassified as _, ShapeInert as _,
+                FixtureCarrier as _, FixtureInert as _, MaybeBuiltin as _, MaybeCarrier as _,
+                MaybeClassified as _, MaybeInert as _, ShapeBuiltin as _, ShapeCarrier as _,
+                ShapeClassified as _, ShapeInert as _,
             };
             #[allow(unused_imports)]
             use __signal_core::{
-                DynProbeError as _, DynProbeNone as _, DynProbeSignal as _, ProbeClassified as _,
-                ProbeErased as _, ProbeNone as _, ProbeSignal as _,
+                DynProbeError as _, DynProbeNone as _, DynProbeSignal as _, ProbeBuiltin as _,
+                ProbeClassified as _, ProbeErased as _, ProbeNone as _, ProbeSignal as _,
             };
             #output
         };

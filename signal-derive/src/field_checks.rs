@@ -108,7 +108,7 @@ impl Expander<'_> {
                 if probe.dynamic {
                     quote!((&&&#krate::DynProbe::<#ty>::new()).__signal_probe())
                 } else {
-                    quote!((&&&&#krate::Probe::<#ty>::new()).__signal_probe())
+                    quote!((&&&&&#krate::Probe::<#ty>::new()).__signal_probe())
                 }
             })
             .reduce(|acc, probe| quote!(#krate::or(#acc, #probe)))
@@ -161,7 +161,7 @@ impl Expander<'_> {
             let item_ty = &item.ty;
             match &item.classifier {
                 None => {
-                    let probe = quote!((&&&&#krate::Probe::<#item_ty>::new()).__signal_probe());
+                    let probe = quote!((&&&&&#krate::Probe::<#item_ty>::new()).__signal_probe());
                     self.check_call(quote!(#krate::ChainListed), item_ty, &probe)
                 }
                 Some(classifier) => {

@@ -97,7 +97,7 @@ impl Expander<'_> {
         let label = syn::Lifetime::new(&format!("'__h{depth}"), proc_macro2::Span::call_site());
         let elem = quote::format_ident!("__e{}", depth);
         match shape {
-            Shape::Leaf(_) => quote!((&&&#krate::__private::Maybe(#value)).__signal_has::<__K>()),
+            Shape::Leaf(_) => quote!((&&&&#krate::__private::Maybe(#value)).__signal_has::<__K>()),
             Shape::Tuple(elems) => {
                 let tuple = quote::format_ident!("__t{}", depth);
                 let parts = elems.iter().enumerate().map(|(index, (_, elem))| {

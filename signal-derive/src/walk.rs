@@ -125,7 +125,7 @@ impl Expander<'_> {
         let elem = quote::format_ident!("__e{}", depth);
         let continue_ = quote!(::core::ops::ControlFlow::Continue(()));
         match shape {
-            Shape::Leaf(_) => quote!((&&&#krate::__private::Maybe(#value)).__signal_walk(__w)),
+            Shape::Leaf(_) => quote!((&&&&#krate::__private::Maybe(#value)).__signal_walk(__w)),
             Shape::Tuple(elems) => {
                 let tuple = quote::format_ident!("__t{}", depth);
                 let parts = elems.iter().enumerate().map(|(index, (_, elem))| {

@@ -4,8 +4,8 @@
 
 use std::io;
 
-use signal_core::net::{IoClassifier, TimedOut};
-use signal_core::{ClassifiedBy, Classify, Kind, KindId, Kinds, Signal, kind};
+use signal_core::vocab::{BadCredentials, ResourceBusy, TimedOut, TransientNetwork};
+use signal_core::{Signal, kind};
 
 kind! {
     /// The database pool was closed or lost its connections: rebuild it.
@@ -13,41 +13,11 @@ kind! {
     /// The pool refuses to hand out connections. Implies
     /// [`NeedsDbReconnect`].
     pub PoolClosed: NeedsDbReconnect;
-    /// The database was busy or locked: the same statement may succeed
-    /// later.
-    pub DatabaseBusy;
-    /// The remote rejected the job's credentials: fatal for that job, never
-    /// retried, never blamed on the network.
-    pub BadCredentials;
+    /// The same call may succeed later: a network failure, a timeout, or a
+    /// database busy with another connection (the built-in classifiers of
+    /// `std::io::Error` and `rusqlite::Error` raise those).
+    pub Retryable: includes(TransientNetwork, TimedOut, ResourceBusy);
 }
-
-/// A SQLite error, classified by its code: busy and locked are retryable;
-/// everything else raises nothing.
-pub fn classify_sqlite(error: &rusqlite::Error) -> Option<KindId> {
-    use rusqlite::ErrorCode::{DatabaseBusy as Busy, DatabaseLocked};
-    match error.sqlite_error_code() {
-        Some(Busy | DatabaseLocked) => Some(DatabaseBusy::ID),
-        _ => None,
-    }
-}
-
-/// [`classify_sqlite`] as a classifier type, registered for
-/// `rusqlite::Error`: every field of that type in this crate must be
-/// forwarded or skipped, and plain `forward` uses this classifier.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SqliteClassifier;
-
-impl Classify<rusqlite::Error> for SqliteClassifier {
-    fn classify(&self, error: &rusqlite::Error) -> Kinds {
-        classify_sqlite(error).into()
-    }
-
-    fn kinds(&self) -> Vec<KindId> {
-        vec![DatabaseBusy::ID]
-    }
-}
-
-impl ClassifiedBy<SqliteClassifier> for rusqlite::Error {}
 
 /// Errors of the job store.
 #[derive(Debug, thiserror::Error, Signal)]
@@ -58,10 +28,10 @@ pub enum StorageError {
     PoolClosed,
     /// The pool could not open a connection.
     #[error("opening a database connection failed")]
-    Connect(#[signal(forward_with = "classify_sqlite")] rusqlite::Error),
+    Connect(#[signal(forward)] rusqlite::Error),
     /// A statement failed.
     #[error("database statement failed")]
-    Sqlite(#[signal(forward_with = "classify_sqlite")] rusqlite::Error),
+    Sqlite(#[signal(forward)] rusqlite::Error),
     /// The blocking task running a statement panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),
@@ -72,7 +42,7 @@ pub enum StorageError {
 pub enum RemoteError {
     /// A connection-level failure: refused, reset, broken pipe, DNS.
     #[error("remote i/o failed")]
-    Io(#[signal(forward_with = "IoClassifier")] io::Error),
+    Io(#[signal(forward)] io::Error),
     /// No answer before the deadline.
     #[error("remote did not answer in time")]
     #[signal(leaf = "TimedOut")]

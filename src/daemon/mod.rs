@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_sqlite::Pool;
-use signal_core::net::TransientNetwork;
+use signal_core::vocab::BadCredentials;
 use signal_core::runtime::{
     Backoff, Ctx, Intensity, Phase, Policy, Reaction, Resource, Supervisor, WorkerHandle,
 };
@@ -39,7 +39,7 @@ use signal_core::{Kind, Signal};
 use tokio::time::timeout;
 
 use errors::{
-    BadCredentials, BatchSummary, DatabaseBusy, JobError, JobId, NeedsDbReconnect, RemoteError,
+    BatchSummary, JobError, JobId, NeedsDbReconnect, RemoteError, Retryable,
     WorkerError,
 };
 use faults::{Faults, Rng};
@@ -315,8 +315,7 @@ pub enum DaemonError {
 pub fn policy(db: &Resource<Pool>) -> Policy {
     Policy::new()
         .on::<NeedsDbReconnect>(Reaction::rebuild(db))
-        .on::<TransientNetwork>(Reaction::Retry)
-        .on::<DatabaseBusy>(Reaction::Retry)
+        .on::<Retryable>(Reaction::Retry)
         .otherwise(Reaction::Stop)
         .backoff(Backoff::new(
             Duration::from_millis(5),

@@ -80,6 +80,7 @@ impl Visit for Fields {
 
 /// Kinds that must never be logged at ERROR.
 const TRANSIENT: &[&str] = &[
+    "Retryable",
     "TransientNetwork",
     "ConnectionRefused",
     "ConnectionReset",

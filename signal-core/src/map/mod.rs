@@ -131,9 +131,40 @@ enum EdgeStyle {
 /// # use signal_core::Kind;
 /// ```
 pub fn map<E: Signal>() -> SignalMap {
+    map_with::<E>(&[])
+}
+
+/// [`map`], with a section for each of `kinds` too.
+///
+/// A map lists the kinds its leaves raise, and the kinds those imply. A kind
+/// that *includes* them (`Retryable: includes(TransientNetwork)`) is not
+/// known to the leaves: name it here to see every path that raises it.
+///
+/// ```
+/// use signal_core::vocab::TransientNetwork;
+/// use signal_core::{Kind, Signal, kind};
+///
+/// kind! { pub Retryable: includes(TransientNetwork); }
+///
+/// #[derive(Signal)]
+/// enum Client {
+///     Io(#[signal(forward)] std::io::Error),
+/// }
+///
+/// let map = signal_core::map_with::<Client>(&[Retryable::ID]);
+/// assert_eq!(
+///     map.paths(Retryable::ID)[0].to_string(),
+///     "Client::Io → IoClassifier (ConnectionRefused ⇒ TransientNetwork ⇒ Retryable)"
+/// );
+/// assert!(signal_core::map::<Client>().paths(Retryable::ID).is_empty());
+/// ```
+pub fn map_with<E: Signal>(kinds: &[KindId]) -> SignalMap {
     let mut builder = Builder::default();
     let root = E::shape();
     builder.discover(&root);
+    for &kind in kinds {
+        builder.add_kind(kind);
+    }
     builder.finish(root)
 }
 

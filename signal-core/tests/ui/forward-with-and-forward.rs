@@ -12,7 +12,7 @@ pub enum Inner {
 
 #[derive(Signal)]
 pub enum Outer {
-    Io(#[signal(forward, forward_with = "signal_core::net::classify_io")] std::io::Error),
+    Io(#[signal(forward, forward_with = "signal_core::classifiers::io::classify_io")] std::io::Error),
 }
 
 fn main() {}

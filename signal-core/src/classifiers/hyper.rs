@@ -1,0 +1,67 @@
+//! `hyper::Error`: connections closed, reset or timed out, and requests
+//! cancelled.
+//!
+//! | error | kinds |
+//! |---|---|
+//! | `is_timeout()` | [`TimedOut`] |
+//! | `is_incomplete_message()`: the peer closed the connection before the whole message | [`ConnectionReset`] |
+//! | `is_closed()`: the connection was already closed | [`NeedsReconnect`] |
+//! | `is_canceled()`: the request was cancelled (its connection went away) | [`Cancelled`] |
+//! | an I/O error underneath | as [`std::io::Error`](super::io) |
+//! | a parse error, a user error, anything else | nothing |
+
+use alloc::vec::Vec;
+use std::error::Error;
+
+use crate::classify::{Classify, Kinds, chain_of};
+use crate::kind::{Kind, KindId};
+use crate::vocab::{Cancelled, ConnectionReset, NeedsReconnect, TimedOut};
+
+/// The kinds a hyper error raises (see the [module](self) table).
+pub fn classify_hyper(error: &hyper::Error) -> Kinds {
+    if error.is_timeout() {
+        TimedOut::ID.into()
+    } else if error.is_incomplete_message() {
+        ConnectionReset::ID.into()
+    } else if error.is_closed() {
+        NeedsReconnect::ID.into()
+    } else if error.is_canceled() {
+        Cancelled::ID.into()
+    } else {
+        // An I/O error below (reset, broken pipe), found through the
+        // sources.
+        error
+            .source()
+            .and_then(|source| {
+                chain_of(source)
+                    .filter_map(|e| e.downcast_ref::<std::io::Error>())
+                    .map(super::io::classify_io)
+                    .find(|kinds| !kinds.is_empty())
+            })
+            .unwrap_or(Kinds::NONE)
+    }
+}
+
+/// [`classify_hyper`] as a classifier type, built in for `hyper::Error`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HyperClassifier;
+
+#[diagnostic::do_not_recommend]
+impl Classify<hyper::Error> for HyperClassifier {
+    fn classify(&self, error: &hyper::Error) -> Kinds {
+        classify_hyper(error)
+    }
+
+    fn kinds(&self) -> Vec<KindId> {
+        let mut kinds = alloc::vec![
+            TimedOut::ID,
+            ConnectionReset::ID,
+            NeedsReconnect::ID,
+            Cancelled::ID
+        ];
+        kinds.extend(super::io::IoClassifier.kinds());
+        kinds
+    }
+}
+
+super::builtin!(hyper::Error => HyperClassifier);

@@ -1,0 +1,5 @@
+signal_core::kind! {
+    pub Retryable: includes(Retryable);
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+pub struct NotAKind;
+
+signal_core::kind! {
+    pub Retryable: includes(NotAKind);
+}
+
+fn main() {}
