@@ -166,7 +166,11 @@ async fn test_failed_name_resolution_is_dns_failure() {
     let Err(error) = tokio::net::lookup_host("signal-test.invalid:80").await else {
         panic!("a name under .invalid resolved");
     };
-    assert_eq!(classify_io(&error).as_slice(), [DnsFailure::ID], "{error:?}");
+    assert_eq!(
+        classify_io(&error).as_slice(),
+        [DnsFailure::ID],
+        "{error:?}"
+    );
     let error = SyncError::Network(error);
     assert!(error.has::<DnsFailure>());
     assert!(error.has::<TransientNetwork>());
@@ -343,7 +347,9 @@ async fn test_text_rules_match_flattened_errors_when_listed() {
     let message = format!("sync failed: {}", elapsed().await);
     let error = SyncError::Flattened(Box::new(Flattening(message.clone())));
     assert!(error.has::<TimedOut>(), "{message}");
-    assert!(error.has::<TransientNetwork>());
+    // A deadline alone is not a network failure: tokio's timeout may wrap
+    // any future.
+    assert!(!error.has::<TransientNetwork>());
     assert_eq!(
         error.trace::<TimedOut>().unwrap().to_string(),
         "SyncError::Flattened ⇢ text \"deadline has elapsed\" (TimedOut)"
@@ -381,11 +387,19 @@ fn test_map_shows_classifiers_chains_and_conditions() {
         transient.contains(&"SyncError::Io → classify_io (dynamic: known at run time)".to_string()),
         "{transient:#?}"
     );
+    let timed_out: Vec<String> = map
+        .paths(TimedOut::ID)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert!(
-        transient.contains(
-            &"SyncError::Flattened ⇢ text \"deadline has elapsed\" (TimedOut ⇒ TransientNetwork)"
-                .to_string()
+        timed_out.contains(
+            &"SyncError::Flattened ⇢ text \"deadline has elapsed\" (TimedOut)".to_string()
         ),
+        "{timed_out:#?}"
+    );
+    assert!(
+        !transient.iter().any(|path| path.contains("deadline has elapsed")),
         "{transient:#?}"
     );
     let reconnect: Vec<String> = map

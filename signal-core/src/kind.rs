@@ -235,7 +235,20 @@ impl fmt::Display for KindId {
 /// (`pub Recoverable: includes(Retryable);`). This keeps every relation
 /// checkable from the two kinds it connects, at compile time and at run
 /// time. Relations must not form a cycle; a cycle (which can only run
-/// through kinds of one crate) is rejected at compile time.
+/// through kinds of one crate) is rejected at compile time:
+///
+/// ```compile_fail,E0391
+/// signal_core::kind! {
+///     pub Retryable: Transient;
+///     pub Transient: includes(Retryable);
+/// }
+/// ```
+///
+/// ```compile_fail,E0391
+/// signal_core::kind! {
+///     pub Retryable: includes(Retryable);
+/// }
+/// ```
 #[macro_export]
 macro_rules! kind {
     () => {};

@@ -6,9 +6,9 @@
 use core::marker::PhantomData;
 use core::ops::ControlFlow;
 
+use crate::classifiers::Builtin;
 use crate::kind::Kind;
 pub use crate::kind::KindInfo;
-use crate::classifiers::Builtin;
 use crate::signal::Signal;
 use crate::trace::{Step, Walker};
 
@@ -53,9 +53,7 @@ pub trait MaybeClassified<C> {
     fn __signal_walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()>;
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C>
-    for &&Maybe<'_, T>
-{
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> MaybeClassified<C> for &&Maybe<'_, T> {
     #[inline]
     fn __signal_has<K: Kind>(&self) -> bool {
         C::default().classify(self.0).implies(K::ID)

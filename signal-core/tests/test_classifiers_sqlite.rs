@@ -27,10 +27,8 @@ struct TempDb {
 
 impl TempDb {
     fn new(name: &str) -> TempDb {
-        let dir = std::env::temp_dir().join(format!(
-            "signal-classifiers-{name}-{}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("signal-classifiers-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         TempDb { dir }
@@ -165,7 +163,10 @@ async fn test_pool_backend_errors_are_classified_by_their_own_classifier() {
     let missing = db.dir.join("no-such-dir").join("x.db");
     let pool = pool(&missing, 1, None);
     let error = StoreError::Pool(pool.get().await.unwrap_err());
-    assert!(matches!(error, StoreError::Pool(PoolError::Backend(_))), "{error:?}");
+    assert!(
+        matches!(error, StoreError::Pool(PoolError::Backend(_))),
+        "{error:?}"
+    );
     assert!(!error.has::<ResourceBusy>());
     assert!(!error.has::<NeedsReconnect>());
 }

@@ -44,11 +44,7 @@ async fn test_elapsed_timeout_is_timed_out_not_network() {
 
 #[tokio::test]
 async fn test_panicked_task_is_panicked() {
-    let error = TaskError::Join(
-        tokio::spawn(async { panic!("bug") })
-            .await
-            .unwrap_err(),
-    );
+    let error = TaskError::Join(tokio::spawn(async { panic!("bug") }).await.unwrap_err());
     assert!(error.has::<Panicked>());
     assert!(!error.has::<Cancelled>());
     assert!(!error.has::<Retryable>());

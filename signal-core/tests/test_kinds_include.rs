@@ -81,8 +81,17 @@ fn test_dynamic_relation_matches_static() {
             };
         }
         by_id!(
-            TransientNetwork, ConnectionReset, ResourceBusy, TimedOut, BadCredentials,
-            Retryable, Page, Recoverable, SoftFailure, Degraded, LinkFlap
+            TransientNetwork,
+            ConnectionReset,
+            ResourceBusy,
+            TimedOut,
+            BadCredentials,
+            Retryable,
+            Page,
+            Recoverable,
+            SoftFailure,
+            Degraded,
+            LinkFlap
         );
         unreachable!()
     }
@@ -100,8 +109,17 @@ fn test_dynamic_relation_matches_static() {
         };
     }
     rows!(
-        TransientNetwork, ConnectionReset, ResourceBusy, TimedOut, BadCredentials, Retryable,
-        Page, Recoverable, SoftFailure, Degraded, LinkFlap
+        TransientNetwork,
+        ConnectionReset,
+        ResourceBusy,
+        TimedOut,
+        BadCredentials,
+        Retryable,
+        Page,
+        Recoverable,
+        SoftFailure,
+        Degraded,
+        LinkFlap
     );
 }
 
@@ -126,7 +144,10 @@ fn test_transitive_and_combined() {
         ]
     );
     assert!(BadCredentials::ID.chain_to(Degraded::ID).is_none());
-    assert_eq!(Retryable::ID.direct_inclusions(), [TransientNetwork::ID, ResourceBusy::ID]);
+    assert_eq!(
+        Retryable::ID.direct_inclusions(),
+        [TransientNetwork::ID, ResourceBusy::ID]
+    );
     assert!(Page::ID.direct_inclusions().is_empty());
 }
 

@@ -31,16 +31,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_sqlite::Pool;
-use signal_core::vocab::BadCredentials;
 use signal_core::runtime::{
     Backoff, Ctx, Intensity, Phase, Policy, Reaction, Resource, Supervisor, WorkerHandle,
 };
+use signal_core::vocab::BadCredentials;
 use signal_core::{Kind, Signal};
 use tokio::time::timeout;
 
 use errors::{
-    BatchSummary, JobError, JobId, NeedsDbReconnect, RemoteError, Retryable,
-    WorkerError,
+    BatchSummary, JobError, JobId, NeedsDbReconnect, RemoteError, Retryable, WorkerError,
 };
 use faults::{Faults, Rng};
 use remote::{Client, Remote};

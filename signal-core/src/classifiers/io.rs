@@ -24,8 +24,8 @@ use crate::classify::{Classify, Kinds};
 use crate::kind::{Kind, KindId};
 use crate::kinds;
 use crate::vocab::{
-    BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, DnsFailure,
-    HostUnreachable, NetworkUnreachable, TimedOut, TransientNetwork,
+    BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, DnsFailure, HostUnreachable,
+    NetworkUnreachable, TimedOut, TransientNetwork,
 };
 
 /// The kinds an I/O error raises: a precise network leaf, [`TimedOut`] with

@@ -80,7 +80,10 @@ pub struct TransportClassifier;
 #[diagnostic::do_not_recommend]
 impl Classify<tonic::transport::Error> for TransportClassifier {
     fn classify(&self, error: &tonic::transport::Error) -> Kinds {
-        error.source().map(super::classify_error).unwrap_or(Kinds::NONE)
+        error
+            .source()
+            .map(super::classify_error)
+            .unwrap_or(Kinds::NONE)
     }
 
     fn kinds(&self) -> Vec<KindId> {

@@ -74,7 +74,12 @@ impl SignalMap {
             let includes = section.kind.direct_inclusions();
             if !includes.is_empty() {
                 let names: Vec<&str> = includes.iter().map(|k| k.name()).collect();
-                writeln!(out, "`{}` includes {}.", section.kind.name(), names.join(", "))?;
+                writeln!(
+                    out,
+                    "`{}` includes {}.",
+                    section.kind.name(),
+                    names.join(", ")
+                )?;
                 writeln!(out)?;
             }
             for path in &section.paths {

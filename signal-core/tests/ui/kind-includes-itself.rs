@@ -1,5 +1,0 @@
-signal_core::kind! {
-    pub Retryable: includes(Retryable);
-}
-
-fn main() {}
