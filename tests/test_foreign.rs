@@ -399,7 +399,9 @@ fn test_map_shows_classifiers_chains_and_conditions() {
         "{timed_out:#?}"
     );
     assert!(
-        !transient.iter().any(|path| path.contains("deadline has elapsed")),
+        !transient
+            .iter()
+            .any(|path| path.contains("deadline has elapsed")),
         "{transient:#?}"
     );
     let reconnect: Vec<String> = map

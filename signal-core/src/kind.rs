@@ -55,6 +55,7 @@ pub struct KindId(&'static KindInfo);
 #[doc(hidden)]
 pub struct KindInfo {
     pub name: &'static str,
+    pub wire: &'static str,
     pub module: &'static str,
     pub doc: &'static str,
     pub type_id: TypeId,
@@ -81,6 +82,12 @@ impl KindId {
     /// The kind's documentation, as declared (may be empty).
     pub fn doc(self) -> &'static str {
         self.0.doc
+    }
+
+    /// The kind's name on the wire ([`wire`](crate::wire)): its name, or
+    /// the one given with `as` in [`kind!`](crate::kind!).
+    pub fn wire_name(self) -> &'static str {
+        self.0.wire
     }
 
     /// The module that declares the kind (`module_path!()` at the
@@ -230,6 +237,22 @@ impl fmt::Display for KindId {
 /// assert!(!TransientNetwork::implies::<Alert>());
 /// ```
 ///
+/// # Wire names
+///
+/// A kind travels between processes ([`wire`](crate::wire)) by its wire name:
+/// its name, unless one is given with `as` (1 to 64 ASCII letters, digits,
+/// `.`, `_` or `-`, checked at compile time). Give one when two kinds of a
+/// fleet share a name, or to keep the name stable across a rename:
+///
+/// ```
+/// signal_core::kind! {
+///     pub Retryable as "acme.retryable";
+///     pub DbReconnect as "acme.db-reconnect": Retryable;
+/// }
+/// use signal_core::Kind;
+/// assert_eq!(DbReconnect::ID.wire_name(), "acme.db-reconnect");
+/// ```
+///
 /// A kind that includes others implies none: to make a broader kind of
 /// yours answer for it too, let that kind include it
 /// (`pub Recoverable: includes(Retryable);`). This keeps every relation
@@ -254,11 +277,11 @@ macro_rules! kind {
     () => {};
     (
         $(#[$($attr:tt)*])*
-        $vis:vis $name:ident : includes ( $($($included:ident)::+),+ $(,)? );
+        $vis:vis $name:ident $(as $wire:literal)? : includes ( $($($included:ident)::+),+ $(,)? );
         $($rest:tt)*
     ) => {
         $crate::__kind_one! {
-            [$(#[$($attr)*])*] $vis $name
+            [$(#[$($attr)*])*] $vis $name [$($wire)?]
             []
             [$($($included)::+),+]
         }
@@ -266,7 +289,7 @@ macro_rules! kind {
     };
     (
         $(#[$($attr:tt)*])*
-        $vis:vis $name:ident : includes ( $($included:tt)* ) $($more:tt)+
+        $vis:vis $name:ident $(as $wire:literal)? : includes ( $($included:tt)* ) $($more:tt)+
     ) => {
         ::core::compile_error!(::core::concat!(
             "kind `",
@@ -280,11 +303,11 @@ macro_rules! kind {
     };
     (
         $(#[$($attr:tt)*])*
-        $vis:vis $name:ident $(: $($implied:ident)::+ $(+ $($more:ident)::+)*)?;
+        $vis:vis $name:ident $(as $wire:literal)? $(: $($implied:ident)::+ $(+ $($more:ident)::+)*)?;
         $($rest:tt)*
     ) => {
         $crate::__kind_one! {
-            [$(#[$($attr)*])*] $vis $name
+            [$(#[$($attr)*])*] $vis $name [$($wire)?]
             [$($($implied)::+ $(, $($more)::+)*)?]
             []
         }
@@ -296,7 +319,7 @@ macro_rules! kind {
 #[macro_export]
 macro_rules! __kind_one {
     (
-        [$(#[$($attr:tt)*])*] $vis:vis $name:ident
+        [$(#[$($attr:tt)*])*] $vis:vis $name:ident [$($wire:literal)?]
         [$($implied:path),*]
         [$($included:path),*]
     ) => {
@@ -311,6 +334,7 @@ macro_rules! __kind_one {
             const NAME: &'static str = ::core::stringify!($name);
             const ID: $crate::KindId = $crate::KindId::__new(&$crate::__private::KindInfo {
                 name: ::core::stringify!($name),
+                wire: $crate::__kind_wire!($name $($wire)?),
                 module: ::core::module_path!(),
                 doc: ::core::concat!($($crate::__doc_line!($($attr)*),)*),
                 type_id: ::core::any::TypeId::of::<$name>(),
@@ -331,6 +355,22 @@ macro_rules! __kind_one {
             }
         }
     };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kind_wire {
+    ($name:ident) => {
+        ::core::stringify!($name)
+    };
+    ($name:ident $wire:literal) => {{
+        const __WIRE: &str = $wire;
+        const _: () = ::core::assert!(
+            $crate::wire::is_valid_name(__WIRE),
+            "a kind's wire name is 1 to 64 ASCII letters, digits, `.`, `_` or `-`"
+        );
+        __WIRE
+    }};
 }
 
 #[doc(hidden)]

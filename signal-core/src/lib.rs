@@ -14,6 +14,7 @@ mod signal;
 pub mod testing;
 mod trace;
 pub mod vocab;
+pub mod wire;
 
 // The derive's field checks, named at the root so that compiler messages
 // show `signal_core::Unannotated`, never a private path.
