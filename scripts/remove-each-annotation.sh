@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 if [ "$#" -gt 0 ]; then
     files=("$@")
 else
-    files=(src/hierarchy.rs src/daemon/errors.rs)
+    files=(src/hierarchy.rs src/daemon/errors.rs src/fleet.rs)
     for file in tests/*.rs signal-core/tests/*.rs; do
         grep -q 'derive(.*Signal' "$file" && files+=("$file")
     done

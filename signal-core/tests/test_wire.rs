@@ -14,7 +14,7 @@ use signal_core::vocab::{
     BadCredentials, ConnectionRefused, TimedOut, TransientNetwork, Unavailable,
 };
 use signal_core::wire::tonic::RemoteStatus;
-use signal_core::wire::{HEADER, MAX_HEADER_LEN, MAX_NAMES, RemoteKinds, WireError, WireKinds};
+use signal_core::wire::{HEADER, MAX_HEADER_LEN, MAX_NAMES, WireError, WireKinds};
 use signal_core::{Kind, Signal, kind};
 use tokio::net::TcpListener;
 

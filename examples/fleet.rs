@@ -1,0 +1,46 @@
+//! Two services on 127.0.0.1 that agree on kinds across gRPC.
+//!
+//! ```sh
+//! cargo run --example fleet
+//! cargo run --example fleet -- 5000 16     # jobs, workers
+//! ```
+//!
+//! A store server's database pool drops every 40 calls (and stays down for
+//! 5) and its upstream times out every 25: both answer `UNAVAILABLE`, and
+//! only the `signal-kinds` entry of the status tells them apart. A client
+//! with 8 supervised workers syncs 2,000 jobs; a ninth worker holds a stolen
+//! token. The client's policy backs off on the server's retryable kinds and
+//! stops the ninth worker on `BadCredentials`. The last line accounts for
+//! every job: exit status 0 when all are done, 3 when some are still pending
+//! after 60 s, 1 if any was lost or acknowledged twice. The code is in
+//! `src/fleet.rs`.
+
+use signal_workspace::fleet::{Faults, run};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    let jobs = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
+    let workers = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let faults = Faults {
+        pool_every: 40,
+        pool_down: 5,
+        timeout_every: 25,
+    };
+    match run(jobs, workers, faults, std::time::Duration::from_secs(60)).await {
+        Ok(report) => {
+            println!("{report}");
+            if report.lost > 0 || report.duplicated > 0 {
+                std::process::ExitCode::FAILURE
+            } else if report.pending > 0 {
+                std::process::ExitCode::from(3)
+            } else {
+                std::process::ExitCode::SUCCESS
+            }
+        }
+        Err(error) => {
+            eprintln!("fleet: {error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

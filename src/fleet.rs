@@ -1,0 +1,459 @@
+//! A fleet of two services that agree on kinds across gRPC: a store server
+//! whose database pool drops and whose upstream times out, and a client
+//! whose supervised workers react to the kinds the server names in its
+//! statuses (`signal_core::wire`), not to the bare status codes.
+//!
+//! The server answers each `Sync` call with the job id, or fails it:
+//!
+//! * every `pool_every`-th call drops its database pool, which stays down
+//!   for the next `pool_down` calls (`UNAVAILABLE`, kind `NeedsDbReconnect`);
+//! * every `timeout_every`-th call times out upstream (`UNAVAILABLE`, kind
+//!   `TimedOut`: the status code alone would not tell the two apart);
+//! * a call with a token it does not know is `UNAUTHENTICATED`, kind
+//!   `BadCredentials`.
+//!
+//! The client's policy backs off and retries on `Retryable` (which includes
+//! the server's pool kind, timeouts and network failures) and stops a worker
+//! on `BadCredentials`. Every job is claimed from a shared queue and put
+//! back when its call fails, so none is lost; the run ends with an
+//! accounting line.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, Supervisor};
+use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
+use signal_core::wire::WireKinds;
+use signal_core::wire::tonic::RemoteStatus;
+use signal_core::{Kind, KindId, Signal, kind};
+use tokio::net::TcpListener;
+use tonic::Status;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::server::NamedService;
+use tonic::transport::{Channel, Endpoint};
+
+kind! {
+    /// The server's database pool is down and being rebuilt: retry later.
+    pub NeedsDbReconnect as "fleet.db-reconnect";
+    /// The client's policy: the same call may succeed later.
+    pub Retryable: includes(NeedsDbReconnect, TimedOut, Unavailable, TransientNetwork);
+}
+
+/// The kinds the store server tells its callers, and the client accepts
+/// from it.
+pub fn fleet_kinds() -> WireKinds {
+    WireKinds::new([NeedsDbReconnect::ID, TimedOut::ID, BadCredentials::ID])
+        .expect("the fleet's kinds have distinct wire names")
+}
+
+/// The server's own error.
+#[derive(Debug, thiserror::Error, Signal)]
+pub enum StoreError {
+    /// The pool was dropped; it is being rebuilt.
+    #[error("the database pool is down")]
+    #[signal(leaf = "NeedsDbReconnect")]
+    PoolDown,
+    /// The upstream did not answer in time.
+    #[error("the upstream timed out")]
+    #[signal(leaf = "TimedOut")]
+    UpstreamTimeout,
+    /// The caller's token is unknown.
+    #[error("unknown token")]
+    #[signal(leaf = "BadCredentials")]
+    BadToken,
+}
+
+/// The client worker's error.
+#[derive(Debug, thiserror::Error, Signal)]
+pub enum WorkerError {
+    /// The server answered with an error status.
+    #[error("store call failed: {0}")]
+    Remote(#[signal(forward)] RemoteStatus),
+}
+
+/// Messages are raw bytes: no code generation is needed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+const SYNC: &str = "/fleet.Store/Sync";
+
+/// How the store server fails.
+#[derive(Clone, Copy, Debug)]
+pub struct Faults {
+    /// Every this many calls, the pool drops (0: never).
+    pub pool_every: u64,
+    /// Calls that fail while it is down.
+    pub pool_down: u64,
+    /// Every this many calls, the upstream times out (0: never).
+    pub timeout_every: u64,
+}
+
+#[derive(Clone)]
+struct Store {
+    faults: Faults,
+    calls: Arc<AtomicU64>,
+    down_until: Arc<AtomicU64>,
+}
+
+impl NamedService for Store {
+    const NAME: &'static str = "fleet.Store";
+}
+
+impl Store {
+    /// One call: `token:job` in, `job` out.
+    fn sync(&self, request: &[u8]) -> Result<Bytes, Status> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let text = std::str::from_utf8(request).unwrap_or("");
+        let (token, job) = text.split_once(':').unwrap_or(("", text));
+        let failure = if token != "good-token" {
+            Some((
+                Status::unauthenticated("unknown token"),
+                StoreError::BadToken,
+            ))
+        } else if call <= self.down_until.load(Ordering::SeqCst) {
+            Some((Status::unavailable("pool down"), StoreError::PoolDown))
+        } else if self.faults.pool_every > 0 && call.is_multiple_of(self.faults.pool_every) {
+            self.down_until
+                .store(call + self.faults.pool_down, Ordering::SeqCst);
+            Some((Status::unavailable("pool down"), StoreError::PoolDown))
+        } else if self.faults.timeout_every > 0 && call.is_multiple_of(self.faults.timeout_every) {
+            Some((
+                Status::unavailable("upstream timed out"),
+                StoreError::UpstreamTimeout,
+            ))
+        } else {
+            None
+        };
+        match failure {
+            Some((mut status, error)) => {
+                fleet_kinds().attach(&mut status, &error);
+                Err(status)
+            }
+            None => Ok(Bytes::copy_from_slice(job.as_bytes())),
+        }
+    }
+}
+
+struct Call(Store);
+
+impl tower_service::Service<tonic::Request<Bytes>> for Call {
+    type Response = tonic::Response<Bytes>;
+    type Error = Status;
+    type Future = std::future::Ready<Result<tonic::Response<Bytes>, Status>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        std::future::ready(self.0.sync(request.get_ref()).map(tonic::Response::new))
+    }
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Store {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
+        let store = self.clone();
+        Box::pin(async move {
+            if request.uri().path() != SYNC {
+                return Ok(Status::unimplemented("no such method").into_http());
+            }
+            Ok(tonic::server::Grpc::new(RawCodec)
+                .unary(Call(store), request)
+                .await)
+        })
+    }
+}
+
+/// Serves the store on 127.0.0.1 until the returned task is aborted.
+pub async fn serve(faults: Faults) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let store = Store {
+        faults,
+        calls: Arc::new(AtomicU64::new(0)),
+        down_until: Arc::new(AtomicU64::new(0)),
+    };
+    let task = tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(store)
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await;
+    });
+    Ok((addr, task))
+}
+
+async fn sync(channel: Channel, token: &str, job: u64) -> Result<u64, WorkerError> {
+    let mut client = tonic::client::Grpc::new(channel);
+    let accepted = fleet_kinds();
+    let remote = |status: Status| {
+        WorkerError::Remote(
+            RemoteStatus::decode(status, &accepted)
+                .unwrap_or_else(|(status, _)| RemoteStatus::without_kinds(status)),
+        )
+    };
+    client
+        .ready()
+        .await
+        .map_err(|e| remote(Status::unavailable(e.to_string())))?;
+    let reply = client
+        .unary(
+            tonic::Request::new(Bytes::from(format!("{token}:{job}"))),
+            http::uri::PathAndQuery::from_static(SYNC),
+            RawCodec,
+        )
+        .await
+        .map_err(remote)?;
+    Ok(std::str::from_utf8(reply.get_ref())
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(u64::MAX))
+}
+
+/// What a fleet run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Jobs enqueued.
+    pub jobs: u64,
+    /// Jobs the server acknowledged, each once.
+    pub done: u64,
+    /// Jobs not acknowledged when the run hit its time limit: still queued,
+    /// or in flight when the workers were shut down.
+    pub pending: u64,
+    /// Jobs neither acknowledged nor pending: must be 0.
+    pub lost: u64,
+    /// Jobs acknowledged twice: must be 0.
+    pub duplicated: u64,
+    /// Failed calls, by the remote kind the client saw (wire names).
+    pub failures_by_kind: BTreeMap<String, u64>,
+    /// Worker restarts after a failure (backoff, then retry).
+    pub retries: u64,
+    /// Workers stopped by the policy (bad credentials).
+    pub stopped: u64,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kinds: Vec<String> = self
+            .failures_by_kind
+            .iter()
+            .map(|(kind, n)| format!("{kind}: {n}"))
+            .collect();
+        write!(
+            f,
+            "jobs={} done={} pending={} lost={} duplicated={} retries={} stopped_workers={} \
+             remote_kinds={{{}}}",
+            self.jobs,
+            self.done,
+            self.pending,
+            self.lost,
+            self.duplicated,
+            self.retries,
+            self.stopped,
+            kinds.join(", ")
+        )
+    }
+}
+
+/// The client's policy: back off on anything retryable, stop on bad
+/// credentials, stop on anything else.
+pub fn policy() -> Policy {
+    Policy::new()
+        .on::<BadCredentials>(Reaction::Stop)
+        .on::<Retryable>(Reaction::Retry)
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(20),
+        ))
+        .intensity(Intensity::new(10_000, Duration::from_secs(1)))
+}
+
+/// Runs `workers` client workers (plus one with a token the server does not
+/// know) against a store server with `faults`, until `jobs` jobs are done or
+/// `limit` has passed (a fault load under which nothing succeeds ends there,
+/// with the jobs left `pending`).
+pub async fn run(
+    jobs: u64,
+    workers: usize,
+    faults: Faults,
+    limit: Duration,
+) -> std::io::Result<Report> {
+    let (addr, server) = serve(faults).await?;
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(std::io::Error::other)?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy();
+    let queue = Arc::new(Mutex::new((1..=jobs).collect::<VecDeque<u64>>()));
+    let done = Arc::new(Mutex::new(BTreeMap::<u64, u64>::new()));
+    let in_flight = Arc::new(Mutex::new(std::collections::BTreeSet::<u64>::new()));
+    let seen = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+    let policy = Arc::new(policy());
+    let supervisor = Supervisor::new();
+
+    let mut handles = Vec::new();
+    for (i, token) in std::iter::repeat_n("good-token", workers)
+        .chain(["stolen-token"])
+        .enumerate()
+    {
+        let (queue, done, in_flight, seen, channel) = (
+            Arc::clone(&queue),
+            Arc::clone(&done),
+            Arc::clone(&in_flight),
+            Arc::clone(&seen),
+            channel.clone(),
+        );
+        let handle = supervisor.spawn(format!("client-{i}"), Arc::clone(&policy), move |_ctx| {
+            let (queue, done, in_flight, seen, channel) = (
+                Arc::clone(&queue),
+                Arc::clone(&done),
+                Arc::clone(&in_flight),
+                Arc::clone(&seen),
+                channel.clone(),
+            );
+            async move {
+                let mut count = 0u64;
+                loop {
+                    // Claimed jobs stay in `in_flight` until acknowledged or
+                    // put back, so a shutdown mid-call leaves them pending.
+                    let job = {
+                        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        let Some(job) = queue.pop_front() else {
+                            return Ok(count);
+                        };
+                        in_flight
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(job);
+                        job
+                    };
+                    let result = sync(channel.clone(), token, job).await;
+                    match result {
+                        Ok(acked) => {
+                            *done
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(acked)
+                                .or_default() += 1;
+                            in_flight
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&job);
+                            count += 1;
+                        }
+                        Err(error) => {
+                            // Put the job back before reporting: never lost.
+                            queue
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .push_back(job);
+                            in_flight
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .remove(&job);
+                            let WorkerError::Remote(remote) = &error;
+                            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                            let names: Vec<KindId> = remote.kinds.kinds().to_vec();
+                            if names.is_empty() {
+                                *seen.entry("(none)".to_owned()).or_default() += 1;
+                            }
+                            for kind in names {
+                                *seen.entry(kind.wire_name().to_owned()).or_default() += 1;
+                            }
+                            return Err(error);
+                        }
+                    }
+                }
+            }
+        });
+        handles.push(handle);
+    }
+
+    let mut report = Report {
+        jobs,
+        ..Report::default()
+    };
+    // A worker either drains the queue and exits, or is stopped.
+    let settled = |s: &signal_core::runtime::Status<WorkerError>| {
+        matches!(s.phase, Phase::Exited | Phase::Stopped)
+    };
+    let _ = tokio::time::timeout(limit, async {
+        for handle in &handles {
+            handle.wait_for(settled).await;
+        }
+    })
+    .await;
+    for handle in &handles {
+        let status = handle.status();
+        report.retries += status.runs.saturating_sub(1);
+        if status.phase == Phase::Stopped {
+            report.stopped += 1;
+        }
+    }
+    supervisor.shutdown().await;
+    server.abort();
+
+    let done = done.lock().unwrap_or_else(|e| e.into_inner());
+    let queued = queue.lock().unwrap_or_else(|e| e.into_inner());
+    let in_flight = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+    report.done = done.len() as u64;
+    report.duplicated = done.values().filter(|&&n| n > 1).count() as u64;
+    let pending: std::collections::BTreeSet<u64> =
+        queued.iter().chain(in_flight.iter()).copied().collect();
+    report.pending = pending.len() as u64;
+    report.lost = (1..=jobs)
+        .filter(|job| !done.contains_key(job) && !pending.contains(job))
+        .count() as u64;
+    report.failures_by_kind = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Ok(report)
+}
