@@ -186,7 +186,7 @@ pub fn or<A: Or<B>, B>(_: A, _: B) -> A::Out {
 #[diagnostic::on_unimplemented(
     message = "this field can carry signals (through `{T}`), but is neither forwarded nor skipped",
     label = "add `#[signal(forward)]` (`chain(...)` for a type-erased error) to pass its signals on, or `#[signal(skip = \"reason\")]` to drop them on purpose",
-    note = "found a `{Self}` in the type: a `SignalCarrier` derives `Signal`; a `ClassifiedError` is a foreign error with a registered classifier (such as `std::io::Error`), which `forward` classifies; a `TypeErasedError` (`Box<dyn Error>`, `anyhow::Error`) may hold any error, and `#[signal(chain(...))]` walks it"
+    note = "found a `{Self}` in the type: a `SignalCarrier` derives `Signal`; a `ClassifiedError` is a foreign error with a registered or built-in classifier (such as `std::io::Error`), which `forward` classifies; a `TypeErasedError` (`Box<dyn Error>`, `anyhow::Error`) may hold any error, and `#[signal(chain(...))]` walks it"
 )]
 pub trait Unannotated<T: ?Sized> {
     #[inline]
