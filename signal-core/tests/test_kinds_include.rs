@@ -219,3 +219,31 @@ fn test_map_shows_included_kinds() {
     assert!(map::<WorkerError>().paths(Retryable::ID).is_empty());
     assert!(!map::<WorkerError>().paths(TransientNetwork::ID).is_empty());
 }
+
+mod spellings {
+    //! Odd but valid spellings of `includes`: trailing comma, paths, a wire
+    //! name, visibility, several attributes.
+    signal_core::kind! {
+        #[doc = "Trailing comma and full paths."]
+        /// Second doc line.
+        pub Spaced : includes ( signal_core::vocab::TimedOut , signal_core::vocab::ResourceBusy , );
+        pub(crate) Renamed as "acme.renamed": includes(super::Retryable);
+        Private: includes(Spaced);
+    }
+
+    #[test]
+    fn test_spellings() {
+        use signal_core::Kind;
+        use signal_core::vocab::{ConnectionReset, ResourceBusy, TimedOut};
+        assert!(TimedOut::implies::<Spaced>());
+        assert!(ResourceBusy::implies::<Private>());
+        assert!(ConnectionReset::implies::<Renamed>());
+        assert!(!ConnectionReset::implies::<Spaced>());
+        assert_eq!(Renamed::ID.wire_name(), "acme.renamed");
+        assert_eq!(Spaced::ID.wire_name(), "Spaced");
+        assert_eq!(
+            Spaced::ID.doc(),
+            "Trailing comma and full paths.\n Second doc line.\n"
+        );
+    }
+}

@@ -439,3 +439,41 @@ async fn test_grpc_round_trip_over_loopback() {
     );
     assert!(!error.has::<NeedsDbReconnect>());
 }
+
+/// Arbitrary bytes never panic the decoder, and whatever it accepts is made
+/// of valid names only (a deterministic generator: the same inputs on every
+/// run).
+#[test]
+fn test_arbitrary_bytes_never_panic() {
+    let set = accepted();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: &[u8] = b"TimedOutNeedsDbReconnectBadCredentials,, \t.-_\xff\x00\"a";
+    let (mut accepted_values, mut rejected) = (0, 0);
+    for _ in 0..20_000 {
+        let len = (next() % 80) as usize;
+        let value: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        match set.decode_bytes(&value) {
+            Ok(remote) => {
+                accepted_values += 1;
+                for name in remote.unknown() {
+                    assert!(signal_core::wire::is_valid_name(name), "{name:?}");
+                }
+                assert!(remote.kinds().len() <= MAX_NAMES);
+            }
+            Err(_) => rejected += 1,
+        }
+    }
+    // Both outcomes were exercised.
+    assert!(
+        accepted_values > 100 && rejected > 100,
+        "{accepted_values} / {rejected}"
+    );
+}

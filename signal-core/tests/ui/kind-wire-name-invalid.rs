@@ -1,0 +1,5 @@
+signal_core::kind! {
+    pub Retryable as "has space";
+}
+
+fn main() {}
