@@ -231,34 +231,34 @@ pub fn compare_snapshot(
     ))
 }
 
-/// A minimal line diff: `-` lines only in `expected`, `+` lines only in
-/// `actual`, in order (longest common subsequence).
+/// The lines that differ between two texts: `- ` before a line only in
+/// `expected`, `+ ` before a line only in `actual`, in order. Equal lines
+/// are left out. Empty when the texts have the same lines.
+///
+/// Computed with `similar`'s Myers diff: time and memory grow with the
+/// length of the texts and the number of changes, not with their product.
+///
+/// ```
+/// use signal_core::testing::line_diff;
+///
+/// let expected = "# Signal map\n- `A → B`\n- `A → C`\n";
+/// let actual = "# Signal map\n- `A → C`\n- `A → D`\n";
+/// assert_eq!(line_diff(expected, actual), "- - `A → B`\n+ - `A → D`\n");
+/// assert_eq!(line_diff(expected, expected), "");
+/// ```
 pub fn line_diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = alloc::vec![alloc::vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
+    let diff = similar::TextDiff::from_lines(expected, actual);
     let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        } else {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        }
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Equal => continue,
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+        };
+        let line = change.value();
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let _ = writeln!(out, "{sign} {line}");
     }
     out
 }
@@ -285,6 +285,7 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
 /// signal-core = { version = "0.1", features = ["fixtures"] }
 /// ```
 #[cfg(feature = "fixtures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fixtures")))]
 pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
     E::__fixtures(&mut FixtureCx::default())
 }
@@ -306,6 +307,7 @@ pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
 /// assert_eq!(signal_core::assert_fixtures!(Worker), 4);
 /// ```
 #[cfg(feature = "fixtures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fixtures")))]
 #[macro_export]
 macro_rules! assert_fixtures {
     ($ty:ty $(,)?) => {
