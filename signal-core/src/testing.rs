@@ -35,6 +35,22 @@ macro_rules! assert_signal {
 
 /// Asserts that a value does not carry a kind; on failure, prints every path
 /// through which it does.
+///
+/// ```should_panic
+/// use signal_core::{Signal, assert_no_signal, kind};
+///
+/// kind! { pub Retryable; }
+///
+/// #[derive(Signal)]
+/// enum JobError {
+///     #[signal(leaf = "Retryable")]
+///     Busy,
+/// }
+///
+/// // Panics: "expected `vec![JobError::Busy]` not to carry Retryable, but it
+/// // does through:\n  [0] → JobError::Busy (Retryable)"
+/// assert_no_signal!(vec![JobError::Busy], Retryable);
+/// ```
 #[macro_export]
 macro_rules! assert_no_signal {
     ($value:expr, $kind:ty $(,)?) => {
@@ -97,7 +113,34 @@ pub fn __assert_no_signal(value: &dyn Signal, kind: KindId, expr: &str) {
 }
 
 /// A table of positive and negative cases for one kind. Built by
-/// [`assert_cases!`](crate::assert_cases!); usable directly.
+/// [`assert_cases!`](crate::assert_cases!); usable directly, for cases
+/// built in a loop.
+///
+/// ```
+/// use signal_core::testing::Cases;
+/// use signal_core::{Kind, Signal, kind};
+///
+/// kind! { pub Retryable; }
+///
+/// #[derive(Signal)]
+/// enum HttpError {
+///     #[signal(leaf = "Retryable", when = "HttpError::is_server_side")]
+///     Status(u16),
+/// }
+///
+/// impl HttpError {
+///     fn is_server_side(&self) -> bool {
+///         matches!(self, HttpError::Status(500..=599))
+///     }
+/// }
+///
+/// let mut cases = Cases::new(Retryable::ID);
+/// for status in [400, 401, 404, 499, 500, 503, 599] {
+///     let error = HttpError::Status(status);
+///     cases.expect(status >= 500, &error, &format!("HttpError::Status({status})"));
+/// }
+/// cases.finish(); // panics listing every wrong case, if any
+/// ```
 pub struct Cases {
     kind: KindId,
     failures: Vec<String>,
@@ -183,7 +226,17 @@ pub enum SnapshotOutcome {
 }
 
 /// Compares `actual` with the file at `path` (see
-/// [`assert_map_snapshot!`](crate::assert_map_snapshot!)).
+/// [`assert_map_snapshot!`](crate::assert_map_snapshot!)): with
+/// `SIGNAL_SNAPSHOT=overwrite` in the environment, writes it instead.
+///
+/// ```no_run
+/// use signal_core::testing::{SnapshotOutcome, check_snapshot};
+/// use std::path::Path;
+///
+/// let rendered = "# Signal map of `Worker`\n";
+/// let outcome = check_snapshot(rendered, Path::new("docs/worker-signals.md"));
+/// assert_eq!(outcome, SnapshotOutcome::Matched); // or `Written`, in overwrite mode
+/// ```
 ///
 /// # Panics
 ///
@@ -199,6 +252,15 @@ pub fn check_snapshot(actual: &str, path: &Path) -> SnapshotOutcome {
 
 /// Like [`check_snapshot`], returning the failure message instead of
 /// panicking; `overwrite` replaces the environment variable.
+///
+/// ```
+/// use signal_core::testing::compare_snapshot;
+/// use std::path::Path;
+///
+/// let missing = Path::new("no-such-directory/signals.md");
+/// let failure = compare_snapshot("# Signal map\n", missing, false).unwrap_err();
+/// assert!(failure.contains("create it with SIGNAL_SNAPSHOT=overwrite"));
+/// ```
 pub fn compare_snapshot(
     actual: &str,
     path: &Path,
@@ -283,6 +345,34 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
 /// ```toml
 /// [dev-dependencies]
 /// signal-core = { version = "0.1", features = ["fixtures"] }
+/// ```
+///
+/// ```
+/// use signal_core::{Signal, kind};
+///
+/// kind! {
+///     pub Retryable;
+///     pub NeedsReconnect;
+/// }
+///
+/// #[derive(Debug, Signal)]
+/// enum Storage {
+///     #[signal(leaf = "Retryable")]
+///     Busy,
+///     #[signal(leaf = "NeedsReconnect")]
+///     PoolGone,
+/// }
+///
+/// #[derive(Debug, Signal)]
+/// struct Batch {
+///     #[signal(forward(except(Retryable)))]
+///     errors: Vec<(u64, Storage)>,
+/// }
+///
+/// let fixtures = signal_core::testing::fixtures::<Batch>();
+/// assert_eq!(fixtures.len(), 2); // one per leaf reachable through `errors`
+/// let carries: Vec<bool> = fixtures.iter().map(|f| f.value.has::<Retryable>()).collect();
+/// assert_eq!(carries, [false, false]); // held back by `except`
 /// ```
 #[cfg(feature = "fixtures")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fixtures")))]
