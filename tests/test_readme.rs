@@ -65,8 +65,8 @@ fn blocks(markdown: &str) -> Vec<Block<'_>> {
 fn rust_block_problems(markdown: &str) -> Vec<String> {
     let mut problems = Vec::new();
     for block in blocks(markdown) {
-        let is_rust = block.info.is_empty()
-            || block.info.split(',').any(|word| word.trim() == "rust");
+        let is_rust =
+            block.info.is_empty() || block.info.split(',').any(|word| word.trim() == "rust");
         if !is_rust {
             continue;
         }
@@ -162,7 +162,12 @@ fn output_differences(readme: &[&str], actual: &str) -> Vec<String> {
             }
             continue;
         }
-        let keys = |fields: &[(&str, &str)]| fields.iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>();
+        let keys = |fields: &[(&str, &str)]| {
+            fields
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+        };
         if keys(&shown_fields) != keys(&printed_fields) {
             differences.push(format!("other fields:\nREADME: {shown}\n   run: {printed}"));
             continue;
@@ -202,7 +207,10 @@ fn test_output_comparison_reports_what_the_seed_fixes_and_ignores_what_varies() 
     );
     let differences = output_differences(&readme, &wrong);
     assert_eq!(differences.len(), 1, "{differences:?}");
-    assert!(differences[0].starts_with("dead_lettered="), "{differences:?}");
+    assert!(
+        differences[0].starts_with("dead_lettered="),
+        "{differences:?}"
+    );
 
     // Nor may a line, a field, or the header.
     let fewer = readme[1..].join("\n");
@@ -247,7 +255,11 @@ fn test_main_command_prints_what_the_readme_shows_and_leaves_nothing() {
         .expect("run the sync_daemon binary");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{}\n{stdout}\n{stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "{}\n{stdout}\n{stderr}",
+        output.status
+    );
     assert_eq!(stderr, "", "nothing on stderr by default");
     let differences = output_differences(&readme_output(), &stdout);
     assert!(

@@ -419,7 +419,9 @@ fn test_interrupted_run_stops_cleanly_and_leaves_nothing() {
     let args = ["--jobs", "100000", "--duration", "60"];
     let run_dir = |tmp: &Path| -> Option<PathBuf> {
         let dir = std::fs::read_dir(tmp).ok()?.next()?.ok()?.path();
-        Queue::finished_in(&dir).is_some_and(|n| n >= 200).then_some(dir)
+        Queue::finished_in(&dir)
+            .is_some_and(|n| n >= 200)
+            .then_some(dir)
     };
     let wait_for_progress = |daemon: &mut Daemon| {
         let started = Instant::now();

@@ -315,21 +315,21 @@
 //!
 //! Licensed under either of Apache License, Version 2.0 or MIT licence, at
 //! your option.
-#![cfg_attr(
-    feature = "runtime",
-    doc = "\n[`runtime`]: crate::runtime"
-)]
+//!
+// Links to items that need a feature: into these docs when it is on (as on
+// docs.rs), to docs.rs when it is off.
+#![cfg_attr(feature = "runtime", doc = "[`runtime`]: crate::runtime")]
 #![cfg_attr(
     not(feature = "runtime"),
-    doc = "\n[`runtime`]: https://docs.rs/signal-core/latest/signal_core/runtime/index.html"
+    doc = "[`runtime`]: https://docs.rs/signal-core/latest/signal_core/runtime/index.html"
 )]
 #![cfg_attr(
     feature = "fixtures",
-    doc = "\n[`testing::fixtures`]: crate::testing::fixtures\n[`assert_fixtures!`]: crate::assert_fixtures"
+    doc = "[`testing::fixtures`]: crate::testing::fixtures\n[`assert_fixtures!`]: crate::assert_fixtures"
 )]
 #![cfg_attr(
     not(feature = "fixtures"),
-    doc = "\n[`testing::fixtures`]: https://docs.rs/signal-core/latest/signal_core/testing/fn.fixtures.html\n[`assert_fixtures!`]: https://docs.rs/signal-core/latest/signal_core/macro.assert_fixtures.html"
+    doc = "[`testing::fixtures`]: https://docs.rs/signal-core/latest/signal_core/testing/fn.fixtures.html\n[`assert_fixtures!`]: https://docs.rs/signal-core/latest/signal_core/macro.assert_fixtures.html"
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
