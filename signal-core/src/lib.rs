@@ -293,8 +293,9 @@
 //! `signal-core` and `signal-derive` build on **Rust 1.91** and later
 //! (`rust-version` in their manifests). The MSRV trails the latest stable
 //! release by at least four releases (about six months); raising it is a
-//! minor-version change (0.1 → 0.2 before 1.0), never a patch release, and
-//! is noted in the changelog.
+//! minor-version change (0.1 → 0.2 before 1.0), never a patch release.
+//! (The repository's examples and end-to-end tests need Rust 1.95, for
+//! `deadpool-sqlite` and `rusqlite`; they are not published.)
 //!
 //! # Compared with the alternatives
 //!
