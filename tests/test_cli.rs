@@ -175,3 +175,66 @@ fn test_binary_exit_status_for_help_and_invalid_arguments() {
     assert!(stderr.contains("--fault-rate"), "{stderr}");
     assert!(stderr.contains(USAGE), "{stderr}");
 }
+
+/// Events are counted, not printed, unless `--log` asks: then each WARN and
+/// ERROR event is a line on stderr, without colour codes when stderr is not
+/// a terminal. The temporary directory is pointed into this test's own.
+#[test]
+fn test_log_prints_events_on_stderr_only_when_asked() {
+    let daemon = env!("CARGO_BIN_EXE_sync_daemon");
+    let tmp = std::env::temp_dir().join(format!("signal-cli-log-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let args = [
+        "--jobs",
+        "400",
+        "--fault-rate",
+        "0.05",
+        "--bad-rate",
+        "0.02",
+        "--seed",
+        "5",
+    ];
+    let quiet = Process::new(daemon)
+        .args(args)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let logged = Process::new(daemon)
+        .args(args)
+        .args(["--log", "warn"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let left = std::fs::read_dir(&tmp).unwrap().count();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(left, 0, "temporary files left behind");
+
+    assert!(quiet.status.success(), "{quiet:?}");
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&quiet.stdout);
+    let events = stdout.lines().find(|l| l.starts_with("events: ")).unwrap();
+    assert!(events.contains("BadCredentials"), "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("jobs="),
+        "{stdout}"
+    );
+
+    assert!(logged.status.success(), "{logged:?}");
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    let errors = stderr.lines().filter(|l| l.contains("ERROR")).count();
+    assert!(errors > 0, "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .all(|l| l.contains("WARN") || l.contains("ERROR")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes on a pipe: {stderr}"
+    );
+}
