@@ -13,8 +13,13 @@
 //! credentials the remote rejects. The supervisor rebuilds the pool once per
 //! drop, retries network blips at WARN with backoff, dead-letters rejected
 //! jobs at ERROR, and the program checks that every job was committed exactly
-//! once. `--duration` bounds the run; jobs left then are `pending`, and a run
-//! on the same `--dir` finishes them.
+//! once. `--duration` (or Ctrl-C) ends the run; jobs left then are
+//! `pending`, and a run on the same `--dir` finishes them.
+//!
+//! It prints a few lines ending with the accounting line (a progress line
+//! too, while it runs, when standard error is a terminal). The supervisor's
+//! events are counted by kind on the `events:` line; `--log warn` prints
+//! each of them. The README shows a run and says which numbers vary.
 //!
 //! The code is in `src/daemon/` (the command line in `src/daemon/cli.rs`);
 //! the same program is built as the `sync_daemon` binary, which the

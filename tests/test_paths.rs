@@ -27,6 +27,14 @@ fn test_map_snapshot_of_the_example_hierarchy() {
 #[test]
 fn test_snapshot_mismatch_fails_with_a_diff_then_passes_after_overwrite() {
     let dir = std::env::temp_dir().join(format!("signal-snapshot-{}", std::process::id()));
+    // Removed when the test ends, passed or failed.
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _remove = Remove(dir.clone());
     let path = dir.join("map.md");
     let rendered = map::<TaskWorkerError>().to_markdown();
     // A committed snapshot from before a wrapper was added: one path fewer.
@@ -51,7 +59,6 @@ fn test_snapshot_mismatch_fails_with_a_diff_then_passes_after_overwrite() {
         compare_snapshot(&rendered, &path, false),
         Ok(SnapshotOutcome::Matched)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! same program as the main example): killed with SIGKILL in the middle of a
 //! run and restarted on the same `--dir`, it finishes the queue with every
 //! job committed exactly once; a soak at fault rate 0.5 with 64 workers ends
-//! with its accounting line; and a run without `--dir` leaves nothing behind.
+//! with its accounting line; and a run without `--dir` leaves nothing behind,
+//! also when interrupted with Ctrl-C.
 //!
 //! Every check of exactly-once reads the database itself, not only the
 //! daemon's own accounting line.
@@ -406,6 +407,52 @@ fn test_temporary_directory_is_removed_unless_kept() {
         stdout.contains("signal map of WorkerError written to"),
         "{stdout}"
     );
+}
+
+/// Ctrl-C (SIGINT) stops a run as its deadline would: the workers commit
+/// what they hold, the accounting runs, and the temporary directory is
+/// removed. SIGKILL, which no program can handle, leaves it behind: the
+/// same check sees it.
+#[test]
+fn test_interrupted_run_stops_cleanly_and_leaves_nothing() {
+    let tmp = TempDir::new("interrupt");
+    let args = ["--jobs", "100000", "--duration", "60"];
+    let run_dir = |tmp: &Path| -> Option<PathBuf> {
+        let dir = std::fs::read_dir(tmp).ok()?.next()?.ok()?.path();
+        Queue::finished_in(&dir)
+            .is_some_and(|n| n >= 200)
+            .then_some(dir)
+    };
+    let wait_for_progress = |daemon: &mut Daemon| {
+        let started = Instant::now();
+        while run_dir(tmp.path()).is_none() {
+            assert!(daemon.is_running(), "the daemon exited early");
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+
+    let mut daemon = Daemon::start(&args, &[("TMPDIR", tmp.path())]);
+    wait_for_progress(&mut daemon);
+    let pid = daemon.child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    let (status, stdout, stderr) = daemon.finish(Duration::from_secs(60));
+    println!("{stdout}");
+    assert_eq!(status.code(), Some(3), "{stdout}\n{stderr}");
+    let fields = accounting(&stdout);
+    assert!(stdout.contains("ended=interrupted"), "{stdout}");
+    assert!(field(&fields, "pending") > 0, "{stdout}");
+    assert_eq!(field(&fields, "lost"), 0, "{stdout}");
+    assert_eq!(field(&fields, "duplicated"), 0, "{stdout}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    let mut daemon = Daemon::start(&args, &[("TMPDIR", tmp.path())]);
+    wait_for_progress(&mut daemon);
+    assert_eq!(daemon.kill().signal(), Some(9));
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "SIGKILL leaves the directory: {left:?}");
 }
 
 /// A second daemon on a directory in use refuses to start, rather than

@@ -7,7 +7,13 @@ use alloc::vec::Vec;
 use crate::kind::KindId;
 
 /// A value built by the derive along one static path, ending at one leaf:
-/// see [`fixtures`](crate::testing::fixtures).
+/// see [`fixtures`] (with the `fixtures` feature).
+///
+#[cfg_attr(feature = "fixtures", doc = "[`fixtures`]: crate::testing::fixtures")]
+#[cfg_attr(
+    not(feature = "fixtures"),
+    doc = "[`fixtures`]: https://docs.rs/signal-core/latest/signal_core/testing/fn.fixtures.html"
+)]
 #[derive(Debug)]
 pub struct Fixture<T> {
     /// The value.

@@ -37,6 +37,29 @@ pub trait Signal {
     /// Monomorphized for each kind and allocation-free: on derived types it
     /// compiles to the same `match` a hand-written method would. The default,
     /// for hand-written impls, asks [`walk`](Self::walk).
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! {
+    ///     pub Retryable;
+    ///     pub DatabaseBusy: Retryable;
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum StorageError {
+    ///     #[signal(leaf = "DatabaseBusy")]
+    ///     Busy,
+    ///     Constraint,
+    /// }
+    ///
+    /// assert!(StorageError::Busy.has::<DatabaseBusy>());
+    /// assert!(StorageError::Busy.has::<Retryable>()); // implied
+    /// assert!(!StorageError::Constraint.has::<Retryable>());
+    /// // Containers carry what their elements carry.
+    /// assert!(vec![StorageError::Constraint, StorageError::Busy].has::<Retryable>());
+    /// assert!(!None::<StorageError>.has::<Retryable>());
+    /// ```
     fn has<K: Kind>(&self) -> bool
     where
         Self: Sized,
@@ -85,14 +108,66 @@ pub trait Signal {
     {
     }
 
-    /// Whether this value carries `kind`, chosen at run time.
+    /// Whether this value carries `kind`, chosen at run time. Works on
+    /// `dyn Signal`.
+    ///
+    /// ```
+    /// use signal_core::{Kind, KindId, Signal, kind};
+    ///
+    /// kind! {
+    ///     pub Retryable;
+    ///     pub NeedsReconnect;
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum StorageError {
+    ///     #[signal(leaf = "Retryable")]
+    ///     Busy,
+    /// }
+    ///
+    /// // A supervisor's policy, read from configuration: kinds as values.
+    /// let policy: [(KindId, &str); 2] = [(NeedsReconnect::ID, "rebuild"), (Retryable::ID, "retry")];
+    /// let error: &dyn Signal = &StorageError::Busy;
+    /// let reaction = policy.iter().find(|(kind, _)| error.has_kind(*kind)).map(|(_, r)| *r);
+    /// assert_eq!(reaction, Some("retry"));
+    /// ```
     fn has_kind(&self, kind: KindId) -> bool {
         let mut stop = |_: &[Step]| ControlFlow::Break(());
         let mut walker = Walker::new(kind, None, &mut stop);
         self.walk(&mut walker).is_break()
     }
 
-    /// The first path through which this value carries `K`, if any.
+    /// The first path through which this value carries `K`, if any. The path
+    /// names types, variants, fields and positions, never field values, so
+    /// it is safe to log.
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub NeedsReconnect; }
+    ///
+    /// #[derive(Signal)]
+    /// enum StorageError {
+    ///     #[signal(leaf = "NeedsReconnect")]
+    ///     PoolClosed { pool: String },
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// struct Job {
+    ///     secret: String,
+    ///     #[signal(forward)]
+    ///     error: Option<StorageError>,
+    /// }
+    ///
+    /// let job = Job {
+    ///     secret: "hunter2".into(),
+    ///     error: Some(StorageError::PoolClosed { pool: "jobs".into() }),
+    /// };
+    /// let trace = job.trace::<NeedsReconnect>().unwrap();
+    /// assert_eq!(trace.to_string(), "Job.error → StorageError::PoolClosed (NeedsReconnect)");
+    /// assert!(!trace.to_string().contains("hunter2"));
+    /// assert!(Job { secret: String::new(), error: None }.trace::<NeedsReconnect>().is_none());
+    /// ```
     fn trace<K: Kind>(&self) -> Option<Trace>
     where
         Self: Sized,
@@ -101,6 +176,23 @@ pub trait Signal {
     }
 
     /// Every path through which this value carries `K`, in walk order.
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub Retryable; }
+    ///
+    /// #[derive(Signal)]
+    /// enum JobError {
+    ///     #[signal(leaf = "Retryable")]
+    ///     Busy,
+    ///     Invalid,
+    /// }
+    ///
+    /// let batch = vec![JobError::Busy, JobError::Invalid, JobError::Busy];
+    /// let paths: Vec<String> = batch.traces::<Retryable>().iter().map(ToString::to_string).collect();
+    /// assert_eq!(paths, ["[0] → JobError::Busy (Retryable)", "[2] → JobError::Busy (Retryable)"]);
+    /// ```
     fn traces<K: Kind>(&self) -> Vec<Trace>
     where
         Self: Sized,
@@ -109,6 +201,23 @@ pub trait Signal {
     }
 
     /// The first path through which this value carries `kind`, if any.
+    /// Works on `dyn Signal`.
+    ///
+    /// ```
+    /// use signal_core::{Kind, Signal, kind};
+    ///
+    /// kind! { pub Retryable; }
+    ///
+    /// #[derive(Debug, Signal)]
+    /// enum JobError {
+    ///     #[signal(leaf = "Retryable")]
+    ///     Busy,
+    /// }
+    ///
+    /// let boxed: Box<dyn Signal + Send + Sync> = Box::new(JobError::Busy);
+    /// let trace = boxed.trace_kind(Retryable::ID).unwrap();
+    /// assert_eq!(trace.to_string(), "JobError::Busy (Retryable)");
+    /// ```
     fn trace_kind(&self, kind: KindId) -> Option<Trace> {
         let mut found = None;
         let mut path = Vec::new();
@@ -122,6 +231,27 @@ pub trait Signal {
     }
 
     /// Every path through which this value carries `kind`, in walk order.
+    /// Works on `dyn Signal`.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use signal_core::{Kind, Signal, kind};
+    ///
+    /// kind! { pub Retryable; }
+    ///
+    /// #[derive(Signal)]
+    /// enum JobError {
+    ///     #[signal(leaf = "Retryable")]
+    ///     Busy,
+    /// }
+    ///
+    /// // Map keys never appear in a path: an entry is named by its position.
+    /// let by_token = BTreeMap::from([("token-a", JobError::Busy), ("token-b", JobError::Busy)]);
+    /// let error: &dyn Signal = &by_token;
+    /// let traces = error.traces_kind(Retryable::ID);
+    /// assert_eq!(traces.len(), 2);
+    /// assert!(traces.iter().all(|t| !t.to_string().contains("token")));
+    /// ```
     fn traces_kind(&self, kind: KindId) -> Vec<Trace> {
         let mut all = Vec::new();
         let mut path = Vec::new();

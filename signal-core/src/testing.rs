@@ -35,6 +35,22 @@ macro_rules! assert_signal {
 
 /// Asserts that a value does not carry a kind; on failure, prints every path
 /// through which it does.
+///
+/// ```should_panic
+/// use signal_core::{Signal, assert_no_signal, kind};
+///
+/// kind! { pub Retryable; }
+///
+/// #[derive(Signal)]
+/// enum JobError {
+///     #[signal(leaf = "Retryable")]
+///     Busy,
+/// }
+///
+/// // Panics: "expected `vec![JobError::Busy]` not to carry Retryable, but it
+/// // does through:\n  [0] → JobError::Busy (Retryable)"
+/// assert_no_signal!(vec![JobError::Busy], Retryable);
+/// ```
 #[macro_export]
 macro_rules! assert_no_signal {
     ($value:expr, $kind:ty $(,)?) => {
@@ -97,7 +113,34 @@ pub fn __assert_no_signal(value: &dyn Signal, kind: KindId, expr: &str) {
 }
 
 /// A table of positive and negative cases for one kind. Built by
-/// [`assert_cases!`](crate::assert_cases!); usable directly.
+/// [`assert_cases!`](crate::assert_cases!); usable directly, for cases
+/// built in a loop.
+///
+/// ```
+/// use signal_core::testing::Cases;
+/// use signal_core::{Kind, Signal, kind};
+///
+/// kind! { pub Retryable; }
+///
+/// #[derive(Signal)]
+/// enum HttpError {
+///     #[signal(leaf = "Retryable", when = "HttpError::is_server_side")]
+///     Status(u16),
+/// }
+///
+/// impl HttpError {
+///     fn is_server_side(&self) -> bool {
+///         matches!(self, HttpError::Status(500..=599))
+///     }
+/// }
+///
+/// let mut cases = Cases::new(Retryable::ID);
+/// for status in [400, 401, 404, 499, 500, 503, 599] {
+///     let error = HttpError::Status(status);
+///     cases.expect(status >= 500, &error, &format!("HttpError::Status({status})"));
+/// }
+/// cases.finish(); // panics listing every wrong case, if any
+/// ```
 pub struct Cases {
     kind: KindId,
     failures: Vec<String>,
@@ -183,7 +226,17 @@ pub enum SnapshotOutcome {
 }
 
 /// Compares `actual` with the file at `path` (see
-/// [`assert_map_snapshot!`](crate::assert_map_snapshot!)).
+/// [`assert_map_snapshot!`](crate::assert_map_snapshot!)): with
+/// `SIGNAL_SNAPSHOT=overwrite` in the environment, writes it instead.
+///
+/// ```no_run
+/// use signal_core::testing::{SnapshotOutcome, check_snapshot};
+/// use std::path::Path;
+///
+/// let rendered = "# Signal map of `Worker`\n";
+/// let outcome = check_snapshot(rendered, Path::new("docs/worker-signals.md"));
+/// assert_eq!(outcome, SnapshotOutcome::Matched); // or `Written`, in overwrite mode
+/// ```
 ///
 /// # Panics
 ///
@@ -199,6 +252,15 @@ pub fn check_snapshot(actual: &str, path: &Path) -> SnapshotOutcome {
 
 /// Like [`check_snapshot`], returning the failure message instead of
 /// panicking; `overwrite` replaces the environment variable.
+///
+/// ```
+/// use signal_core::testing::compare_snapshot;
+/// use std::path::Path;
+///
+/// let missing = Path::new("no-such-directory/signals.md");
+/// let failure = compare_snapshot("# Signal map\n", missing, false).unwrap_err();
+/// assert!(failure.contains("create it with SIGNAL_SNAPSHOT=overwrite"));
+/// ```
 pub fn compare_snapshot(
     actual: &str,
     path: &Path,
@@ -231,34 +293,34 @@ pub fn compare_snapshot(
     ))
 }
 
-/// A minimal line diff: `-` lines only in `expected`, `+` lines only in
-/// `actual`, in order (longest common subsequence).
+/// The lines that differ between two texts: `- ` before a line only in
+/// `expected`, `+ ` before a line only in `actual`, in order. Equal lines
+/// are left out. Empty when the texts have the same lines.
+///
+/// Computed with `similar`'s Myers diff: time and memory grow with the
+/// length of the texts and the number of changes, not with their product.
+///
+/// ```
+/// use signal_core::testing::line_diff;
+///
+/// let expected = "# Signal map\n- `A → B`\n- `A → C`\n";
+/// let actual = "# Signal map\n- `A → C`\n- `A → D`\n";
+/// assert_eq!(line_diff(expected, actual), "- - `A → B`\n+ - `A → D`\n");
+/// assert_eq!(line_diff(expected, expected), "");
+/// ```
 pub fn line_diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = alloc::vec![alloc::vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
+    let diff = similar::TextDiff::from_lines(expected, actual);
     let mut out = String::new();
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            i += 1;
-            j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        } else {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        }
+    for change in diff.iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Equal => continue,
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+        };
+        let line = change.value();
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let _ = writeln!(out, "{sign} {line}");
     }
     out
 }
@@ -284,7 +346,36 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
 /// [dev-dependencies]
 /// signal-core = { version = "0.1", features = ["fixtures"] }
 /// ```
+///
+/// ```
+/// use signal_core::{Signal, kind};
+///
+/// kind! {
+///     pub Retryable;
+///     pub NeedsReconnect;
+/// }
+///
+/// #[derive(Debug, Signal)]
+/// enum Storage {
+///     #[signal(leaf = "Retryable")]
+///     Busy,
+///     #[signal(leaf = "NeedsReconnect")]
+///     PoolGone,
+/// }
+///
+/// #[derive(Debug, Signal)]
+/// struct Batch {
+///     #[signal(forward(except(Retryable)))]
+///     errors: Vec<(u64, Storage)>,
+/// }
+///
+/// let fixtures = signal_core::testing::fixtures::<Batch>();
+/// assert_eq!(fixtures.len(), 2); // one per leaf reachable through `errors`
+/// let carries: Vec<bool> = fixtures.iter().map(|f| f.value.has::<Retryable>()).collect();
+/// assert_eq!(carries, [false, false]); // held back by `except`
+/// ```
 #[cfg(feature = "fixtures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fixtures")))]
 pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
     E::__fixtures(&mut FixtureCx::default())
 }
@@ -306,6 +397,7 @@ pub fn fixtures<E: Signal>() -> Vec<Fixture<E>> {
 /// assert_eq!(signal_core::assert_fixtures!(Worker), 4);
 /// ```
 #[cfg(feature = "fixtures")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fixtures")))]
 #[macro_export]
 macro_rules! assert_fixtures {
     ($ty:ty $(,)?) => {

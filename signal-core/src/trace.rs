@@ -179,6 +179,38 @@ impl<'a> Walker<'a> {
 /// `TaskWorkerError::Group → GroupError::Sync → SyncSummary.process →
 /// ProcessSummary.errored[2].1 → GroupMessageProcessingError::Storage →
 /// StorageError::PoolNeedsConnection (PoolNeedsConnection ⇒ NeedsDbReconnect)`.
+///
+/// ```
+/// use signal_core::{Kind, Signal, kind};
+///
+/// kind! {
+///     pub NeedsDbReconnect;
+///     pub PoolNeedsConnection: NeedsDbReconnect;
+/// }
+///
+/// #[derive(Signal)]
+/// enum StorageError {
+///     #[signal(leaf = "PoolNeedsConnection")]
+///     PoolNeedsConnection,
+/// }
+///
+/// #[derive(Signal)]
+/// enum GroupError {
+///     Storage(#[signal(forward)] StorageError),
+/// }
+///
+/// let trace = GroupError::Storage(StorageError::PoolNeedsConnection)
+///     .trace::<NeedsDbReconnect>()
+///     .unwrap();
+/// assert_eq!(trace.query(), NeedsDbReconnect::ID); // what was asked
+/// assert_eq!(trace.leaf(), Some(PoolNeedsConnection::ID)); // what answered
+/// let hops: Vec<String> = trace.nodes().map(ToString::to_string).collect();
+/// assert_eq!(hops, ["GroupError::Storage", "StorageError::PoolNeedsConnection"]);
+/// assert_eq!(
+///     trace.to_string(),
+///     "GroupError::Storage → StorageError::PoolNeedsConnection (PoolNeedsConnection ⇒ NeedsDbReconnect)",
+/// );
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Trace {
     query: KindId,

@@ -1,6 +1,14 @@
 //! The command line of the sync daemon: `cargo run --release --example
 //! sync_daemon -- --help`, or the `sync_daemon` binary.
+//!
+//! Standard output gets a few lines ending with the accounting line (the one
+//! starting with `jobs=`); a terminal also gets a progress line on standard
+//! error while the daemon runs. The supervisor's WARN and ERROR events are
+//! counted by kind on the `events:` line; `--log warn` (or `error`, `info`,
+//! `debug`) prints each of them on standard error as well.
 
+use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -11,76 +19,139 @@ use tracing_subscriber::{Layer, Registry};
 
 use super::{Config, tally::Tally};
 
-const USAGE: &str = "\
+/// The usage text, printed by `--help` and after an invalid argument.
+pub const USAGE: &str = "\
 usage: sync_daemon [options]
   --jobs N          jobs to enqueue in a new database (default 20000)
   --workers N       supervised workers (default 8)
-  --fault-rate F    faults per remote request; pool drops at twice that per batch commit (default 0.005)
-  --bad-rate F      share of jobs with rejected credentials (default 0.002)
-  --seed N          seed of the fault schedule (default 42)
+  --fault-rate F    faults per remote request, within 0..=1; pool drops at twice that per batch commit (default 0.005)
+  --bad-rate F      share of jobs with rejected credentials, within 0..=1 (default 0.002)
+  --seed N          seed of the fault schedule and of the rejected jobs (default 42)
   --duration SECS   stop after this long, even if jobs remain (default 120)
   --dir PATH        keep the database in PATH; a run on a PATH that has one resumes it
   --keep            keep the temporary directory (without --dir; default: removed at exit)
-  --log LEVEL       error, warn, info, debug or off (default warn)
-  --quiet           no progress line
+  --log LEVEL       print each event at LEVEL or above on stderr: error, warn, info, debug,
+                    trace or off (default off: events are counted on the `events:` line)
+  --quiet           no progress line (there is one only when stderr is a terminal)
+  -h, --help        print this text
 
 exit status: 0 every job committed exactly once or dead-lettered;
              3 jobs remain (nothing lost or duplicated; run again with the same --dir);
              1 a job was lost or duplicated, the accounting failed, or the run could not start;
              2 invalid arguments";
 
-/// Parses the command line.
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<(Config, LevelFilter), String> {
+/// What the command line asks for.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Run the daemon, printing events at `log` or above.
+    Run {
+        /// The run's settings.
+        config: Config,
+        /// The level of the events printed on stderr.
+        log: LevelFilter,
+    },
+    /// Print the usage text.
+    Help,
+}
+
+/// Parses the arguments (without the program name). An invalid argument is
+/// an error whose message names it; the caller adds [`USAGE`].
+pub fn parse<I>(args: I) -> Result<Command, String>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+
     let mut config = Config::default();
-    let mut level = LevelFilter::WARN;
-    let mut args = args.into_iter();
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--quiet" => {
-                config.progress = false;
-                continue;
+    let mut log = LevelFilter::OFF;
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Long("jobs") => config.jobs = value(&mut parser, "--jobs", str::parse)?,
+            Long("workers") => config.workers = value(&mut parser, "--workers", workers)?,
+            Long("fault-rate") => config.fault_rate = value(&mut parser, "--fault-rate", rate)?,
+            Long("bad-rate") => {
+                config.bad_credentials_rate = value(&mut parser, "--bad-rate", rate)?;
             }
-            "--keep" => {
-                config.keep = true;
-                continue;
+            Long("seed") => config.seed = value(&mut parser, "--seed", str::parse)?,
+            Long("duration") => {
+                config.max_duration = value(&mut parser, "--duration", seconds)?;
             }
-            "--help" | "-h" => return Err(USAGE.to_owned()),
-            _ => {}
-        }
-        let value = args
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let bad = || format!("invalid value for {flag}: {value}\n{USAGE}");
-        match flag.as_str() {
-            "--jobs" => config.jobs = value.parse().map_err(|_| bad())?,
-            "--workers" => config.workers = value.parse().map_err(|_| bad())?,
-            "--fault-rate" => config.fault_rate = value.parse().map_err(|_| bad())?,
-            "--bad-rate" => config.bad_credentials_rate = value.parse().map_err(|_| bad())?,
-            "--seed" => config.seed = value.parse().map_err(|_| bad())?,
-            "--duration" => {
-                let secs: f64 = value.parse().map_err(|_| bad())?;
-                config.max_duration = Duration::try_from_secs_f64(secs).map_err(|_| bad())?;
+            Long("dir") => {
+                config.dir = Some(PathBuf::from(value(&mut parser, "--dir", directory)?));
             }
-            "--dir" => config.dir = Some(PathBuf::from(value)),
-            "--log" => level = value.parse().map_err(|_| bad())?,
-            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+            Long("keep") => config.keep = true,
+            Long("log") => log = value(&mut parser, "--log", str::parse)?,
+            Long("quiet") => config.progress = false,
+            Short('h') | Long("help") => return Ok(Command::Help),
+            _ => return Err(arg.unexpected().to_string()),
         }
     }
-    if config.workers == 0 || config.batch == 0 {
-        return Err(format!("--workers must be at least 1\n{USAGE}"));
+    Ok(Command::Run { config, log })
+}
+
+/// The value of `flag`, parsed by `parse`; the error names the flag.
+fn value<T, E: std::fmt::Display>(
+    parser: &mut lexopt::Parser,
+    flag: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, String> {
+    let raw = parser.value().map_err(|e| e.to_string())?;
+    let text = raw
+        .to_str()
+        .ok_or_else(|| format!("invalid value for {flag}: {raw:?} is not UTF-8"))?;
+    parse(text).map_err(|e| format!("invalid value for {flag}: {text:?}: {e}"))
+}
+
+/// A number of workers: at least 1.
+fn workers(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(error) => Err(error.to_string()),
     }
-    if !(0.0..=1.0).contains(&config.fault_rate) {
-        return Err(format!("--fault-rate must be within 0..=1\n{USAGE}"));
+}
+
+/// A rate: a number within `0..=1`.
+fn rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        Ok(_) => Err("must be within 0..=1".to_owned()),
+        Err(error) => Err(error.to_string()),
     }
-    Ok((config, level))
+}
+
+/// A duration in seconds, fractions allowed: more than 0, and finite.
+fn seconds(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|e: std::num::ParseFloatError| e.to_string())?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err("must be more than 0 seconds".to_owned());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+/// A directory path: not empty.
+fn directory(value: &str) -> Result<String, &'static str> {
+    if value.is_empty() {
+        Err("must not be empty")
+    } else {
+        Ok(value.to_owned())
+    }
 }
 
 /// Runs the daemon with the process's arguments and returns its exit status.
 pub fn main() -> ExitCode {
-    let (config, level) = match parse(std::env::args().skip(1)) {
-        Ok(parsed) => parsed,
+    let (config, log) = match parse(std::env::args_os().skip(1)) {
+        Ok(Command::Run { config, log }) => (config, log),
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
-            eprintln!("{message}");
+            eprintln!("sync_daemon: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -88,8 +159,9 @@ pub fn main() -> ExitCode {
     let subscriber = Registry::default().with(tally.layer()).with(
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .with_target(false)
-            .with_filter(level),
+            .with_filter(log),
     );
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!("a tracing subscriber is already installed");
@@ -135,8 +207,9 @@ pub fn main() -> ExitCode {
             if let Some(map) = &report.signal_map {
                 println!("signal map of WorkerError written to {}", map.display());
             }
-            println!("{report}");
+            println!("{}", report.events.summary());
             println!("{}", report.costs);
+            println!("{report}");
             let code = report.exit_code();
             match code {
                 0 => {}

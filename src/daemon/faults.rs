@@ -1,40 +1,15 @@
 //! A reproducible fault schedule: the same seed gives the same sequence of
 //! faults (which request is reset, which batch loses the pool), whatever the
-//! timing of the run.
+//! timing of the run. Which worker meets which fault is up to the scheduler,
+//! so what the faults cost (retries, rebuilds) varies from run to run.
+//!
+//! The draws come from `fastrand` (wyrand), seeded: one generator for the
+//! remote's requests and one for the pool, so that the two sequences do not
+//! shift each other.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// SplitMix64: small, fast, and good enough to schedule faults.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// `true` with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
 
 /// What the remote does with one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +28,8 @@ pub enum NetFault {
 #[derive(Debug)]
 pub struct Faults {
     rate: f64,
-    net: Mutex<Rng>,
-    pool: Mutex<Rng>,
+    net: Mutex<fastrand::Rng>,
+    pool: Mutex<fastrand::Rng>,
     injected_net: AtomicU64,
     injected_pool: AtomicU64,
     requests: AtomicU64,
@@ -68,8 +43,8 @@ impl Faults {
     pub fn new(seed: u64, rate: f64) -> Self {
         Faults {
             rate,
-            net: Mutex::new(Rng::new(seed ^ 0x6E65_7477_6F72_6B00)),
-            pool: Mutex::new(Rng::new(seed ^ 0x706F_6F6C_0000_0000)),
+            net: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x6E65_7477_6F72_6B00)),
+            pool: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x706F_6F6C_0000_0000)),
             injected_net: AtomicU64::new(0),
             injected_pool: AtomicU64::new(0),
             requests: AtomicU64::new(0),
@@ -81,11 +56,11 @@ impl Faults {
     pub fn next_request(&self) -> NetFault {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut rng = self.net.lock().unwrap_or_else(|e| e.into_inner());
-        if !rng.chance(self.rate) {
+        if !chance(&mut rng, self.rate) {
             return NetFault::None;
         }
         self.injected_net.fetch_add(1, Ordering::Relaxed);
-        match rng.next_u64() % 3 {
+        match rng.u8(0..3) {
             0 => NetFault::Reset,
             1 => NetFault::Stall,
             _ => NetFault::Refuse,
@@ -95,7 +70,7 @@ impl Faults {
     /// Whether the pool is dropped after the next batch commit.
     pub fn drop_pool_now(&self) -> bool {
         let mut rng = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let drop = rng.chance(self.rate * 2.0);
+        let drop = chance(&mut rng, self.rate * 2.0);
         if drop {
             self.injected_pool.fetch_add(1, Ordering::Relaxed);
         }
@@ -127,4 +102,9 @@ impl Faults {
     pub fn refused_for(&self) -> Duration {
         Duration::from_micros(self.refused_for_us.load(Ordering::Relaxed))
     }
+}
+
+/// `true` with probability `p` (never for `p <= 0`, always for `p >= 1`).
+pub fn chance(rng: &mut fastrand::Rng, p: f64) -> bool {
+    rng.f64() < p
 }

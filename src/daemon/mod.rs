@@ -41,7 +41,7 @@ use tokio::time::timeout;
 use errors::{
     BatchSummary, JobError, JobId, NeedsDbReconnect, RemoteError, Retryable, WorkerError,
 };
-use faults::{Faults, Rng};
+use faults::Faults;
 use remote::{Client, Remote};
 use store::{Counts, Outcome, Prepared};
 
@@ -111,6 +111,12 @@ pub enum Ending {
         /// Workers aborted after the grace period.
         aborted: usize,
     },
+    /// The process was interrupted (Ctrl-C); the run stopped as at the
+    /// deadline, and its directory is cleaned up as usual.
+    Interrupted {
+        /// Workers aborted after the grace period.
+        aborted: usize,
+    },
 }
 
 impl fmt::Display for Ending {
@@ -119,6 +125,10 @@ impl fmt::Display for Ending {
             Ending::Drained => f.write_str("drained"),
             Ending::Deadline { aborted: 0 } => f.write_str("deadline"),
             Ending::Deadline { aborted } => write!(f, "deadline ({aborted} workers aborted)"),
+            Ending::Interrupted { aborted: 0 } => f.write_str("interrupted"),
+            Ending::Interrupted { aborted } => {
+                write!(f, "interrupted ({aborted} workers aborted)")
+            }
         }
     }
 }
@@ -355,9 +365,9 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
         store::lock_dir(&dir.path)?.ok_or_else(|| DaemonError::DirInUse(dir.path.clone()))?;
     let path = dir.path.join("jobs.db");
 
-    let mut rng = Rng::new(config.seed);
+    let mut rng = fastrand::Rng::with_seed(config.seed);
     let bad: Vec<bool> = (0..config.jobs)
-        .map(|_| rng.chance(config.bad_credentials_rate))
+        .map(|_| faults::chance(&mut rng, config.bad_credentials_rate))
         .collect();
     let prepared = {
         let path = path.clone();
@@ -403,6 +413,12 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
     let progress = config.progress && std::io::stderr().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut timed_out = false;
+    let mut interrupted = false;
+    // Ctrl-C stops the run like the deadline does, so that the temporary
+    // directory is removed and the accounting still runs.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut listening = true;
     loop {
         tokio::select! {
             changed = async { up.as_mut()?.changed().await.ok() }, if up.is_some() => {
@@ -421,6 +437,13 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
             () = tokio::time::sleep_until(deadline) => {
                 timed_out = true;
                 break;
+            }
+            heard = &mut ctrl_c, if listening => {
+                if heard.is_ok() {
+                    interrupted = true;
+                    break;
+                }
+                listening = false; // no signal handler: run on
             }
             _ = tick.tick() => {
                 if progress {
@@ -445,7 +468,8 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
         }
     }
     if progress {
-        eprintln!();
+        // The progress line is transient: the summary replaces it.
+        eprint!("\r\x1b[2K");
     }
 
     // Stop: ask the workers, give them `grace` to commit what they processed
@@ -527,7 +551,9 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
         events,
         costs,
         failed_workers,
-        ending: if timed_out {
+        ending: if interrupted {
+            Ending::Interrupted { aborted }
+        } else if timed_out {
             Ending::Deadline { aborted }
         } else {
             Ending::Drained

@@ -25,8 +25,34 @@ pub struct Counts {
     pub errors_for_transient: u64,
     /// WARN events.
     pub warnings: u64,
+    /// WARN events by the kind they name (`"other"` for events without one).
+    pub warnings_by_kind: BTreeMap<String, u64>,
+    /// ERROR events by the kind they name (`"other"` for events without one).
+    pub errors_by_kind: BTreeMap<String, u64>,
     /// Jobs dead-lettered (one ERROR event each).
     pub dead_letters: u64,
+}
+
+impl Counts {
+    /// One line: WARN and ERROR events, each by kind, in kind order:
+    /// `events: warn=290 (TransientNetwork 290) error=51 (BadCredentials 34,
+    /// NeedsDbReconnect 17)`.
+    pub fn summary(&self) -> String {
+        fn by_kind(counts: &BTreeMap<String, u64>) -> String {
+            if counts.is_empty() {
+                return String::new();
+            }
+            let kinds: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            format!(" ({})", kinds.join(", "))
+        }
+        format!(
+            "events: warn={}{} error={}{}",
+            self.warnings,
+            by_kind(&self.warnings_by_kind),
+            self.errors,
+            by_kind(&self.errors_by_kind),
+        )
+    }
 }
 
 /// A shared tally, and the layer that feeds it.
@@ -98,8 +124,10 @@ impl<S: Subscriber> Layer<S> for TallyLayer {
         event.record(&mut fields);
         let level = *event.metadata().level();
         let mut counts = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        let kind = || fields.kind.clone().unwrap_or_else(|| "other".to_owned());
         if level == Level::ERROR {
             counts.errors += 1;
+            *counts.errors_by_kind.entry(kind()).or_default() += 1;
             if fields
                 .kind
                 .as_deref()
@@ -109,6 +137,7 @@ impl<S: Subscriber> Layer<S> for TallyLayer {
             }
         } else if level == Level::WARN {
             counts.warnings += 1;
+            *counts.warnings_by_kind.entry(kind()).or_default() += 1;
         }
         if fields.dead_letter {
             counts.dead_letters += 1;
@@ -117,8 +146,7 @@ impl<S: Subscriber> Layer<S> for TallyLayer {
             if reaction == "retry" {
                 counts.retries += 1;
             }
-            let kind = fields.kind.clone().unwrap_or_else(|| "other".to_owned());
-            *counts.restarts_by_kind.entry(kind).or_default() += 1;
+            *counts.restarts_by_kind.entry(kind()).or_default() += 1;
         }
     }
 }

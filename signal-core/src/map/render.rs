@@ -20,6 +20,29 @@ impl SignalMap {
 
     /// One section per kind raised by a reachable leaf (implied kinds
     /// included), in the order first seen.
+    ///
+    /// ```
+    /// use signal_core::{Kind, Signal, kind};
+    ///
+    /// kind! {
+    ///     pub Retryable;
+    ///     pub DatabaseBusy: Retryable;
+    ///     pub NeedsReconnect;
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum Storage {
+    ///     #[signal(leaf = "DatabaseBusy")]
+    ///     Busy,
+    ///     #[signal(leaf = "NeedsReconnect")]
+    ///     PoolGone,
+    /// }
+    ///
+    /// let map = signal_core::map::<Storage>();
+    /// let kinds: Vec<&str> = map.sections().iter().map(|s| s.kind.name()).collect();
+    /// assert_eq!(kinds, ["DatabaseBusy", "Retryable", "NeedsReconnect"]);
+    /// assert_eq!(map.paths(Retryable::ID).len(), 1);
+    /// ```
     pub fn sections(&self) -> &[KindSection] {
         &self.sections
     }
@@ -33,12 +56,65 @@ impl SignalMap {
     }
 
     /// Every skipped field of the reachable types, with its reason.
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub Reconnect; }
+    ///
+    /// #[derive(Signal)]
+    /// enum Storage {
+    ///     #[signal(leaf = "Reconnect")]
+    ///     PoolGone,
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// struct Request {
+    ///     #[signal(skip = "the client's pool is not ours to rebuild")]
+    ///     client: Option<Storage>,
+    /// }
+    ///
+    /// let map = signal_core::map::<Request>();
+    /// assert!(map.paths(Reconnect::ID).is_empty());
+    /// let skipped = &map.skipped()[0];
+    /// assert_eq!(skipped.at.to_string(), "Request.client");
+    /// assert_eq!(skipped.reason, "the client's pool is not ours to rebuild");
+    /// # use signal_core::Kind;
+    /// ```
     pub fn skipped(&self) -> &[Skipped] {
         &self.skipped
     }
 
     /// The map as Markdown: a section per kind listing every path, the
-    /// fields held back for it by filters, then the skipped fields.
+    /// fields held back for it by filters, then the skipped fields. Commit
+    /// it with [`assert_map_snapshot!`](crate::assert_map_snapshot!) and
+    /// include it in your docs with `#[doc = include_str!(...)]`.
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! {
+    ///     pub Retryable;
+    ///     pub DatabaseBusy: Retryable;
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum Storage {
+    ///     #[signal(leaf = "DatabaseBusy")]
+    ///     Busy,
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum Worker {
+    ///     Storage(#[signal(forward)] Storage),
+    /// }
+    ///
+    /// let markdown = signal_core::map::<Worker>().to_markdown();
+    /// assert!(markdown.starts_with("# Signal map of `Worker`"));
+    /// assert!(markdown.contains("## Retryable"));
+    /// assert!(markdown.contains("## DatabaseBusy"));
+    /// assert!(markdown.contains("- `Worker::Storage → Storage::Busy` (DatabaseBusy ⇒ Retryable)"));
+    /// ```
     pub fn to_markdown(&self) -> String {
         let mut out = String::new();
         let _ = self.write_markdown(&mut out);
@@ -112,6 +188,30 @@ impl SignalMap {
     /// The map as a Mermaid flowchart: types and kinds as nodes, forwarded
     /// fields as arrows, skipped fields as dotted arrows labelled with the
     /// field.
+    ///
+    /// ```
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub Reconnect; }
+    ///
+    /// #[derive(Signal)]
+    /// enum Storage {
+    ///     #[signal(leaf = "Reconnect")]
+    ///     PoolGone,
+    /// }
+    ///
+    /// #[derive(Signal)]
+    /// enum Worker {
+    ///     Storage(#[signal(forward)] Storage),
+    ///     Audit(#[signal(skip = "best effort")] Storage),
+    /// }
+    ///
+    /// let chart = signal_core::map::<Worker>().to_mermaid();
+    /// assert!(chart.starts_with("graph LR\n"));
+    /// assert!(chart.contains("-->")); // Worker::Storage forwards
+    /// assert!(chart.contains("-.->")); // Worker::Audit is skipped
+    /// assert!(chart.contains("==>")); // Storage::PoolGone raises Reconnect
+    /// ```
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("graph LR\n");
         let id = |name: &str| -> String {
