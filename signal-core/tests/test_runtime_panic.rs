@@ -137,9 +137,9 @@ async fn test_error_with_panic_stop_reaction_is_still_retried() {
 async fn test_panic_in_the_factory_itself_is_caught() {
     within(2 * HOUR_LIMIT, async {
         let supervisor = Supervisor::new();
-        let mut calls = 0;
+        let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let worker = supervisor.spawn("factory", policy(), move |_ctx| {
-            calls += 1;
+            let calls = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             assert!(calls > 1, "cannot build the first run");
             async move { Ok::<_, WorkerError>(calls) }
         });

@@ -11,6 +11,8 @@ pub enum Wake {
     Deadline,
     /// The worker was nudged.
     Nudged,
+    /// The supervisor is shutting down (see [`Ctx::cancelled`]).
+    Cancelled,
 }
 
 impl Ctx {
@@ -28,12 +30,17 @@ impl Ctx {
     /// never lost, and never counted twice. A pending nudge wins over a
     /// deadline that has also passed.
     ///
+    /// Once the supervisor is shutting down, it returns [`Wake::Cancelled`]
+    /// at once: a worker that loops while it wakes for a deadline or a nudge
+    /// then ends by itself.
+    ///
     /// Cancellation-safe: if the sleep is dropped after a nudge reached it
     /// but before it returned, the nudge stays pending.
     pub async fn sleep_until(&self, deadline: Instant) -> Wake {
         let core = self.core.core();
         tokio::select! {
             biased;
+            () = core.cancel.cancelled() => Wake::Cancelled,
             () = core.nudge.notified() => Wake::Nudged,
             () = tokio::time::sleep_until(deadline) => Wake::Deadline,
         }
@@ -45,13 +52,18 @@ impl Ctx {
         match deadline {
             Some(deadline) => self.sleep_until(deadline).await,
             None => {
-                self.nudged().await;
-                Wake::Nudged
+                let core = self.core.core();
+                tokio::select! {
+                    biased;
+                    () = core.cancel.cancelled() => Wake::Cancelled,
+                    () = core.nudge.notified() => Wake::Nudged,
+                }
             }
         }
     }
 
-    /// Waits for a nudge (or takes the pending one).
+    /// Waits for a nudge (or takes the pending one). Unlike
+    /// [`park`](Self::park), it does not return on shutdown.
     pub async fn nudged(&self) {
         self.core.core().nudge.notified().await;
     }

@@ -117,6 +117,7 @@
 //! ```
 
 mod backoff;
+mod cancel;
 mod deadline;
 mod error;
 mod intensity;
@@ -133,7 +134,7 @@ pub use intensity::Intensity;
 pub use policy::{Decision, Policy, Reaction, ReactionKind, ResourceRef, Response};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry::{RetryState, StopReason};
-pub use supervisor::{Ctx, Nudger, Phase, Status, Supervisor, WorkerHandle};
+pub use supervisor::{Ctx, Nudger, Phase, ShutdownReport, Status, Supervisor, WorkerHandle};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

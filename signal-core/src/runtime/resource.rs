@@ -227,14 +227,18 @@ impl<T: Send + Sync + 'static> ResourceBuilder<T> {
     }
 
     /// A resource holding `initial` (generation 0), rebuilt by `rebuild`.
+    ///
+    /// `rebuild` is cloned for each attempt: an async closure
+    /// (`async move || { ... }`, which may borrow what it captures), a
+    /// closure returning a future, or a function.
     pub fn build<F, Fut, Er>(self, initial: T, rebuild: F) -> Resource<T>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {
         let rebuild: RebuildFn<T> = Box::new(move || {
-            let fut = rebuild();
+            let fut = (rebuild.clone())();
             Box::pin(async move { fut.await.map_err(Into::into) })
         });
         let jitter = Jitter::new(self.backoff.seed, u64::MAX);
@@ -266,11 +270,11 @@ impl<T: Send + Sync + 'static> ResourceBuilder<T> {
     /// A resource whose first value (generation 0) comes from `rebuild`.
     pub async fn connect<F, Fut, Er>(self, rebuild: F) -> Result<Resource<T>, RebuildError>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {
-        match rebuild().await {
+        match (rebuild.clone())().await {
             Ok(initial) => Ok(self.build(initial, rebuild)),
             Err(error) => Err(RebuildError {
                 resource: self.name,
@@ -286,7 +290,7 @@ impl<T: Send + Sync + 'static> Resource<T> {
     /// with the default backoff between failed rebuilds.
     pub fn new<F, Fut, Er>(name: impl Into<Arc<str>>, initial: T, rebuild: F) -> Self
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::future::{Future, poll_fn};
+use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,6 +16,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::backoff::Jitter;
+use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
 use super::log::{self, Report};
@@ -38,21 +40,35 @@ struct SupervisorInner {
     tasks: Mutex<Tasks>,
     drained: Notify,
     spawned: AtomicU64,
+    cancel: Arc<Cancel>,
 }
 
 struct Tasks {
     /// `None` once shutdown has begun.
     set: Option<JoinSet<()>>,
-    drained: bool,
+    /// Set once shutdown has finished.
+    report: Option<ShutdownReport>,
 }
 
 impl Default for Tasks {
     fn default() -> Self {
         Tasks {
             set: Some(JoinSet::new()),
-            drained: false,
+            report: None,
         }
     }
+}
+
+/// How a shutdown went: how many workers ended by themselves within the
+/// grace period, and how many were cut off at its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ShutdownReport {
+    /// Workers whose tasks ended before the grace period was over (those that
+    /// had already finished included).
+    pub finished: usize,
+    /// Workers still running when it was over: cancelled at their next
+    /// `.await`.
+    pub aborted: usize,
 }
 
 impl fmt::Debug for Supervisor {
@@ -70,13 +86,34 @@ impl Supervisor {
         Supervisor::default()
     }
 
-    /// Starts a worker named `name`: `factory` is called for each run with a
-    /// fresh [`Ctx`], and its future is run to completion.
+    /// Starts a worker named `name`: each run calls a clone of `factory`
+    /// with a fresh [`Ctx`], and its future is run to completion.
     ///
     /// * `Ok(value)` ends the worker; [`WorkerHandle::join`] returns it.
     /// * `Err(error)` and panics are failures: `policy` picks the reaction by
-    ///   the kinds the error carries, and the worker is restarted by calling
-    ///   `factory` again (or stopped).
+    ///   the kinds the error carries, and the worker is restarted with a new
+    ///   clone of `factory` (or stopped).
+    ///
+    /// The factory is a recipe for a run, cloned for each one: an async
+    /// closure (`async move |ctx| { ... }`, which may borrow what it
+    /// captures), a closure returning a future, or a function. Since every run
+    /// starts from a fresh clone, what a run changes in the factory's captures
+    /// is not seen by the next run: keep what must outlive a run in a shared
+    /// value it captures (an `Arc`).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use signal_core::runtime::{Policy, Supervisor};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError {}
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let greeting = Arc::new(String::from("hello"));
+    /// let worker = supervisor.spawn("greeter", Policy::new(), async move |ctx| {
+    ///     Ok::<_, MyError>(format!("{greeting} from {}", ctx.name()))
+    /// });
+    /// assert_eq!(worker.join().await.unwrap(), "hello from greeter");
+    /// # }
+    /// ```
     ///
     /// Must be called from within a tokio runtime. After
     /// [`shutdown`](Self::shutdown), the worker is not started and its handle
@@ -88,12 +125,12 @@ impl Supervisor {
         factory: F,
     ) -> WorkerHandle<T, E>
     where
-        F: FnMut(Ctx) -> Fut + Send + 'static,
+        F: FnOnce(Ctx) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
     {
-        let shared = Arc::new(Shared::new(name.into()));
+        let shared = Arc::new(Shared::new(name.into(), Arc::clone(&self.inner.cancel)));
         let policy = policy.into();
         let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
         let jitter = Jitter::new(policy.backoff.seed, stream);
@@ -115,7 +152,8 @@ impl Supervisor {
         lock(&self.inner.tasks).set.is_none()
     }
 
-    /// Stops every worker and waits until all of them are gone.
+    /// Stops every worker at once and waits until all of them are gone:
+    /// [`shutdown_within`](Self::shutdown_within) with no grace period.
     ///
     /// Workers are cancelled at their next `.await` (their futures are
     /// dropped), so shutdown is as prompt as the workers' own polls: a worker
@@ -127,19 +165,52 @@ impl Supervisor {
     ///
     /// Calling it again, or from several places, waits for the same
     /// shutdown.
-    pub async fn shutdown(&self) {
+    pub async fn shutdown(&self) -> ShutdownReport {
+        self.shutdown_within(Duration::ZERO).await
+    }
+
+    /// Shuts down gracefully: tells every worker to stop, gives them `grace`
+    /// to finish what they are doing, then cancels the rest at their next
+    /// `.await`, and waits until all of them are gone.
+    ///
+    /// At once, [`Ctx::cancelled`] completes in every run,
+    /// [`Ctx::sleep_until`] returns [`Wake::Cancelled`](super::Wake::Cancelled),
+    /// and the workers that wait in the supervisor's hands (backing off,
+    /// stopped, waiting on a rebuild) end. A run that then returns ends its
+    /// worker, whatever it returns: it is not restarted. What is still
+    /// running when `grace` is over is cancelled as by
+    /// [`shutdown`](Self::shutdown), so a worker that ignores cancellation
+    /// delays shutdown by `grace` at most.
+    ///
+    /// A worker that does its work in transactions and checks
+    /// [`Ctx::cancelled`] between them commits the one it is in, or (if
+    /// `grace` runs out first, and its future is dropped mid-transaction)
+    /// leaves it to be rolled back, never half done.
+    ///
+    /// Calling it again, or from several places, waits for the same shutdown
+    /// and returns its report.
+    pub async fn shutdown_within(&self, grace: Duration) -> ShutdownReport {
         let set = { lock(&self.inner.tasks).set.take() };
         match set {
             Some(mut set) => {
-                let _drained = Drained(&self.inner);
+                let mut drained = Drained(&self.inner, ShutdownReport::default());
+                self.inner.cancel.cancel();
+                let deadline = Instant::now() + grace;
+                let mut finished = 0;
+                while let Ok(Some(_)) = tokio::time::timeout_at(deadline, set.join_next()).await {
+                    finished += 1;
+                }
+                let aborted = set.len();
                 set.abort_all();
                 while set.join_next().await.is_some() {}
+                drained.1 = ShutdownReport { finished, aborted };
+                drained.1
             }
             None => loop {
                 let mut drained = pin!(self.inner.drained.notified());
                 drained.as_mut().enable();
-                if lock(&self.inner.tasks).drained {
-                    return;
+                if let Some(report) = lock(&self.inner.tasks).report {
+                    return report;
                 }
                 drained.await;
             },
@@ -147,13 +218,14 @@ impl Supervisor {
     }
 }
 
-/// Marks the shutdown as finished, even if the future driving it is dropped
-/// (every worker has been aborted by then).
-struct Drained<'a>(&'a SupervisorInner);
+/// Marks the shutdown as finished with its report when dropped, even if the
+/// future driving it is dropped (every worker is aborted by then, since the
+/// `JoinSet` is dropped with it).
+struct Drained<'a>(&'a SupervisorInner, ShutdownReport);
 
 impl Drop for Drained<'_> {
     fn drop(&mut self) {
-        lock(&self.0.tasks).drained = true;
+        lock(&self.0.tasks).report = Some(self.1);
         self.0.drained.notify_waiters();
     }
 }
@@ -168,6 +240,8 @@ pub(crate) struct Core {
     seen: Mutex<Vec<(usize, u64)>>,
     /// This run called [`Ctx::mark_healthy`].
     healthy: AtomicBool,
+    /// The supervisor's shutdown signal.
+    pub(crate) cancel: Arc<Cancel>,
 }
 
 impl Core {
@@ -218,10 +292,11 @@ impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
 }
 
 impl<T, E> Shared<T, E> {
-    fn new(name: Arc<str>) -> Self {
+    fn new(name: Arc<str>, cancel: Arc<Cancel>) -> Self {
         Shared {
             core: Core {
                 name,
+                cancel,
                 nudge: Notify::new(),
                 recover: Notify::new(),
                 changed: Notify::new(),
@@ -231,16 +306,6 @@ impl<T, E> Shared<T, E> {
             status: Mutex::new(Status::default()),
             outcome: Mutex::new(None),
         }
-    }
-
-    fn finish(&self, result: Result<T, SupervisorError<E>>) {
-        {
-            let mut status = lock(&self.status);
-            status.phase = Phase::Exited;
-            status.error = result.as_ref().err().cloned();
-            *lock(&self.outcome) = Some(result);
-        }
-        self.core.changed.notify_waiters();
     }
 }
 
@@ -495,14 +560,52 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
         }
     }
 
-    /// Waits for the worker to exit: its value, or why it ended.
+    /// Waits for the worker to finish: its value, or the typed error it
+    /// stopped or ended with.
     ///
-    /// A worker that is stopped waits for [`recover`](Self::recover), so its
-    /// `join` returns only once it is shut down (with the error it had
-    /// stopped with, not [`SupervisorError::Shutdown`]); watch
-    /// [`wait_for`](Self::wait_for) for [`Phase::Stopped`] to learn of a stop
-    /// as it happens.
+    /// Returns as soon as the worker exits *or stops*: a worker stopped by
+    /// its reaction ([`SupervisorError::Stopped`],
+    /// [`SupervisorError::Panicked`]) or by its restart intensity
+    /// ([`SupervisorError::IntensityExceeded`]) makes `join` return that
+    /// error at once, so joining every handle in `main` cannot hang on a
+    /// stopped worker. The stopped worker itself stays parked until it is
+    /// recovered (through a [`Nudger`] taken before joining) or shut down.
+    ///
+    /// To wait through stops for a worker that something else recovers, use
+    /// [`join_through_recovery`](Self::join_through_recovery).
+    ///
+    /// ```
+    /// # use signal_core::runtime::{Policy, Reaction, Supervisor, SupervisorError};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError { Bad }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let policy = Policy::new().otherwise(Reaction::Stop);
+    /// let worker = supervisor.spawn("once", policy, async |_ctx| Err::<(), _>(MyError::Bad));
+    /// assert!(matches!(worker.join().await, Err(SupervisorError::Stopped { .. })));
+    /// # supervisor.shutdown().await;
+    /// # }
+    /// ```
     pub async fn join(self) -> Result<T, SupervisorError<E>> {
+        let status = self
+            .wait_for(|status| matches!(status.phase, Phase::Exited | Phase::Stopped))
+            .await;
+        if status.phase == Phase::Stopped
+            && let Some(error) = status.error
+        {
+            return Err(error);
+        }
+        self.exit_outcome().await
+    }
+
+    /// Waits for the worker to exit, through any number of stops and
+    /// recoveries: a stopped worker is waited on until it is
+    /// [recovered](Self::recover) and then exits, or until the supervisor
+    /// shuts it down (the result is then the error it had stopped with).
+    pub async fn join_through_recovery(self) -> Result<T, SupervisorError<E>> {
+        self.exit_outcome().await
+    }
+
+    async fn exit_outcome(&self) -> Result<T, SupervisorError<E>> {
         self.wait_for(|status| status.phase == Phase::Exited).await;
         lock(&self.shared.outcome).take().unwrap_or_else(|| {
             Err(SupervisorError::Shutdown {
@@ -525,6 +628,25 @@ struct Run<T, E> {
     done: bool,
 }
 
+impl<T, E> Run<T, E> {
+    /// Publishes the final status and the outcome.
+    fn exit(&mut self, result: Result<T, SupervisorError<E>>) {
+        {
+            let mut status = lock(&self.shared.status);
+            *status = Status {
+                phase: Phase::Exited,
+                retry: self.retry.clone(),
+                runs: self.runs,
+                failures: self.failures,
+                last_failure: self.last.clone(),
+                error: result.as_ref().err().cloned(),
+            };
+            *lock(&self.shared.outcome) = Some(result);
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+}
+
 impl<T, E> Drop for Run<T, E> {
     fn drop(&mut self) {
         if self.done {
@@ -535,9 +657,9 @@ impl<T, E> Drop for Run<T, E> {
             .take()
             .unwrap_or_else(|| SupervisorError::Shutdown {
                 worker: Arc::clone(&self.shared.core.name),
-                last: self.last.take(),
+                last: self.last.clone(),
             });
-        self.shared.finish(Err(error));
+        self.exit(Err(error));
     }
 }
 
@@ -579,17 +701,19 @@ where
 
     fn finish(&mut self, value: T) {
         self.done = true;
-        self.shared.finish(Ok(value));
+        self.exit(Ok(value));
     }
 
-    /// Reacts to one failed run. Returns when the worker should run again.
+    /// Reacts to one failed run. Returns when the worker should run again,
+    /// or (with `Break`) when it should end because the supervisor is
+    /// shutting down.
     async fn fail(
         &mut self,
         failure: Failure<E>,
         started: Instant,
         policy: &Policy,
         jitter: &mut Jitter,
-    ) {
+    ) -> ControlFlow<()> {
         let now = Instant::now();
         let marked_healthy = self.shared.core.healthy.swap(false, Ordering::Relaxed);
         if marked_healthy || now.saturating_duration_since(started) >= policy.healthy_after {
@@ -672,11 +796,17 @@ where
                 );
                 self.publish(Phase::Rebuilding);
                 let seen = shared.core.seen(resource);
-                if resource.0.rebuild_from(seen).await.is_err() {
+                let rebuilt = tokio::select! {
+                    biased;
+                    () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+                    rebuilt = resource.0.rebuild_from(seen) => rebuilt,
+                };
+                if rebuilt.is_err() {
                     let delay = backoff.delay(self.retry.attempt, jitter);
                     report.rebuild_failed(resource.name(), delay);
-                    self.back_off(delay).await;
+                    return self.back_off(delay).await;
                 }
+                ControlFlow::Continue(())
             }
             None => {
                 let delay = backoff.delay(self.retry.attempt, jitter);
@@ -686,13 +816,14 @@ where
                     delay,
                     "worker failed; retrying after backoff",
                 );
-                self.back_off(delay).await;
+                self.back_off(delay).await
             }
         }
     }
 
-    /// Waits out `delay`, or less if the worker is recovered.
-    async fn back_off(&mut self, delay: Duration) {
+    /// Waits out `delay`, or less if the worker is recovered; `Break` if the
+    /// supervisor shuts down meanwhile.
+    async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
         let until = Instant::now() + delay;
         self.retry.backoff_until = Some(until);
         self.retry.last_delay = Some(delay);
@@ -700,19 +831,26 @@ where
         let shared = Arc::clone(&self.shared);
         tokio::select! {
             biased;
+            () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
             () = shared.core.recover.notified() => self.recovered(),
             () = tokio::time::sleep_until(until) => self.retry.backoff_until = None,
         }
+        ControlFlow::Continue(())
     }
 
-    /// Stops with `error` until the worker is recovered.
-    async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) {
+    /// Stops with `error` until the worker is recovered; `Break` if the
+    /// supervisor shuts down first.
+    async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) -> ControlFlow<()> {
         self.retry.stopped = Some(reason);
         self.stopped = Some(error);
         self.publish(Phase::Stopped);
         let shared = Arc::clone(&self.shared);
-        shared.core.recover.notified().await;
-        self.recovered();
+        tokio::select! {
+            biased;
+            () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+            () = shared.core.recover.notified() => self.recovered(),
+        }
+        ControlFlow::Continue(())
     }
 
     fn recovered(&mut self) {
@@ -726,10 +864,10 @@ where
 async fn supervise<F, Fut, T, E>(
     mut run: Run<T, E>,
     policy: Arc<Policy>,
-    mut factory: F,
+    factory: F,
     mut jitter: Jitter,
 ) where
-    F: FnMut(Ctx) -> Fut,
+    F: FnOnce(Ctx) -> Fut + Clone,
     Fut: Future<Output = Result<T, E>>,
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
@@ -745,22 +883,34 @@ async fn supervise<F, Fut, T, E>(
             attempt: run.retry.attempt,
         };
         let started = Instant::now();
-        let failure = match run_caught(&mut factory, ctx).await {
+        let failure = match run_caught(factory.clone(), ctx).await {
             Ok(Ok(value)) => return run.finish(value),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
+        if run.shared.core.cancel.is_cancelled() {
+            // Shutting down: no restart. Dropping `run` reports the failure
+            // as the last one before the shutdown.
+            run.failures += 1;
+            run.last = Some(failure);
+            return;
+        }
         // Boxed: failures are rare, and an idle worker's task then holds
         // only the run's state, not the reaction's.
-        Box::pin(run.fail(failure, started, &policy, &mut jitter)).await;
+        if Box::pin(run.fail(failure, started, &policy, &mut jitter))
+            .await
+            .is_break()
+        {
+            return;
+        }
     }
 }
 
 /// Calls the factory and runs its future, turning a panic in either into
 /// its message.
-async fn run_caught<F, Fut, T, E>(factory: &mut F, ctx: Ctx) -> Result<Result<T, E>, Arc<str>>
+async fn run_caught<F, Fut, T, E>(factory: F, ctx: Ctx) -> Result<Result<T, E>, Arc<str>>
 where
-    F: FnMut(Ctx) -> Fut,
+    F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     let fut = catch_unwind(AssertUnwindSafe(|| factory(ctx))).map_err(panic_message)?;
