@@ -93,6 +93,17 @@ pub enum SupervisorError<E> {
         /// The failure that went over the limit.
         last: Failure<E>,
     },
+    /// The worker failed on its last allowed attempt: the rule that picked
+    /// its error has a [maximum number of
+    /// attempts](super::Response::max_attempts).
+    Exhausted {
+        /// The worker's name.
+        worker: Arc<str>,
+        /// Attempts made since the worker was last healthy.
+        attempts: u32,
+        /// The failure of the last attempt.
+        last: Failure<E>,
+    },
     /// The supervisor shut down (or the worker was aborted) before the worker
     /// finished.
     Shutdown {
@@ -110,6 +121,7 @@ impl<E> SupervisorError<E> {
             SupervisorError::Stopped { worker, .. }
             | SupervisorError::Panicked { worker, .. }
             | SupervisorError::IntensityExceeded { worker, .. }
+            | SupervisorError::Exhausted { worker, .. }
             | SupervisorError::Shutdown { worker, .. } => worker,
         }
     }
@@ -119,7 +131,8 @@ impl<E> SupervisorError<E> {
         match self {
             SupervisorError::Stopped { error, .. } => Some(Failure::Error(Arc::clone(error))),
             SupervisorError::Panicked { message, .. } => Some(Failure::Panic(Arc::clone(message))),
-            SupervisorError::IntensityExceeded { last, .. } => Some(last.clone()),
+            SupervisorError::IntensityExceeded { last, .. }
+            | SupervisorError::Exhausted { last, .. } => Some(last.clone()),
             SupervisorError::Shutdown { last, .. } => last.clone(),
         }
     }
@@ -128,7 +141,8 @@ impl<E> SupervisorError<E> {
     pub fn last_error(&self) -> Option<&E> {
         match self {
             SupervisorError::Stopped { error, .. } => Some(error),
-            SupervisorError::IntensityExceeded { last, .. } => last.error(),
+            SupervisorError::IntensityExceeded { last, .. }
+            | SupervisorError::Exhausted { last, .. } => last.error(),
             SupervisorError::Shutdown { last, .. } => last.as_ref().and_then(Failure::error),
             SupervisorError::Panicked { .. } => None,
         }
@@ -170,6 +184,15 @@ impl<E> Clone for SupervisorError<E> {
                 worker: Arc::clone(worker),
                 restarts: *restarts,
                 within: *within,
+                last: last.clone(),
+            },
+            SupervisorError::Exhausted {
+                worker,
+                attempts,
+                last,
+            } => SupervisorError::Exhausted {
+                worker: Arc::clone(worker),
+                attempts: *attempts,
                 last: last.clone(),
             },
             SupervisorError::Shutdown { worker, last } => SupervisorError::Shutdown {
@@ -215,6 +238,16 @@ impl<E: fmt::Debug> fmt::Debug for SupervisorError<E> {
                 .field("within", within)
                 .field("last", last)
                 .finish(),
+            SupervisorError::Exhausted {
+                worker,
+                attempts,
+                last,
+            } => f
+                .debug_struct("Exhausted")
+                .field("worker", worker)
+                .field("attempts", attempts)
+                .field("last", last)
+                .finish(),
             SupervisorError::Shutdown { worker, last } => f
                 .debug_struct("Shutdown")
                 .field("worker", worker)
@@ -250,6 +283,12 @@ impl<E> fmt::Display for SupervisorError<E> {
                 f,
                 "worker `{worker}` restarted {restarts} times within {within:?}, \
                  more than its restart intensity allows"
+            ),
+            SupervisorError::Exhausted {
+                worker, attempts, ..
+            } => write!(
+                f,
+                "worker `{worker}` failed {attempts} times, all the attempts its error's rule allows"
             ),
             SupervisorError::Shutdown { worker, .. } => {
                 write!(f, "worker `{worker}` was shut down")

@@ -42,6 +42,9 @@ pub(crate) struct Report<'a> {
     pub(crate) trace: Option<&'a Trace>,
     /// The error's type name, or `"panic"`.
     pub(crate) error_type: &'a str,
+    /// The message of the event that reports the maximum number of attempts
+    /// reached.
+    pub(crate) exhausted_message: &'static str,
 }
 
 impl Report<'_> {
@@ -63,6 +66,21 @@ impl Report<'_> {
             trace = self.trace.map(tracing::field::display),
             error_type = self.error_type,
             "{message}"
+        );
+    }
+
+    /// The rule's maximum number of attempts is reached: at the rule's level.
+    pub(crate) fn exhausted(&self, level: Level) {
+        event_at!(
+            level,
+            worker = self.worker,
+            reaction = ReactionKind::Stop.as_str(),
+            attempt = self.attempt,
+            kind = self.kind.map(KindId::name),
+            trace = self.trace.map(tracing::field::display),
+            error_type = self.error_type,
+            "{}",
+            self.exhausted_message
         );
     }
 

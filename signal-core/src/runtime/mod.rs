@@ -117,6 +117,7 @@
 //! ```
 
 mod backoff;
+mod call;
 mod cancel;
 mod deadline;
 mod error;
@@ -125,15 +126,17 @@ mod log;
 mod policy;
 mod resource;
 mod retry;
+mod retry_after;
 mod supervisor;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, Delays};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
 pub use intensity::Intensity;
 pub use policy::{Decision, Policy, Reaction, ReactionKind, ResourceRef, Response};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry::{RetryState, StopReason};
+pub use retry_after::RetryAfter;
 pub use supervisor::{Ctx, Nudger, Phase, ShutdownReport, Status, Supervisor, WorkerHandle};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, Jitter};
 use super::intensity::Intensity;
 use super::resource::{Rebuildable, Resource};
+use super::retry_after::{RetryAfter, RetryAfterHooks};
 use crate::{Kind, KindId, Signal};
 
 /// What a supervisor does when its worker fails.
@@ -83,7 +84,21 @@ impl Reaction {
         Response {
             reaction: self,
             level,
+            backoff: None,
+            max_attempts: None,
         }
+    }
+
+    /// This reaction at its default level, with its own backoff: see
+    /// [`Response::backoff`].
+    pub fn backoff(self, backoff: Backoff) -> Response {
+        Response::from(self).backoff(backoff)
+    }
+
+    /// This reaction at its default level, giving up after `attempts`: see
+    /// [`Response::max_attempts`].
+    pub fn max_attempts(self, attempts: u32) -> Response {
+        Response::from(self).max_attempts(attempts)
     }
 }
 
@@ -112,13 +127,75 @@ impl fmt::Debug for ResourceRef {
     }
 }
 
-/// A reaction and the level its events are logged at.
+/// A reaction, the level its events are logged at, and the limits of one
+/// rule: its own backoff and its maximum number of attempts.
+///
+/// ```
+/// use std::time::Duration;
+/// use signal_core::kind;
+/// use signal_core::runtime::{Backoff, Policy, Reaction};
+///
+/// kind! {
+///     pub DatabaseBusy;
+///     pub TransientNetwork;
+/// }
+///
+/// let policy = Policy::new()
+///     // Busy databases clear fast: short delays, five attempts at most.
+///     .on::<DatabaseBusy>(
+///         Reaction::Retry
+///             .backoff(Backoff::new(Duration::from_millis(5), Duration::from_millis(100)))
+///             .max_attempts(5),
+///     )
+///     // The network gets the policy's backoff, and as many attempts as the
+///     // restart intensity allows.
+///     .on::<TransientNetwork>(Reaction::Retry);
+/// # let _ = policy;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Response {
     /// What to do.
     pub reaction: Reaction,
     /// The level of the event that reports it.
     pub level: Level,
+    /// The backoff of this rule; `None` takes the policy's.
+    pub backoff: Option<Backoff>,
+    /// How many attempts (runs of a worker since it was last healthy, or
+    /// calls of a [per-call retry](Policy::retry)) may be made in all before
+    /// an error this rule picks gives up instead of retrying; `None` leaves
+    /// the limit to the restart intensity.
+    pub max_attempts: Option<u32>,
+}
+
+impl Response {
+    /// Sets this rule's backoff, used instead of the policy's for the
+    /// failures it picks (and for failed rebuilds it asks for).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Gives up after `attempts` attempts in all: the failure of attempt
+    /// number `attempts` that this rule picks stops a worker (with
+    /// [`SupervisorError::Exhausted`](super::SupervisorError::Exhausted)) or
+    /// ends a per-call retry with the error. `0` and `1` both mean a single
+    /// attempt.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Sets the level of this rule's events.
+    pub fn at(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Whether the failure of attempt number `attempt` (counted from 1)
+    /// exhausts this rule.
+    pub(crate) fn exhausted(&self, attempt: u32) -> bool {
+        self.max_attempts.is_some_and(|max| attempt >= max)
+    }
 }
 
 impl From<Reaction> for Response {
@@ -167,6 +244,7 @@ pub struct Policy {
     pub(crate) backoff: Backoff,
     pub(crate) intensity: Intensity,
     pub(crate) healthy_after: Duration,
+    retry_after: RetryAfterHooks,
 }
 
 impl Default for Policy {
@@ -196,6 +274,7 @@ impl Policy {
             backoff: Backoff::default(),
             intensity: Intensity::default(),
             healthy_after: Duration::from_secs(60),
+            retry_after: RetryAfterHooks::default(),
         }
     }
 
@@ -222,7 +301,50 @@ impl Policy {
         self
     }
 
-    /// Sets the backoff of [`Reaction::Retry`] and of failed rebuilds.
+    /// Honours the [Retry-After](RetryAfter) that errors of type `E` carry:
+    /// the wait before the next attempt is then the longer of the backoff's
+    /// delay and the error's, but no longer than the backoff's
+    /// [`max`](Backoff::max), so an error cannot hold a worker back further
+    /// than its policy allows. Only the error type itself is asked: a
+    /// wrapper forwards it by implementing [`RetryAfter`] too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signal_core::runtime::{Policy, RetryAfter};
+    ///
+    /// #[derive(Debug, signal_core::Signal)]
+    /// enum ApiError {
+    ///     TooManyRequests { retry_after: Option<Duration> },
+    /// }
+    ///
+    /// impl RetryAfter for ApiError {
+    ///     fn retry_after(&self) -> Option<Duration> {
+    ///         match self {
+    ///             ApiError::TooManyRequests { retry_after } => *retry_after,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let policy = Policy::new().honour_retry_after::<ApiError>();
+    /// # let _ = policy;
+    /// ```
+    pub fn honour_retry_after<E: RetryAfter + 'static>(self) -> Self {
+        self.retry_after_with(E::retry_after)
+    }
+
+    /// Like [`honour_retry_after`](Self::honour_retry_after), with `read`
+    /// telling what an error of type `E` says: for types that cannot
+    /// implement [`RetryAfter`] (a foreign crate's).
+    pub fn retry_after_with<E: 'static>(
+        mut self,
+        read: impl Fn(&E) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.retry_after.add(read);
+        self
+    }
+
+    /// Sets the backoff of [`Reaction::Retry`] and of failed rebuilds, for
+    /// the rules that have none of their own.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -266,6 +388,30 @@ impl Policy {
             kind: None,
             response: &self.on_panic,
         }
+    }
+
+    /// The wait before the attempt after failure number `attempt` that
+    /// `response` picked: its backoff's (or the policy's) jittered delay,
+    /// lengthened to what the error's Retry-After says, up to the backoff's
+    /// maximum.
+    pub(crate) fn delay_after<E: 'static>(
+        &self,
+        response: &Response,
+        attempt: u32,
+        error: Option<&E>,
+        jitter: &mut Jitter,
+    ) -> Duration {
+        let backoff = response.backoff.as_ref().unwrap_or(&self.backoff);
+        let delay = backoff.jittered(attempt, jitter);
+        match error.and_then(|error| self.retry_after.read(error)) {
+            Some(asked) => delay.max(asked.min(backoff.max)),
+            None => delay,
+        }
+    }
+
+    /// The seed of the policy's jitter.
+    pub(crate) fn seed(&self) -> Option<u64> {
+        self.backoff.seed
     }
 
     /// The resources the rules may rebuild.

@@ -432,7 +432,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
             Err(source) => {
                 gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
                 let attempts = gate.consecutive_failures;
-                let delay = self.backoff.delay(attempts, &mut gate.jitter);
+                let delay = self.backoff.jittered(attempts, &mut gate.jitter);
                 gate.not_before = Some(Instant::now() + delay);
                 let error = RebuildError {
                     resource: Arc::clone(&self.name),

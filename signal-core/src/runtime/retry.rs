@@ -40,6 +40,9 @@ pub enum StopReason {
     /// It restarted more often than its [`Intensity`](super::Intensity)
     /// allows.
     IntensityExceeded,
+    /// Its error's rule allows no more attempts
+    /// ([`Response::max_attempts`](super::Response::max_attempts)).
+    Exhausted,
 }
 
 impl RetryState {

@@ -133,7 +133,7 @@ impl Supervisor {
         let shared = Arc::new(Shared::new(name.into(), Arc::clone(&self.inner.cancel)));
         let policy = policy.into();
         let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
-        let jitter = Jitter::new(policy.backoff.seed, stream);
+        let jitter = Jitter::new(policy.seed(), stream);
         let run = Run::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
         let abort = match tasks.set.as_mut() {
@@ -742,6 +742,7 @@ where
                 Failure::Error(_) => std::any::type_name::<E>(),
                 Failure::Panic(_) => "panic",
             },
+            exhausted_message: "worker failed; its rule allows no more attempts, worker stopped",
         };
 
         let rebuild = match &response.reaction {
@@ -772,6 +773,16 @@ where
             }
         };
 
+        if response.exhausted(self.retry.attempt) {
+            report.exhausted(response.level);
+            let error = SupervisorError::Exhausted {
+                worker: Arc::clone(&shared.core.name),
+                attempts: self.retry.attempt,
+                last: failure,
+            };
+            return self.park(StopReason::Exhausted, error).await;
+        }
+
         let intensity = &policy.intensity;
         if intensity.record(&mut self.retry.restarts, now) {
             let restarts = self.retry.restarts.len();
@@ -785,7 +796,7 @@ where
             return self.park(StopReason::IntensityExceeded, error).await;
         }
 
-        let backoff = &policy.backoff;
+        let attempt = self.retry.attempt;
         match rebuild {
             Some(resource) => {
                 report.reaction(
@@ -802,14 +813,14 @@ where
                     rebuilt = resource.0.rebuild_from(seen) => rebuilt,
                 };
                 if rebuilt.is_err() {
-                    let delay = backoff.delay(self.retry.attempt, jitter);
+                    let delay = policy.delay_after(response, attempt, failure.error(), jitter);
                     report.rebuild_failed(resource.name(), delay);
                     return self.back_off(delay).await;
                 }
                 ControlFlow::Continue(())
             }
             None => {
-                let delay = backoff.delay(self.retry.attempt, jitter);
+                let delay = policy.delay_after(response, attempt, failure.error(), jitter);
                 report.reaction(
                     response.level,
                     ReactionKind::Retry,
