@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::backoff::Jitter;
 use super::log::Report;
+use super::metrics;
 use super::policy::{Policy, Reaction, ReactionKind};
 use crate::Signal;
 
@@ -127,6 +128,7 @@ impl Policy {
             }
             match rebuild {
                 Some(resource) => {
+                    metrics::call_retry(name, ReactionKind::Rebuild, decision.kind);
                     report.reaction(
                         response.level,
                         ReactionKind::Rebuild,
@@ -145,6 +147,7 @@ impl Policy {
                     }
                 }
                 None => {
+                    metrics::call_retry(name, ReactionKind::Retry, decision.kind);
                     let delay = self.delay_after(response, attempt, Some(&error), &mut jitter);
                     report.reaction(
                         response.level,

@@ -4,12 +4,18 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Signal;
+
 /// One failure of a worker: the error it returned, or its panic.
 ///
 /// Cheap to clone: the error is shared, so `E` need not be `Clone`.
+///
+/// It carries the signals of its error (none for a panic).
+#[derive(Signal)]
+#[signal(crate = "crate")]
 pub enum Failure<E> {
     /// The worker returned this error.
-    Error(Arc<E>),
+    Error(#[signal(forward)] Arc<E>),
     /// The worker panicked with this message (`"Box<dyn Any>"` when the
     /// payload was not a string).
     Panic(Arc<str>),
@@ -61,6 +67,34 @@ impl<E: fmt::Debug> fmt::Debug for Failure<E> {
 /// Every variant keeps the last failure, so stopping never loses the error
 /// that caused it. `Display` describes the stop; the worker's error is the
 /// [`source`](std::error::Error::source) (when `E: Error`).
+///
+/// It implements [`Signal`] by forwarding the last failure's error, so a
+/// worker that supervises workers of its own (or returns their errors)
+/// passes their signals on:
+///
+/// ```
+/// # use signal_core::runtime::{Policy, Reaction, Supervisor};
+/// use signal_core::{Signal, kind};
+///
+/// kind! { pub BadCredentials; }
+///
+/// #[derive(Debug, Signal)]
+/// enum LoginError {
+///     #[signal(leaf = "BadCredentials")]
+///     Rejected,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let supervisor = Supervisor::new();
+/// let policy = Policy::new().otherwise(Reaction::Stop);
+/// let worker = supervisor.spawn("login", policy, async |_ctx| Err::<(), _>(LoginError::Rejected));
+/// let error = worker.join().await.unwrap_err();
+/// assert!(error.has::<BadCredentials>());
+/// # supervisor.shutdown().await;
+/// # }
+/// ```
+#[derive(Signal)]
+#[signal(crate = "crate")]
 pub enum SupervisorError<E> {
     /// The worker's error has the reaction [`Stop`](super::Reaction::Stop).
     Stopped {
@@ -69,6 +103,7 @@ pub enum SupervisorError<E> {
         /// The failure's number since the worker was last healthy.
         attempt: u32,
         /// The error.
+        #[signal(forward)]
         error: Arc<E>,
     },
     /// The worker panicked, and panics have the reaction
@@ -91,6 +126,7 @@ pub enum SupervisorError<E> {
         /// The window.
         within: Duration,
         /// The failure that went over the limit.
+        #[signal(forward)]
         last: Failure<E>,
     },
     /// The worker failed on its last allowed attempt: the rule that picked
@@ -102,6 +138,7 @@ pub enum SupervisorError<E> {
         /// Attempts made since the worker was last healthy.
         attempts: u32,
         /// The failure of the last attempt.
+        #[signal(forward)]
         last: Failure<E>,
     },
     /// The supervisor shut down (or the worker was aborted) before the worker
@@ -110,6 +147,7 @@ pub enum SupervisorError<E> {
         /// The worker's name.
         worker: Arc<str>,
         /// The worker's last failure, if it was failing.
+        #[signal(forward)]
         last: Option<Failure<E>>,
     },
 }

@@ -123,6 +123,7 @@ mod deadline;
 mod error;
 mod intensity;
 mod log;
+mod metrics;
 mod policy;
 mod resource;
 mod retry;

@@ -102,10 +102,18 @@ impl<T: fmt::Debug> fmt::Debug for Lease<T> {
 }
 
 /// A rebuild of a [`Resource`] failed.
-#[derive(Clone)]
+///
+/// It implements [`Signal`](crate::Signal) through its source: the rebuild's
+/// error is type-erased, and its `source()` chain is walked for a
+/// `std::io::Error` (a refused or timed-out connection carries
+/// [`TransientNetwork`](crate::net::TransientNetwork)), as
+/// `#[signal(chain(std::io::Error))]` does.
+#[derive(Clone, crate::Signal)]
+#[signal(crate = "crate")]
 pub struct RebuildError {
     resource: Arc<str>,
     attempt: u64,
+    #[signal(chain(std::io::Error))]
     source: Arc<dyn std::error::Error + Send + Sync>,
 }
 
@@ -421,6 +429,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
                 gate.not_before = None;
                 gate.last_error = None;
                 self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                super::metrics::rebuild(&self.name, true);
                 tracing::info!(
                     resource = %self.name,
                     generation = lease.generation,
@@ -441,6 +450,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
                 };
                 gate.last_error = Some(error.clone());
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                super::metrics::rebuild(&self.name, false);
                 tracing::error!(
                     resource = %self.name,
                     attempt,

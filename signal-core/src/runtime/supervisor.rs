@@ -14,12 +14,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::backoff::Jitter;
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
 use super::log::{self, Report};
+use super::metrics;
 use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
 use super::resource::{Lease, Resource};
 use super::retry::{RetryState, StopReason};
@@ -797,6 +799,8 @@ where
         }
 
         let attempt = self.retry.attempt;
+        let reaction = response.reaction.kind();
+        metrics::restart(self.name(), reaction, decision.kind, failure.is_panic());
         match rebuild {
             Some(resource) => {
                 report.reaction(
@@ -840,18 +844,27 @@ where
         self.retry.last_delay = Some(delay);
         self.publish(Phase::BackingOff);
         let shared = Arc::clone(&self.shared);
-        tokio::select! {
+        let started = Instant::now();
+        let flow = tokio::select! {
             biased;
-            () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
-            () = shared.core.recover.notified() => self.recovered(),
-            () = tokio::time::sleep_until(until) => self.retry.backoff_until = None,
-        }
-        ControlFlow::Continue(())
+            () = shared.core.cancel.cancelled() => ControlFlow::Break(()),
+            () = shared.core.recover.notified() => {
+                self.recovered();
+                ControlFlow::Continue(())
+            }
+            () = tokio::time::sleep_until(until) => {
+                self.retry.backoff_until = None;
+                ControlFlow::Continue(())
+            }
+        };
+        metrics::backoff(self.name(), started.elapsed());
+        flow
     }
 
     /// Stops with `error` until the worker is recovered; `Break` if the
     /// supervisor shuts down first.
     async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) -> ControlFlow<()> {
+        metrics::stop(self.name(), reason);
         self.retry.stopped = Some(reason);
         self.stopped = Some(error);
         self.publish(Phase::Stopped);
@@ -894,7 +907,19 @@ async fn supervise<F, Fut, T, E>(
             attempt: run.retry.attempt,
         };
         let started = Instant::now();
-        let failure = match run_caught(factory.clone(), ctx).await {
+        let span = tracing::info_span!(
+            "worker",
+            worker = &*run.shared.core.name,
+            run = run.runs,
+            generation = tracing::field::Empty,
+        );
+        if let Some(resource) = policy.resources().next() {
+            span.record("generation", resource.generation());
+        }
+        let failure = match run_caught(factory.clone(), ctx)
+            .instrument(span.clone())
+            .await
+        {
             Ok(Ok(value)) => return run.finish(value),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
@@ -908,9 +933,12 @@ async fn supervise<F, Fut, T, E>(
         }
         // Boxed: failures are rare, and an idle worker's task then holds
         // only the run's state, not the reaction's.
-        if Box::pin(run.fail(failure, started, &policy, &mut jitter))
-            .await
-            .is_break()
+        if Box::pin(
+            run.fail(failure, started, &policy, &mut jitter)
+                .instrument(span),
+        )
+        .await
+        .is_break()
         {
             return;
         }
