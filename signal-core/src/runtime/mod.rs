@@ -128,6 +128,7 @@ mod policy;
 mod resource;
 mod retry;
 mod retry_after;
+mod state;
 mod supervisor;
 
 pub use backoff::{Backoff, Delays};
@@ -138,6 +139,7 @@ pub use policy::{Decision, Policy, Reaction, ReactionKind, ResourceRef, Response
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry::{RetryState, StopReason};
 pub use retry_after::RetryAfter;
+pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{Ctx, Nudger, Phase, ShutdownReport, Status, Supervisor, WorkerHandle};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

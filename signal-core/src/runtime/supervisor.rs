@@ -1,6 +1,7 @@
 //! The supervisor: runs workers, reacts to their failures, shuts them down.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::ops::ControlFlow;
@@ -25,6 +26,7 @@ use super::metrics;
 use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
 use super::resource::{Lease, Resource};
 use super::retry::{RetryState, StopReason};
+use super::state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 use crate::Signal;
 
 /// Runs supervised workers and shuts them all down.
@@ -100,8 +102,8 @@ impl Supervisor {
     /// closure (`async move |ctx| { ... }`, which may borrow what it
     /// captures), a closure returning a future, or a function. Since every run
     /// starts from a fresh clone, what a run changes in the factory's captures
-    /// is not seen by the next run: keep what must outlive a run in a shared
-    /// value it captures (an `Arc`).
+    /// is not seen by the next run: keep what must outlive a run in a
+    /// [`State`], with [`spawn_with_state`](Self::spawn_with_state).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -147,6 +149,42 @@ impl Supervisor {
             None => None,
         };
         WorkerHandle { shared, abort }
+    }
+
+    /// Starts a worker whose runs all share `state`: what a run stores there
+    /// is what the next run starts from, after a failure, a panic or a
+    /// rebuild. Otherwise as [`spawn`](Self::spawn); `factory` gets the
+    /// state next to the [`Ctx`].
+    ///
+    /// ```
+    /// # use signal_core::runtime::{Policy, State, Supervisor};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError {}
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let seen = State::new(Vec::<u32>::new());
+    /// let worker = supervisor.spawn_with_state("collect", Policy::new(), seen.clone(), async |_ctx, seen| {
+    ///     seen.update(|seen| seen.push(7));
+    ///     Ok::<_, MyError>(seen.get_with(Vec::len))
+    /// });
+    /// assert_eq!(worker.join().await.unwrap(), 1);
+    /// assert_eq!(seen.get(), [7]);
+    /// # }
+    /// ```
+    pub fn spawn_with_state<S, F, Fut, T, E>(
+        &self,
+        name: impl Into<Arc<str>>,
+        policy: impl Into<Arc<Policy>>,
+        state: State<S>,
+        factory: F,
+    ) -> WorkerHandle<T, E>
+    where
+        S: Send + 'static,
+        F: FnOnce(Ctx, State<S>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Signal + Send + Sync + 'static,
+    {
+        self.spawn(name, policy, move |ctx| factory(ctx, state))
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.
@@ -344,6 +382,10 @@ pub struct Status<E> {
     pub last_failure: Option<Failure<E>>,
     /// The error it is stopped with, or ended with.
     pub error: Option<SupervisorError<E>>,
+    /// How its last runs ended, oldest first: at most
+    /// [`RECENT_RUNS`](super::RECENT_RUNS), kept across restarts and
+    /// recoveries.
+    pub recent: VecDeque<RunRecord>,
 }
 
 impl<E> Default for Status<E> {
@@ -355,6 +397,7 @@ impl<E> Default for Status<E> {
             failures: 0,
             last_failure: None,
             error: None,
+            recent: VecDeque::new(),
         }
     }
 }
@@ -368,6 +411,7 @@ impl<E> Clone for Status<E> {
             failures: self.failures,
             last_failure: self.last_failure.clone(),
             error: self.error.clone(),
+            recent: self.recent.clone(),
         }
     }
 }
@@ -381,6 +425,7 @@ impl<E: fmt::Debug> fmt::Debug for Status<E> {
             .field("failures", &self.failures)
             .field("last_failure", &self.last_failure)
             .field("error", &self.error)
+            .field("recent", &self.recent)
             .finish()
     }
 }
@@ -635,14 +680,12 @@ impl<T, E> Run<T, E> {
     fn exit(&mut self, result: Result<T, SupervisorError<E>>) {
         {
             let mut status = lock(&self.shared.status);
-            *status = Status {
-                phase: Phase::Exited,
-                retry: self.retry.clone(),
-                runs: self.runs,
-                failures: self.failures,
-                last_failure: self.last.clone(),
-                error: result.as_ref().err().cloned(),
-            };
+            status.phase = Phase::Exited;
+            status.retry.clone_from(&self.retry);
+            status.runs = self.runs;
+            status.failures = self.failures;
+            status.last_failure.clone_from(&self.last);
+            status.error = result.as_ref().err().cloned();
             *lock(&self.shared.outcome) = Some(result);
         }
         self.shared.core.changed.notify_waiters();
@@ -689,16 +732,42 @@ where
     fn publish(&self, phase: Phase) {
         {
             let mut status = lock(&self.shared.status);
-            *status = Status {
-                phase,
-                retry: self.retry.clone(),
-                runs: self.runs,
-                failures: self.failures,
-                last_failure: self.last.clone(),
-                error: self.stopped.clone(),
-            };
+            status.phase = phase;
+            status.retry.clone_from(&self.retry);
+            status.runs = self.runs;
+            status.failures = self.failures;
+            status.last_failure.clone_from(&self.last);
+            status.error.clone_from(&self.stopped);
         }
         self.shared.core.changed.notify_waiters();
+    }
+
+    /// Makes the last recorded run's reaction `reaction`.
+    fn restamp_last(&self, reaction: ReactionKind) {
+        if let Some(last) = lock(&self.shared.status).recent.back_mut() {
+            match &mut last.outcome {
+                RunOutcome::Failed { reaction: was, .. }
+                | RunOutcome::Panicked { reaction: was } => {
+                    *was = reaction;
+                }
+                RunOutcome::Succeeded => {}
+            }
+        }
+    }
+
+    /// Adds how a run ended to the status's recent runs (published with the
+    /// next status change).
+    fn record(&self, started: Instant, outcome: RunOutcome) {
+        let mut status = lock(&self.shared.status);
+        if status.recent.len() == RECENT_RUNS {
+            status.recent.pop_front();
+        }
+        status.recent.push_back(RunRecord {
+            run: self.runs,
+            started,
+            lasted: started.elapsed(),
+            outcome,
+        });
     }
 
     fn finish(&mut self, value: T) {
@@ -730,6 +799,25 @@ where
         };
         let response = decision.response;
         self.retry.last_reaction = Some(response.reaction.kind());
+        let stops =
+            matches!(response.reaction, Reaction::Stop) || response.exhausted(self.retry.attempt);
+        // A restart the intensity refuses is a stop too; it is known only
+        // below, and recorded there.
+        let reaction = if stops {
+            ReactionKind::Stop
+        } else {
+            response.reaction.kind()
+        };
+        self.record(
+            started,
+            match failure {
+                Failure::Error(_) => RunOutcome::Failed {
+                    kind: decision.kind,
+                    reaction,
+                },
+                Failure::Panic(_) => RunOutcome::Panicked { reaction },
+            },
+        );
         let trace = decision
             .kind
             .zip(failure.error())
@@ -787,6 +875,7 @@ where
 
         let intensity = &policy.intensity;
         if intensity.record(&mut self.retry.restarts, now) {
+            self.restamp_last(ReactionKind::Stop);
             let restarts = self.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
             let error = SupervisorError::IntensityExceeded {
@@ -920,13 +1009,27 @@ async fn supervise<F, Fut, T, E>(
             .instrument(span.clone())
             .await
         {
-            Ok(Ok(value)) => return run.finish(value),
+            Ok(Ok(value)) => {
+                run.record(started, RunOutcome::Succeeded);
+                return run.finish(value);
+            }
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
         if run.shared.core.cancel.is_cancelled() {
             // Shutting down: no restart. Dropping `run` reports the failure
             // as the last one before the shutdown.
+            let reaction = ReactionKind::Stop;
+            run.record(
+                started,
+                match &failure {
+                    Failure::Error(error) => RunOutcome::Failed {
+                        kind: policy.decide(&**error).kind,
+                        reaction,
+                    },
+                    Failure::Panic(_) => RunOutcome::Panicked { reaction },
+                },
+            );
             run.failures += 1;
             run.last = Some(failure);
             return;
