@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
@@ -27,7 +27,7 @@ use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
 use super::resource::{Lease, Resource};
 use super::retry::{RetryState, StopReason};
 use super::state::{RECENT_RUNS, RunOutcome, RunRecord, State};
-use crate::Signal;
+use crate::{KindId, Signal};
 
 /// Runs supervised workers and shuts them all down.
 ///
@@ -138,7 +138,7 @@ impl Supervisor {
         let policy = policy.into();
         let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
         let jitter = Jitter::new(policy.seed(), stream);
-        let run = Run::new(Arc::clone(&shared));
+        let run = Task::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
         let abort = match tasks.set.as_mut() {
             Some(set) => {
@@ -274,7 +274,9 @@ impl Drop for Drained<'_> {
 pub(crate) struct Core {
     name: Arc<str>,
     pub(crate) nudge: Notify,
-    recover: Notify,
+    /// A recovery was asked for and not yet acted on (capacity 1).
+    recover: AtomicBool,
+    /// Notified on every status change, and on a recovery request.
     changed: Notify,
     /// For each resource, the newest generation this run has seen.
     seen: Mutex<Vec<(usize, u64)>>,
@@ -306,6 +308,25 @@ impl Core {
         }
     }
 
+    /// Asks for a recovery.
+    fn request_recovery(&self) {
+        self.recover.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits for a recovery request and takes it. Cancellation-safe: a
+    /// request is taken only when this returns.
+    async fn recovery_requested(&self) {
+        loop {
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
+            if self.recover.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     fn seen(&self, resource: &ResourceRef) -> u64 {
         let id = resource.0.id();
         lock(&self.seen)
@@ -321,8 +342,79 @@ pub(crate) trait CoreRef: Send + Sync + 'static {
 
 struct Shared<T, E> {
     core: Core,
-    status: Mutex<Status<E>>,
-    outcome: Mutex<Option<Result<T, SupervisorError<E>>>>,
+    record: Mutex<Record<T, E>>,
+}
+
+/// A worker's status as stored: compact while it has never failed nor
+/// finished (an idle worker pays for no history).
+struct Record<T, E> {
+    phase: Phase,
+    runs: u64,
+    history: Option<Box<History<E>>>,
+    outcome: Option<Box<Result<T, SupervisorError<E>>>>,
+}
+
+/// What a worker's failures and past runs left behind.
+struct History<E> {
+    retry: RetryState,
+    failures: u64,
+    last_failure: Option<Failure<E>>,
+    /// The error it is stopped with, while it is; then the one it ended with.
+    error: Option<SupervisorError<E>>,
+    recent: VecDeque<RunRecord>,
+}
+
+impl<E> Default for History<E> {
+    fn default() -> Self {
+        History {
+            retry: RetryState::default(),
+            failures: 0,
+            last_failure: None,
+            error: None,
+            recent: VecDeque::new(),
+        }
+    }
+}
+
+impl<E> Clone for History<E> {
+    fn clone(&self) -> Self {
+        History {
+            retry: self.retry.clone(),
+            failures: self.failures,
+            last_failure: self.last_failure.clone(),
+            error: self.error.clone(),
+            recent: self.recent.clone(),
+        }
+    }
+}
+
+impl<E> History<E> {
+    /// Adds how a run ended, keeping the last [`RECENT_RUNS`].
+    fn record(&mut self, record: RunRecord) {
+        if self.recent.len() == RECENT_RUNS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(record);
+    }
+}
+
+impl<T, E> Record<T, E> {
+    fn history(&mut self) -> &mut History<E> {
+        self.history.get_or_insert_with(Box::default)
+    }
+
+    fn status(&self) -> Status<E> {
+        let history = self.history.as_deref();
+        Status {
+            phase: self.phase,
+            retry: history.map(|h| h.retry.clone()).unwrap_or_default(),
+            runs: self.runs,
+            failures: history.map_or(0, |h| h.failures),
+            last_failure: history.and_then(|h| h.last_failure.clone()),
+            error: history.and_then(|h| h.error.clone()),
+            recent: history.map(|h| h.recent.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
@@ -338,13 +430,17 @@ impl<T, E> Shared<T, E> {
                 name,
                 cancel,
                 nudge: Notify::new(),
-                recover: Notify::new(),
+                recover: AtomicBool::new(false),
                 changed: Notify::new(),
                 seen: Mutex::new(Vec::new()),
                 healthy: AtomicBool::new(false),
             },
-            status: Mutex::new(Status::default()),
-            outcome: Mutex::new(None),
+            record: Mutex::new(Record {
+                phase: Phase::Starting,
+                runs: 0,
+                history: None,
+                outcome: None,
+            }),
         }
     }
 }
@@ -510,7 +606,7 @@ impl Nudger {
 
     /// See [`WorkerHandle::recover`].
     pub fn recover(&self) {
-        self.0.core().recover.notify_one();
+        self.0.core().request_recovery();
     }
 }
 
@@ -532,7 +628,7 @@ impl<T, E> fmt::Debug for WorkerHandle<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerHandle")
             .field("name", &&*self.shared.core.name)
-            .field("phase", &lock(&self.shared.status).phase)
+            .field("phase", &lock(&self.shared.record).phase)
             .finish()
     }
 }
@@ -557,7 +653,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     /// [`RetryState`] and restarts at once. A running worker keeps the
     /// request (capacity 1) and acts on it when it next backs off or stops.
     pub fn recover(&self) {
-        self.shared.core.recover.notify_one();
+        self.shared.core.request_recovery();
     }
 
     /// A handle that nudges or recovers this worker.
@@ -567,17 +663,21 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     /// A snapshot of the worker.
     pub fn status(&self) -> Status<E> {
-        lock(&self.shared.status).clone()
+        lock(&self.shared.record).status()
     }
 
     /// Where the worker is.
     pub fn phase(&self) -> Phase {
-        lock(&self.shared.status).phase
+        lock(&self.shared.record).phase
     }
 
     /// A copy of the worker's retry state.
     pub fn retry_state(&self) -> RetryState {
-        lock(&self.shared.status).retry.clone()
+        lock(&self.shared.record)
+            .history
+            .as_ref()
+            .map(|history| history.retry.clone())
+            .unwrap_or_default()
     }
 
     /// Waits until the worker's status satisfies `predicate` and returns it.
@@ -586,9 +686,9 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
             let mut changed = pin!(self.shared.core.changed.notified());
             changed.as_mut().enable();
             {
-                let status = lock(&self.shared.status);
+                let status = lock(&self.shared.record).status();
                 if predicate(&status) {
-                    return status.clone();
+                    return status;
                 }
             }
             changed.await;
@@ -654,74 +754,132 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     async fn exit_outcome(&self) -> Result<T, SupervisorError<E>> {
         self.wait_for(|status| status.phase == Phase::Exited).await;
-        lock(&self.shared.outcome).take().unwrap_or_else(|| {
-            Err(SupervisorError::Shutdown {
-                worker: Arc::clone(&self.shared.core.name),
-                last: None,
-            })
-        })
+        lock(&self.shared.record)
+            .outcome
+            .take()
+            .map_or_else(
+                || {
+                    Err(SupervisorError::Shutdown {
+                        worker: Arc::clone(&self.shared.core.name),
+                        last: None,
+                    })
+                },
+                |outcome| *outcome,
+            )
     }
 }
 
-/// The state of one worker's task. Dropping it (the task finished, or was
-/// cancelled, even before its first poll) publishes the outcome.
-struct Run<T, E> {
+/// One worker's task, as its supervising future holds it. Dropping it (the
+/// task finished, or was cancelled, even before its first poll) publishes
+/// the outcome.
+struct Task<T, E> {
     shared: Arc<Shared<T, E>>,
-    retry: RetryState,
-    runs: u64,
-    failures: u64,
-    last: Option<Failure<E>>,
-    stopped: Option<SupervisorError<E>>,
     done: bool,
 }
 
-impl<T, E> Run<T, E> {
-    /// Publishes the final status and the outcome.
-    fn exit(&mut self, result: Result<T, SupervisorError<E>>) {
+impl<T, E> Drop for Task<T, E> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         {
-            let mut status = lock(&self.shared.status);
-            status.phase = Phase::Exited;
-            status.retry.clone_from(&self.retry);
-            status.runs = self.runs;
-            status.failures = self.failures;
-            status.last_failure.clone_from(&self.last);
-            status.error = result.as_ref().err().cloned();
-            *lock(&self.shared.outcome) = Some(result);
+            let mut record = lock(&self.shared.record);
+            let history = record.history();
+            let error = history
+                .error
+                .clone()
+                .unwrap_or_else(|| SupervisorError::Shutdown {
+                    worker: Arc::clone(&self.shared.core.name),
+                    last: history.last_failure.clone(),
+                });
+            history.error = Some(error.clone());
+            record.phase = Phase::Exited;
+            record.outcome = Some(Box::new(Err(error)));
         }
         self.shared.core.changed.notify_waiters();
     }
 }
 
-impl<T, E> Drop for Run<T, E> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
+impl<T, E> Task<T, E> {
+    fn new(shared: Arc<Shared<T, E>>) -> Self {
+        Task {
+            shared,
+            done: false,
         }
-        let error = self
-            .stopped
-            .take()
-            .unwrap_or_else(|| SupervisorError::Shutdown {
-                worker: Arc::clone(&self.shared.core.name),
-                last: self.last.clone(),
+    }
+
+    /// Starts a run: returns its number and attempt.
+    fn begin_run(&self) -> (u64, u32) {
+        let started = {
+            let mut record = lock(&self.shared.record);
+            record.runs += 1;
+            record.phase = Phase::Running;
+            let attempt = record.history.as_ref().map_or(0, |h| h.retry.attempt);
+            (record.runs, attempt)
+        };
+        self.shared.core.changed.notify_waiters();
+        started
+    }
+
+    /// The run returned `value`: the worker is done.
+    fn succeed(&mut self, value: T, started: Instant) {
+        self.done = true;
+        {
+            let mut record = lock(&self.shared.record);
+            let run = record.runs;
+            record.history().record(RunRecord {
+                run,
+                started,
+                lasted: started.elapsed(),
+                outcome: RunOutcome::Succeeded,
             });
-        self.exit(Err(error));
+            record.phase = Phase::Exited;
+            record.outcome = Some(Box::new(Ok(value)));
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+
+    /// The run failed while the supervisor shuts down: recorded, not reacted
+    /// to (dropping the task then reports it as the last failure).
+    fn fail_in_shutdown(&self, failure: Failure<E>, kind: Option<KindId>, started: Instant) {
+        let mut record = lock(&self.shared.record);
+        let run = record.runs;
+        let history = record.history();
+        let reaction = ReactionKind::Stop;
+        history.record(RunRecord {
+            run,
+            started,
+            lasted: started.elapsed(),
+            outcome: match failure {
+                Failure::Error(_) => RunOutcome::Failed { kind, reaction },
+                Failure::Panic(_) => RunOutcome::Panicked { reaction },
+            },
+        });
+        history.failures += 1;
+        history.last_failure = Some(failure);
     }
 }
 
-impl<T, E> Run<T, E>
+/// A worker's state while the supervisor reacts to one of its failures: a
+/// working copy of its history, published at each change. It lives in the
+/// (boxed) reaction only, so an idle worker's task does not hold it.
+struct Run<'a, T, E> {
+    shared: &'a Shared<T, E>,
+    runs: u64,
+    h: History<E>,
+}
+
+impl<'a, T, E> Run<'a, T, E>
 where
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
 {
-    fn new(shared: Arc<Shared<T, E>>) -> Self {
+    fn load(shared: &'a Shared<T, E>) -> Self {
+        let record = lock(&shared.record);
         Run {
             shared,
-            retry: RetryState::default(),
-            runs: 0,
-            failures: 0,
-            last: None,
-            stopped: None,
-            done: false,
+            runs: record.runs,
+            h: record.history.as_deref().cloned().unwrap_or_default(),
         }
     }
 
@@ -729,22 +887,24 @@ where
         &self.shared.core.name
     }
 
-    fn publish(&self, phase: Phase) {
-        {
-            let mut status = lock(&self.shared.status);
-            status.phase = phase;
-            status.retry.clone_from(&self.retry);
-            status.runs = self.runs;
-            status.failures = self.failures;
-            status.last_failure.clone_from(&self.last);
-            status.error.clone_from(&self.stopped);
+    /// Writes the working copy back, without announcing it.
+    fn save(&self) {
+        let mut record = lock(&self.shared.record);
+        match &mut record.history {
+            Some(history) => (**history).clone_from(&self.h),
+            None => record.history = Some(Box::new(self.h.clone())),
         }
+    }
+
+    fn publish(&self, phase: Phase) {
+        self.save();
+        lock(&self.shared.record).phase = phase;
         self.shared.core.changed.notify_waiters();
     }
 
     /// Makes the last recorded run's reaction `reaction`.
-    fn restamp_last(&self, reaction: ReactionKind) {
-        if let Some(last) = lock(&self.shared.status).recent.back_mut() {
+    fn restamp_last(&mut self, reaction: ReactionKind) {
+        if let Some(last) = self.h.recent.back_mut() {
             match &mut last.outcome {
                 RunOutcome::Failed { reaction: was, .. }
                 | RunOutcome::Panicked { reaction: was } => {
@@ -755,24 +915,16 @@ where
         }
     }
 
-    /// Adds how a run ended to the status's recent runs (published with the
-    /// next status change).
-    fn record(&self, started: Instant, outcome: RunOutcome) {
-        let mut status = lock(&self.shared.status);
-        if status.recent.len() == RECENT_RUNS {
-            status.recent.pop_front();
-        }
-        status.recent.push_back(RunRecord {
-            run: self.runs,
+    /// Adds how a run ended to the recent runs (published with the next
+    /// status change).
+    fn record(&mut self, started: Instant, outcome: RunOutcome) {
+        let run = self.runs;
+        self.h.record(RunRecord {
+            run,
             started,
             lasted: started.elapsed(),
             outcome,
         });
-    }
-
-    fn finish(&mut self, value: T) {
-        self.done = true;
-        self.exit(Ok(value));
     }
 
     /// Reacts to one failed run. Returns when the worker should run again,
@@ -788,19 +940,19 @@ where
         let now = Instant::now();
         let marked_healthy = self.shared.core.healthy.swap(false, Ordering::Relaxed);
         if marked_healthy || now.saturating_duration_since(started) >= policy.healthy_after {
-            self.retry.forget_backoff();
+            self.h.retry.forget_backoff();
         }
-        self.retry.attempt = self.retry.attempt.saturating_add(1);
-        self.failures += 1;
-        self.last = Some(failure.clone());
+        self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
+        self.h.failures += 1;
+        self.h.last_failure = Some(failure.clone());
         let decision = match &failure {
             Failure::Error(error) => policy.decide(&**error),
             Failure::Panic(_) => policy.decide_panic(),
         };
         let response = decision.response;
-        self.retry.last_reaction = Some(response.reaction.kind());
+        self.h.retry.last_reaction = Some(response.reaction.kind());
         let stops =
-            matches!(response.reaction, Reaction::Stop) || response.exhausted(self.retry.attempt);
+            matches!(response.reaction, Reaction::Stop) || response.exhausted(self.h.retry.attempt);
         // A restart the intensity refuses is a stop too; it is known only
         // below, and recorded there.
         let reaction = if stops {
@@ -822,10 +974,10 @@ where
             .kind
             .zip(failure.error())
             .and_then(|(kind, error)| error.trace_kind(kind));
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared;
         let report = Report {
             worker: &shared.core.name,
-            attempt: self.retry.attempt,
+            attempt: self.h.retry.attempt,
             kind: decision.kind,
             trace: trace.as_ref(),
             error_type: match failure {
@@ -846,7 +998,7 @@ where
                     "worker failed; its reaction is to stop",
                 );
                 let worker = Arc::clone(&shared.core.name);
-                let attempt = self.retry.attempt;
+                let attempt = self.h.retry.attempt;
                 let error = match failure {
                     Failure::Error(error) => SupervisorError::Stopped {
                         worker,
@@ -863,20 +1015,20 @@ where
             }
         };
 
-        if response.exhausted(self.retry.attempt) {
+        if response.exhausted(self.h.retry.attempt) {
             report.exhausted(response.level);
             let error = SupervisorError::Exhausted {
                 worker: Arc::clone(&shared.core.name),
-                attempts: self.retry.attempt,
+                attempts: self.h.retry.attempt,
                 last: failure,
             };
             return self.park(StopReason::Exhausted, error).await;
         }
 
         let intensity = &policy.intensity;
-        if intensity.record(&mut self.retry.restarts, now) {
+        if intensity.record(&mut self.h.retry.restarts, now) {
             self.restamp_last(ReactionKind::Stop);
-            let restarts = self.retry.restarts.len();
+            let restarts = self.h.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
             let error = SupervisorError::IntensityExceeded {
                 worker: Arc::clone(&shared.core.name),
@@ -887,7 +1039,7 @@ where
             return self.park(StopReason::IntensityExceeded, error).await;
         }
 
-        let attempt = self.retry.attempt;
+        let attempt = self.h.retry.attempt;
         let reaction = response.reaction.kind();
         metrics::restart(self.name(), reaction, decision.kind, failure.is_panic());
         match rebuild {
@@ -929,20 +1081,20 @@ where
     /// supervisor shuts down meanwhile.
     async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
         let until = Instant::now() + delay;
-        self.retry.backoff_until = Some(until);
-        self.retry.last_delay = Some(delay);
+        self.h.retry.backoff_until = Some(until);
+        self.h.retry.last_delay = Some(delay);
         self.publish(Phase::BackingOff);
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared;
         let started = Instant::now();
         let flow = tokio::select! {
             biased;
             () = shared.core.cancel.cancelled() => ControlFlow::Break(()),
-            () = shared.core.recover.notified() => {
+            () = shared.core.recovery_requested() => {
                 self.recovered();
                 ControlFlow::Continue(())
             }
             () = tokio::time::sleep_until(until) => {
-                self.retry.backoff_until = None;
+                self.h.retry.backoff_until = None;
                 ControlFlow::Continue(())
             }
         };
@@ -954,28 +1106,28 @@ where
     /// supervisor shuts down first.
     async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) -> ControlFlow<()> {
         metrics::stop(self.name(), reason);
-        self.retry.stopped = Some(reason);
-        self.stopped = Some(error);
+        self.h.retry.stopped = Some(reason);
+        self.h.error = Some(error);
         self.publish(Phase::Stopped);
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared;
         tokio::select! {
             biased;
             () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
-            () = shared.core.recover.notified() => self.recovered(),
+            () = shared.core.recovery_requested() => self.recovered(),
         }
         ControlFlow::Continue(())
     }
 
     fn recovered(&mut self) {
-        self.retry.reset();
-        self.stopped = None;
+        self.h.retry.reset();
+        self.h.error = None;
         log::recovered(self.name());
     }
 }
 
 /// The task of one worker.
 async fn supervise<F, Fut, T, E>(
-    mut run: Run<T, E>,
+    mut task: Task<T, E>,
     policy: Arc<Policy>,
     factory: F,
     mut jitter: Jitter,
@@ -986,84 +1138,103 @@ async fn supervise<F, Fut, T, E>(
     E: Signal + Send + Sync + 'static,
 {
     loop {
-        let shared = Arc::clone(&run.shared);
-        shared.core.snapshot(&policy);
-        shared.core.healthy.store(false, Ordering::Relaxed);
-        run.runs += 1;
-        run.publish(Phase::Running);
+        let core = &task.shared.core;
+        core.snapshot(&policy);
+        core.healthy.store(false, Ordering::Relaxed);
+        let (run, attempt) = task.begin_run();
         let ctx = Ctx {
-            core: shared,
-            attempt: run.retry.attempt,
+            core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
+            attempt,
         };
         let started = Instant::now();
         let span = tracing::info_span!(
             "worker",
-            worker = &*run.shared.core.name,
-            run = run.runs,
+            worker = &*task.shared.core.name,
+            run,
             generation = tracing::field::Empty,
         );
         if let Some(resource) = policy.resources().next() {
             span.record("generation", resource.generation());
         }
-        let failure = match run_caught(factory.clone(), ctx)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(Ok(value)) => {
-                run.record(started, RunOutcome::Succeeded);
-                return run.finish(value);
-            }
+        let failure = match Caught::new(factory.clone(), ctx, &span).await {
+            Ok(Ok(value)) => return task.succeed(value, started),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
-        if run.shared.core.cancel.is_cancelled() {
-            // Shutting down: no restart. Dropping `run` reports the failure
-            // as the last one before the shutdown.
-            let reaction = ReactionKind::Stop;
-            run.record(
-                started,
-                match &failure {
-                    Failure::Error(error) => RunOutcome::Failed {
-                        kind: policy.decide(&**error).kind,
-                        reaction,
-                    },
-                    Failure::Panic(_) => RunOutcome::Panicked { reaction },
-                },
-            );
-            run.failures += 1;
-            run.last = Some(failure);
-            return;
+        if task.shared.core.cancel.is_cancelled() {
+            // Shutting down: no restart.
+            let kind = failure.error().and_then(|error| policy.decide(error).kind);
+            return task.fail_in_shutdown(failure, kind, started);
         }
         // Boxed: failures are rare, and an idle worker's task then holds
-        // only the run's state, not the reaction's.
-        if Box::pin(
-            run.fail(failure, started, &policy, &mut jitter)
-                .instrument(span),
-        )
-        .await
-        .is_break()
-        {
+        // neither the reaction nor the worker's history.
+        let shared = &*task.shared;
+        let (policy, jitter) = (&*policy, &mut jitter);
+        let reaction = async move {
+            let mut run = Run::load(shared);
+            let flow = run.fail(failure, started, policy, jitter).await;
+            run.save();
+            flow
+        };
+        if Box::pin(reaction.instrument(span)).await.is_break() {
             return;
         }
     }
 }
 
-/// Calls the factory and runs its future, turning a panic in either into
-/// its message.
-async fn run_caught<F, Fut, T, E>(factory: F, ctx: Ctx) -> Result<Result<T, E>, Arc<str>>
+pin_project_lite::pin_project! {
+    /// Calls the factory on first poll and runs its future inside the run's
+    /// span, turning a panic in either into its message. (A hand-written
+    /// future: an `async fn` would keep the worker's future twice, once as a
+    /// local and once pinned.)
+    #[project = CaughtProj]
+    enum Caught<'s, F, Fut> {
+        Start { factory: Option<F>, ctx: Option<Ctx>, span: &'s tracing::Span },
+        Running { #[pin] fut: Fut, span: &'s tracing::Span },
+    }
+}
+
+impl<'s, F, Fut> Caught<'s, F, Fut> {
+    fn new(factory: F, ctx: Ctx, span: &'s tracing::Span) -> Self {
+        Caught::Start {
+            factory: Some(factory),
+            ctx: Some(ctx),
+            span,
+        }
+    }
+}
+
+impl<F, Fut, T, E> Future for Caught<'_, F, Fut>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let fut = catch_unwind(AssertUnwindSafe(|| factory(ctx))).map_err(panic_message)?;
-    let mut fut = pin!(fut);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(payload) => Poll::Ready(Err(panic_message(payload))),
-        },
-    )
-    .await
+    type Output = Result<Result<T, E>, Arc<str>>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                CaughtProj::Start { factory, ctx, span } => {
+                    let span: &tracing::Span = span;
+                    let _entered = span.enter();
+                    let (Some(factory), Some(ctx)) = (factory.take(), ctx.take()) else {
+                        return Poll::Ready(Err(Arc::from("polled after completion")));
+                    };
+                    match catch_unwind(AssertUnwindSafe(|| factory(ctx))) {
+                        Ok(fut) => self.set(Caught::Running { fut, span }),
+                        Err(payload) => return Poll::Ready(Err(panic_message(payload))),
+                    }
+                }
+                CaughtProj::Running { fut, span } => {
+                    let _entered = span.enter();
+                    return match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+                        Ok(poll) => poll.map(Ok),
+                        Err(payload) => Poll::Ready(Err(panic_message(payload))),
+                    };
+                }
+            }
+        }
+    }
 }
 
 fn panic_message(payload: Box<dyn Any + Send>) -> Arc<str> {
