@@ -37,11 +37,15 @@ impl Ctx {
     /// Cancellation-safe: if the sleep is dropped after a nudge reached it
     /// but before it returned, the nudge stays pending.
     pub async fn sleep_until(&self, deadline: Instant) -> Wake {
+        // Shutdown nudges every worker after setting the flag: one waiter
+        // serves both, so an idle worker holds no second one.
         let core = self.core.core();
+        if core.cancel.is_cancelled() {
+            return Wake::Cancelled;
+        }
         tokio::select! {
             biased;
-            () = core.cancel.cancelled() => Wake::Cancelled,
-            () = core.nudge.notified() => Wake::Nudged,
+            () = core.nudge.notified() => core.woken(),
             () = tokio::time::sleep_until(deadline) => Wake::Deadline,
         }
     }
@@ -53,18 +57,30 @@ impl Ctx {
             Some(deadline) => self.sleep_until(deadline).await,
             None => {
                 let core = self.core.core();
-                tokio::select! {
-                    biased;
-                    () = core.cancel.cancelled() => Wake::Cancelled,
-                    () = core.nudge.notified() => Wake::Nudged,
+                if core.cancel.is_cancelled() {
+                    return Wake::Cancelled;
                 }
+                core.nudge.notified().await;
+                core.woken()
             }
         }
     }
 
-    /// Waits for a nudge (or takes the pending one). Unlike
-    /// [`park`](Self::park), it does not return on shutdown.
+    /// Waits for a nudge (or takes the pending one). Shutdown nudges every
+    /// worker, so it returns then too: check
+    /// [`is_cancelled`](Self::is_cancelled).
     pub async fn nudged(&self) {
         self.core.core().nudge.notified().await;
+    }
+}
+
+impl super::supervisor::Core {
+    /// Why a nudge woke the worker: a shutdown nudges every worker.
+    fn woken(&self) -> Wake {
+        if self.cancel.is_cancelled() {
+            Wake::Cancelled
+        } else {
+            Wake::Nudged
+        }
     }
 }

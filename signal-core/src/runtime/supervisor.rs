@@ -8,14 +8,14 @@ use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
 use super::cancel::Cancel;
@@ -48,8 +48,9 @@ struct SupervisorInner {
 }
 
 struct Tasks {
-    /// `None` once shutdown has begun.
-    set: Option<JoinSet<()>>,
+    /// The workers that may still be running; `None` once shutdown has
+    /// begun.
+    set: Option<Vec<Arc<dyn CoreRef>>>,
     /// Set once shutdown has finished.
     report: Option<ShutdownReport>,
 }
@@ -57,8 +58,18 @@ struct Tasks {
 impl Default for Tasks {
     fn default() -> Self {
         Tasks {
-            set: Some(JoinSet::new()),
+            set: Some(Vec::new()),
             report: None,
+        }
+    }
+}
+
+impl Drop for SupervisorInner {
+    /// The last handle to the supervisor is gone: abort every worker.
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for worker in tasks.set.iter().flatten() {
+            worker.abort();
         }
     }
 }
@@ -67,8 +78,8 @@ impl Default for Tasks {
 /// grace period, and how many were cut off at its end.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ShutdownReport {
-    /// Workers whose tasks ended before the grace period was over (those that
-    /// had already finished included).
+    /// Workers running when shutdown began that ended before the grace
+    /// period was over.
     pub finished: usize,
     /// Workers still running when it was over: cancelled at their next
     /// `.await`.
@@ -140,15 +151,17 @@ impl Supervisor {
         let jitter = Jitter::new(policy.seed(), stream);
         let run = Task::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
-        let abort = match tasks.set.as_mut() {
-            Some(set) => {
-                while set.try_join_next().is_some() {}
-                Some(set.spawn(supervise(run, policy, factory, jitter)))
+        if let Some(set) = tasks.set.as_mut() {
+            if set.len() == set.capacity() {
+                // Forget the workers that are gone before growing.
+                set.retain(|worker| !worker.is_exited());
             }
-            // Shut down: `run` is dropped unstarted and reports it.
-            None => None,
-        };
-        WorkerHandle { shared, abort }
+            let abort = tokio::spawn(supervise(run, policy, factory, jitter)).abort_handle();
+            lock(&shared.record).abort = Some(abort);
+            set.push(Arc::clone(&shared) as Arc<dyn CoreRef>);
+        }
+        // Else shut down: `run` is dropped unstarted and reports it.
+        WorkerHandle { shared }
     }
 
     /// Starts a worker whose runs all share `state`: what a run stores there
@@ -232,19 +245,27 @@ impl Supervisor {
     pub async fn shutdown_within(&self, grace: Duration) -> ShutdownReport {
         let set = { lock(&self.inner.tasks).set.take() };
         match set {
-            Some(mut set) => {
-                let mut drained = Drained(&self.inner, ShutdownReport::default());
-                self.inner.cancel.cancel();
-                let deadline = Instant::now() + grace;
-                let mut finished = 0;
-                while let Ok(Some(_)) = tokio::time::timeout_at(deadline, set.join_next()).await {
-                    finished += 1;
+            Some(workers) => {
+                let mut drained = Drained(&self.inner, workers, ShutdownReport::default());
+                let cancel = &self.inner.cancel;
+                cancel.cancel();
+                let running = cancel.live();
+                // Wakes the workers asleep to a deadline (see `sleep_until`).
+                for worker in &drained.1 {
+                    worker.core().nudge.notify_one();
                 }
-                let aborted = set.len();
-                set.abort_all();
-                while set.join_next().await.is_some() {}
-                drained.1 = ShutdownReport { finished, aborted };
-                drained.1
+                let deadline = Instant::now() + grace;
+                let _ = tokio::time::timeout_at(deadline, cancel.all_gone()).await;
+                let aborted = cancel.live();
+                for worker in &drained.1 {
+                    worker.abort();
+                }
+                cancel.all_gone().await;
+                drained.2 = ShutdownReport {
+                    finished: running.saturating_sub(aborted),
+                    aborted,
+                };
+                drained.2
             }
             None => loop {
                 let mut drained = pin!(self.inner.drained.notified());
@@ -261,11 +282,14 @@ impl Supervisor {
 /// Marks the shutdown as finished with its report when dropped, even if the
 /// future driving it is dropped (every worker is aborted by then, since the
 /// `JoinSet` is dropped with it).
-struct Drained<'a>(&'a SupervisorInner, ShutdownReport);
+struct Drained<'a>(&'a SupervisorInner, Vec<Arc<dyn CoreRef>>, ShutdownReport);
 
 impl Drop for Drained<'_> {
     fn drop(&mut self) {
-        lock(&self.0.tasks).report = Some(self.1);
+        for worker in &self.1 {
+            worker.abort();
+        }
+        lock(&self.0.tasks).report = Some(self.2);
         self.0.drained.notify_waiters();
     }
 }
@@ -338,6 +362,12 @@ impl Core {
 
 pub(crate) trait CoreRef: Send + Sync + 'static {
     fn core(&self) -> &Core;
+
+    /// Aborts the worker's task.
+    fn abort(&self);
+
+    /// Whether the worker has exited.
+    fn is_exited(&self) -> bool;
 }
 
 struct Shared<T, E> {
@@ -350,6 +380,8 @@ struct Shared<T, E> {
 struct Record<T, E> {
     phase: Phase,
     runs: u64,
+    /// Aborts the worker's task, once it is spawned.
+    abort: Option<AbortHandle>,
     history: Option<Box<History<E>>>,
     outcome: Option<Box<Result<T, SupervisorError<E>>>>,
 }
@@ -421,6 +453,16 @@ impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
     fn core(&self) -> &Core {
         &self.core
     }
+
+    fn abort(&self) {
+        if let Some(abort) = &lock(&self.record).abort {
+            abort.abort();
+        }
+    }
+
+    fn is_exited(&self) -> bool {
+        lock(&self.record).phase == Phase::Exited
+    }
 }
 
 impl<T, E> Shared<T, E> {
@@ -438,6 +480,7 @@ impl<T, E> Shared<T, E> {
             record: Mutex::new(Record {
                 phase: Phase::Starting,
                 runs: 0,
+                abort: None,
                 history: None,
                 outcome: None,
             }),
@@ -621,7 +664,6 @@ impl fmt::Debug for Nudger {
 /// Dropping it does not stop the worker.
 pub struct WorkerHandle<T, E> {
     shared: Arc<Shared<T, E>>,
-    abort: Option<AbortHandle>,
 }
 
 impl<T, E> fmt::Debug for WorkerHandle<T, E> {
@@ -702,9 +744,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     /// Cancels this worker alone, as [`Supervisor::shutdown`] would.
     pub fn abort(&self) {
-        if let Some(abort) = &self.abort {
-            abort.abort();
-        }
+        CoreRef::abort(&*self.shared);
     }
 
     /// Waits for the worker to finish: its value, or the typed error it
@@ -779,6 +819,7 @@ struct Task<T, E> {
 
 impl<T, E> Drop for Task<T, E> {
     fn drop(&mut self) {
+        let _ended = Ended(&self.shared.core.cancel);
         if self.done {
             return;
         }
@@ -800,8 +841,19 @@ impl<T, E> Drop for Task<T, E> {
     }
 }
 
+/// Counts a task as gone when dropped, after the task has published its
+/// outcome.
+struct Ended<'a>(&'a Cancel);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.task_ended();
+    }
+}
+
 impl<T, E> Task<T, E> {
     fn new(shared: Arc<Shared<T, E>>) -> Self {
+        shared.core.cancel.task_started();
         Task {
             shared,
             done: false,
@@ -1156,7 +1208,8 @@ async fn supervise<F, Fut, T, E>(
         if let Some(resource) = policy.resources().next() {
             span.record("generation", resource.generation());
         }
-        let failure = match Caught::new(factory.clone(), ctx, &span).await {
+        let (result, span) = Caught::new(factory.clone(), ctx, span).await;
+        let failure = match result {
             Ok(Ok(value)) => return task.succeed(value, started),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
@@ -1188,14 +1241,14 @@ pin_project_lite::pin_project! {
     /// future: an `async fn` would keep the worker's future twice, once as a
     /// local and once pinned.)
     #[project = CaughtProj]
-    enum Caught<'s, F, Fut> {
-        Start { factory: Option<F>, ctx: Option<Ctx>, span: &'s tracing::Span },
-        Running { #[pin] fut: Fut, span: &'s tracing::Span },
+    enum Caught<F, Fut> {
+        Start { factory: Option<F>, ctx: Option<Ctx>, span: Span },
+        Running { #[pin] fut: Fut, span: Span },
     }
 }
 
-impl<'s, F, Fut> Caught<'s, F, Fut> {
-    fn new(factory: F, ctx: Ctx, span: &'s tracing::Span) -> Self {
+impl<F, Fut> Caught<F, Fut> {
+    fn new(factory: F, ctx: Ctx, span: Span) -> Self {
         Caught::Start {
             factory: Some(factory),
             ctx: Some(ctx),
@@ -1204,33 +1257,39 @@ impl<'s, F, Fut> Caught<'s, F, Fut> {
     }
 }
 
-impl<F, Fut, T, E> Future for Caught<'_, F, Fut>
+impl<F, Fut, T, E> Future for Caught<F, Fut>
 where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    type Output = Result<Result<T, E>, Arc<str>>;
+    /// The run's result (or its panic's message), and its span back.
+    type Output = (Result<Result<T, E>, Arc<str>>, Span);
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project() {
                 CaughtProj::Start { factory, ctx, span } => {
-                    let span: &tracing::Span = span;
-                    let _entered = span.enter();
+                    let span = std::mem::replace(span, Span::none());
                     let (Some(factory), Some(ctx)) = (factory.take(), ctx.take()) else {
-                        return Poll::Ready(Err(Arc::from("polled after completion")));
+                        return Poll::Ready((Err(Arc::from("polled after completion")), span));
                     };
-                    match catch_unwind(AssertUnwindSafe(|| factory(ctx))) {
+                    let made = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| factory(ctx))));
+                    match made {
                         Ok(fut) => self.set(Caught::Running { fut, span }),
-                        Err(payload) => return Poll::Ready(Err(panic_message(payload))),
+                        Err(payload) => return Poll::Ready((Err(panic_message(payload)), span)),
                     }
                 }
                 CaughtProj::Running { fut, span } => {
-                    let _entered = span.enter();
-                    return match catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
-                        Ok(poll) => poll.map(Ok),
-                        Err(payload) => Poll::Ready(Err(panic_message(payload))),
+                    let polled = {
+                        let _entered = span.enter();
+                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
                     };
+                    let result = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(result)) => Ok(result),
+                        Err(payload) => Err(panic_message(payload)),
+                    };
+                    return Poll::Ready((result, std::mem::replace(span, Span::none())));
                 }
             }
         }
