@@ -1,8 +1,13 @@
 //! Deadline scheduling: sleep to the next deadline, wake early on a nudge.
 
-use tokio::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use super::supervisor::Ctx;
+use tokio::sync::futures::Notified;
+use tokio::time::{Instant, Sleep};
+
+use super::supervisor::{Core, Ctx};
 
 /// Why [`Ctx::sleep_until`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,17 +41,14 @@ impl Ctx {
     ///
     /// Cancellation-safe: if the sleep is dropped after a nudge reached it
     /// but before it returned, the nudge stays pending.
-    pub async fn sleep_until(&self, deadline: Instant) -> Wake {
-        // Shutdown nudges every worker after setting the flag: one waiter
+    pub fn sleep_until(&self, deadline: Instant) -> impl Future<Output = Wake> + Send + '_ {
+        // Shutdown nudges every worker after setting its flag: one waiter
         // serves both, so an idle worker holds no second one.
         let core = self.core.core();
-        if core.cancel.is_cancelled() {
-            return Wake::Cancelled;
-        }
-        tokio::select! {
-            biased;
-            () = core.nudge.notified() => core.woken(),
-            () = tokio::time::sleep_until(deadline) => Wake::Deadline,
+        SleepUntil {
+            core,
+            nudge: core.nudge.notified(),
+            sleep: tokio::time::sleep_until(deadline),
         }
     }
 
@@ -74,7 +76,35 @@ impl Ctx {
     }
 }
 
-impl super::supervisor::Core {
+pin_project_lite::pin_project! {
+    /// [`Ctx::sleep_until`]'s future, written out: the nudge's waiter and the
+    /// timer, nothing else, since an idle worker holds it all the while.
+    struct SleepUntil<'a> {
+        core: &'a Core,
+        #[pin]
+        nudge: Notified<'a>,
+        #[pin]
+        sleep: Sleep,
+    }
+}
+
+impl Future for SleepUntil<'_> {
+    type Output = Wake;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Wake> {
+        let this = self.project();
+        if this.core.cancel.is_cancelled() {
+            return Poll::Ready(Wake::Cancelled);
+        }
+        // A pending nudge wins over a deadline that has also passed.
+        if this.nudge.poll(cx).is_ready() {
+            return Poll::Ready(this.core.woken());
+        }
+        this.sleep.poll(cx).map(|()| Wake::Deadline)
+    }
+}
+
+impl Core {
     /// Why a nudge woke the worker: a shutdown nudges every worker.
     fn woken(&self) -> Wake {
         if self.cancel.is_cancelled() {

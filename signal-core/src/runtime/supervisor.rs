@@ -7,7 +7,7 @@ use std::future::Future;
 use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
@@ -135,7 +135,7 @@ impl Supervisor {
     /// reports [`SupervisorError::Shutdown`].
     pub fn spawn<F, Fut, T, E>(
         &self,
-        name: impl Into<Arc<str>>,
+        name: impl Into<Box<str>>,
         policy: impl Into<Arc<Policy>>,
         factory: F,
     ) -> WorkerHandle<T, E>
@@ -147,8 +147,7 @@ impl Supervisor {
     {
         let shared = Arc::new(Shared::new(name.into(), Arc::clone(&self.inner.cancel)));
         let policy = policy.into();
-        let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
-        let jitter = Jitter::new(policy.seed(), stream);
+        self.inner.spawned.fetch_add(1, Ordering::Relaxed);
         let run = Task::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
         if let Some(set) = tasks.set.as_mut() {
@@ -156,7 +155,7 @@ impl Supervisor {
                 // Forget the workers that are gone before growing.
                 set.retain(|worker| !worker.is_exited());
             }
-            let abort = tokio::spawn(supervise(run, policy, factory, jitter)).abort_handle();
+            let abort = tokio::spawn(supervise(run, policy, factory)).abort_handle();
             lock(&shared.record).abort = Some(abort);
             set.push(Arc::clone(&shared) as Arc<dyn CoreRef>);
         }
@@ -185,7 +184,7 @@ impl Supervisor {
     /// ```
     pub fn spawn_with_state<S, F, Fut, T, E>(
         &self,
-        name: impl Into<Arc<str>>,
+        name: impl Into<Box<str>>,
         policy: impl Into<Arc<Policy>>,
         state: State<S>,
         factory: F,
@@ -296,7 +295,8 @@ impl Drop for Drained<'_> {
 
 /// What one worker's task shares with its handles and its [`Ctx`].
 pub(crate) struct Core {
-    name: Arc<str>,
+    /// Boxed, not shared: errors, which are rare, copy it.
+    name: Box<str>,
     pub(crate) nudge: Notify,
     /// A recovery was asked for and not yet acted on (capacity 1).
     recover: AtomicBool,
@@ -306,6 +306,8 @@ pub(crate) struct Core {
     seen: Mutex<Vec<(usize, u64)>>,
     /// This run called [`Ctx::mark_healthy`].
     healthy: AtomicBool,
+    /// The current run's attempt number, for [`Ctx::attempt`].
+    attempt: AtomicU32,
     /// The supervisor's shutdown signal.
     pub(crate) cancel: Arc<Cancel>,
 }
@@ -466,7 +468,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
 }
 
 impl<T, E> Shared<T, E> {
-    fn new(name: Arc<str>, cancel: Arc<Cancel>) -> Self {
+    fn new(name: Box<str>, cancel: Arc<Cancel>) -> Self {
         Shared {
             core: Core {
                 name,
@@ -476,6 +478,7 @@ impl<T, E> Shared<T, E> {
                 changed: Notify::new(),
                 seen: Mutex::new(Vec::new()),
                 healthy: AtomicBool::new(false),
+                attempt: AtomicU32::new(0),
             },
             record: Mutex::new(Record {
                 phase: Phase::Starting,
@@ -575,14 +578,13 @@ impl<E: fmt::Debug> fmt::Debug for Status<E> {
 #[derive(Clone)]
 pub struct Ctx {
     pub(crate) core: Arc<dyn CoreRef>,
-    attempt: u32,
 }
 
 impl fmt::Debug for Ctx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ctx")
             .field("name", &self.name())
-            .field("attempt", &self.attempt)
+            .field("attempt", &self.attempt())
             .finish()
     }
 }
@@ -596,7 +598,7 @@ impl Ctx {
     /// Failures since the worker was last healthy or recovered: 0 on a first
     /// run.
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.core.core().attempt.load(Ordering::Relaxed)
     }
 
     /// The current value of `resource`, noting its generation: if this run
@@ -800,7 +802,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
             .map_or_else(
                 || {
                     Err(SupervisorError::Shutdown {
-                        worker: Arc::clone(&self.shared.core.name),
+                        worker: Arc::from(&*self.shared.core.name),
                         last: None,
                     })
                 },
@@ -814,23 +816,22 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 /// the outcome.
 struct Task<T, E> {
     shared: Arc<Shared<T, E>>,
-    done: bool,
 }
 
 impl<T, E> Drop for Task<T, E> {
     fn drop(&mut self) {
         let _ended = Ended(&self.shared.core.cancel);
-        if self.done {
-            return;
-        }
         {
             let mut record = lock(&self.shared.record);
+            if record.phase == Phase::Exited {
+                return; // it finished with a value
+            }
             let history = record.history();
             let error = history
                 .error
                 .clone()
                 .unwrap_or_else(|| SupervisorError::Shutdown {
-                    worker: Arc::clone(&self.shared.core.name),
+                    worker: Arc::from(&*self.shared.core.name),
                     last: history.last_failure.clone(),
                 });
             history.error = Some(error.clone());
@@ -854,10 +855,7 @@ impl Drop for Ended<'_> {
 impl<T, E> Task<T, E> {
     fn new(shared: Arc<Shared<T, E>>) -> Self {
         shared.core.cancel.task_started();
-        Task {
-            shared,
-            done: false,
-        }
+        Task { shared }
     }
 
     /// Starts a run: returns its number and attempt.
@@ -874,8 +872,7 @@ impl<T, E> Task<T, E> {
     }
 
     /// The run returned `value`: the worker is done.
-    fn succeed(&mut self, value: T, started: Instant) {
-        self.done = true;
+    fn succeed(&self, value: T, started: Instant) {
         {
             let mut record = lock(&self.shared.record);
             let run = record.runs;
@@ -937,6 +934,19 @@ where
 
     fn name(&self) -> &str {
         &self.shared.core.name
+    }
+
+    /// The jitter stream of this reaction: the worker's name and its
+    /// failure count, so that with a seed each worker (by name) gets its
+    /// own reproducible delays, and each failure a fresh draw.
+    fn jitter_stream(&self) -> u64 {
+        let name = self
+            .name()
+            .bytes()
+            .fold(0xCBF2_9CE4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
+            });
+        name ^ self.h.failures.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     /// Writes the working copy back, without announcing it.
@@ -1049,7 +1059,7 @@ where
                     Duration::ZERO,
                     "worker failed; its reaction is to stop",
                 );
-                let worker = Arc::clone(&shared.core.name);
+                let worker = Arc::from(&*shared.core.name);
                 let attempt = self.h.retry.attempt;
                 let error = match failure {
                     Failure::Error(error) => SupervisorError::Stopped {
@@ -1070,7 +1080,7 @@ where
         if response.exhausted(self.h.retry.attempt) {
             report.exhausted(response.level);
             let error = SupervisorError::Exhausted {
-                worker: Arc::clone(&shared.core.name),
+                worker: Arc::from(&*shared.core.name),
                 attempts: self.h.retry.attempt,
                 last: failure,
             };
@@ -1083,7 +1093,7 @@ where
             let restarts = self.h.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
             let error = SupervisorError::IntensityExceeded {
-                worker: Arc::clone(&shared.core.name),
+                worker: Arc::from(&*shared.core.name),
                 restarts,
                 within: intensity.within,
                 last: failure,
@@ -1179,10 +1189,9 @@ where
 
 /// The task of one worker.
 async fn supervise<F, Fut, T, E>(
-    mut task: Task<T, E>,
+    task: Task<T, E>,
     policy: Arc<Policy>,
     factory: F,
-    mut jitter: Jitter,
 ) where
     F: FnOnce(Ctx) -> Fut + Clone,
     Fut: Future<Output = Result<T, E>>,
@@ -1190,25 +1199,9 @@ async fn supervise<F, Fut, T, E>(
     E: Signal + Send + Sync + 'static,
 {
     loop {
-        let core = &task.shared.core;
-        core.snapshot(&policy);
-        core.healthy.store(false, Ordering::Relaxed);
-        let (run, attempt) = task.begin_run();
-        let ctx = Ctx {
-            core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
-            attempt,
-        };
-        let started = Instant::now();
-        let span = tracing::info_span!(
-            "worker",
-            worker = &*task.shared.core.name,
-            run,
-            generation = tracing::field::Empty,
-        );
-        if let Some(resource) = policy.resources().next() {
-            span.record("generation", resource.generation());
-        }
-        let (result, span) = Caught::new(factory.clone(), ctx, span).await;
+        // Everything a run starts with is made in `begin`, outside this
+        // future: only the run's own future stays here while it runs.
+        let (result, span, started) = begin(&task, &policy, &factory).await;
         let failure = match result {
             Ok(Ok(value)) => return task.succeed(value, started),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
@@ -1222,10 +1215,11 @@ async fn supervise<F, Fut, T, E>(
         // Boxed: failures are rare, and an idle worker's task then holds
         // neither the reaction nor the worker's history.
         let shared = &*task.shared;
-        let (policy, jitter) = (&*policy, &mut jitter);
+        let policy = &*policy;
         let reaction = async move {
             let mut run = Run::load(shared);
-            let flow = run.fail(failure, started, policy, jitter).await;
+            let mut jitter = Jitter::new(policy.seed(), run.jitter_stream());
+            let flow = run.fail(failure, started, policy, &mut jitter).await;
             run.save();
             flow
         };
@@ -1235,6 +1229,34 @@ async fn supervise<F, Fut, T, E>(
     }
 }
 
+/// Starts a run: its number and attempt published, its context and span
+/// made, and the future that will call a clone of the factory.
+fn begin<F, Fut, T, E>(task: &Task<T, E>, policy: &Policy, factory: &F) -> Caught<F, Fut>
+where
+    F: FnOnce(Ctx) -> Fut + Clone,
+    T: Send + 'static,
+    E: Send + Sync + 'static,
+{
+    let core = &task.shared.core;
+    core.snapshot(policy);
+    core.healthy.store(false, Ordering::Relaxed);
+    let (run, attempt) = task.begin_run();
+    core.attempt.store(attempt, Ordering::Relaxed);
+    let ctx = Ctx {
+        core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
+    };
+    let span = tracing::info_span!(
+        "worker",
+        worker = &*task.shared.core.name,
+        run,
+        generation = tracing::field::Empty,
+    );
+    if let Some(resource) = policy.resources().next() {
+        span.record("generation", resource.generation());
+    }
+    Caught::new(factory.clone(), ctx, span)
+}
+
 pin_project_lite::pin_project! {
     /// Calls the factory on first poll and runs its future inside the run's
     /// span, turning a panic in either into its message. (A hand-written
@@ -1242,8 +1264,8 @@ pin_project_lite::pin_project! {
     /// local and once pinned.)
     #[project = CaughtProj]
     enum Caught<F, Fut> {
-        Start { factory: Option<F>, ctx: Option<Ctx>, span: Span },
-        Running { #[pin] fut: Fut, span: Span },
+        Start { factory: Option<F>, ctx: Option<Ctx>, span: Span, started: Instant },
+        Running { #[pin] fut: Fut, span: Span, started: Instant },
     }
 }
 
@@ -1253,6 +1275,7 @@ impl<F, Fut> Caught<F, Fut> {
             factory: Some(factory),
             ctx: Some(ctx),
             span,
+            started: Instant::now(),
         }
     }
 }
@@ -1262,24 +1285,33 @@ where
     F: FnOnce(Ctx) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    /// The run's result (or its panic's message), and its span back.
-    type Output = (Result<Result<T, E>, Arc<str>>, Span);
+    /// The run's result (or its panic's message), its span back, and when
+    /// it started.
+    type Output = (Result<Result<T, E>, Arc<str>>, Span, Instant);
 
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project() {
-                CaughtProj::Start { factory, ctx, span } => {
-                    let span = std::mem::replace(span, Span::none());
+                CaughtProj::Start {
+                    factory,
+                    ctx,
+                    span,
+                    started,
+                } => {
+                    let (span, started) = (std::mem::replace(span, Span::none()), *started);
                     let (Some(factory), Some(ctx)) = (factory.take(), ctx.take()) else {
-                        return Poll::Ready((Err(Arc::from("polled after completion")), span));
+                        let done = Err(Arc::from("polled after completion"));
+                        return Poll::Ready((done, span, started));
                     };
                     let made = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| factory(ctx))));
                     match made {
-                        Ok(fut) => self.set(Caught::Running { fut, span }),
-                        Err(payload) => return Poll::Ready((Err(panic_message(payload)), span)),
+                        Ok(fut) => self.set(Caught::Running { fut, span, started }),
+                        Err(payload) => {
+                            return Poll::Ready((Err(panic_message(payload)), span, started));
+                        }
                     }
                 }
-                CaughtProj::Running { fut, span } => {
+                CaughtProj::Running { fut, span, started } => {
                     let polled = {
                         let _entered = span.enter();
                         catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
@@ -1289,7 +1321,8 @@ where
                         Ok(Poll::Ready(result)) => Ok(result),
                         Err(payload) => Err(panic_message(payload)),
                     };
-                    return Poll::Ready((result, std::mem::replace(span, Span::none())));
+                    let span = std::mem::replace(span, Span::none());
+                    return Poll::Ready((result, span, *started));
                 }
             }
         }
