@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use signal_core::Signal;
-use signal_core::runtime::{Ctx, Policy, ShutdownReport, Supervisor, WorkerHandle};
+use signal_core::runtime::{Policy, RunContext, ShutdownReport, Supervisor, WorkerHandle};
 
 const ROWS_PER_TX: i64 = 5;
 const STEP: Duration = Duration::from_millis(100);
@@ -55,7 +55,7 @@ fn create(path: &Path) {
 /// for cancellation between transactions only. The connection is owned by
 /// the run: if the run is cut off mid-transaction, dropping it closes the
 /// connection, and SQLite rolls the open transaction back.
-async fn write_transactions(ctx: Ctx, path: PathBuf) -> Result<i64, TxError> {
+async fn write_transactions(ctx: RunContext, path: PathBuf) -> Result<i64, TxError> {
     let conn = Connection::open(&path).map_err(TxError::Sqlite)?;
     let mut tx = 0;
     while !ctx.is_cancelled() {

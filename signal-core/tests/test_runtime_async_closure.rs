@@ -21,7 +21,7 @@ async fn test_spawn_takes_an_async_closure_that_borrows_its_captures() {
         let label = String::from("run");
         let counted = Arc::clone(&calls);
         // The body borrows `counted` and `label` from the closure: a lending
-        // async closure, which no `FnMut(Ctx) -> Fut` bound accepts.
+        // async closure, which no `FnMut(RunContext) -> Fut` bound accepts.
         let worker = supervisor.spawn("async-closure", Policy::new(), async move |ctx| {
             let run = counted.fetch_add(1, Ordering::SeqCst) + 1;
             if run < 3 {
@@ -39,7 +39,7 @@ async fn test_spawn_takes_an_async_closure_that_borrows_its_captures() {
 /// A closure returning a future, and a plain function, still work.
 #[tokio::test(start_paused = true)]
 async fn test_spawn_still_takes_closures_returning_futures_and_functions() {
-    async fn answer(_ctx: signal_core::runtime::Ctx) -> Result<u32, WorkerError> {
+    async fn answer(_ctx: signal_core::runtime::RunContext) -> Result<u32, WorkerError> {
         Ok(42)
     }
     within(HOUR_LIMIT, async {

@@ -210,7 +210,7 @@ async fn delays_after_short_runs(mark_healthy: bool, intensity: Intensity) -> Ve
     });
     // Finished, or stopped by its intensity limit.
     worker
-        .wait_for(|status| matches!(status.phase, Phase::Exited | Phase::Stopped))
+        .wait_for(|status| matches!(status.phase, Phase::Done | Phase::Stopped))
         .await;
     supervisor.shutdown().await;
     gaps(&starts.lock().unwrap())

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use signal_core::runtime::{
-    Backoff, Ctx, Phase, Policy, ShutdownReport, Supervisor, SupervisorError, Wake,
+    Backoff, Phase, Policy, RunContext, ShutdownReport, Supervisor, SupervisorError, Wake,
 };
 use test_runtime_support::{HOUR_LIMIT, StorageError, WorkerError, within};
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ const SECOND: Duration = Duration::from_secs(1);
 
 /// Commits transactions of three one-second steps, checking for
 /// cancellation between transactions only. `log` records each commit.
-async fn transactions(ctx: Ctx, log: Arc<Mutex<Vec<u32>>>) -> Result<u32, WorkerError> {
+async fn transactions(ctx: RunContext, log: Arc<Mutex<Vec<u32>>>) -> Result<u32, WorkerError> {
     let mut committed = 0;
     loop {
         if ctx.is_cancelled() {

@@ -23,7 +23,7 @@ fn corrupt() -> WorkerError {
 fn flaky(
     failures: u32,
     error: fn() -> WorkerError,
-) -> impl FnOnce(signal_core::runtime::Ctx) -> std::future::Ready<Result<u32, WorkerError>> + Clone
+) -> impl FnOnce(signal_core::runtime::RunContext) -> std::future::Ready<Result<u32, WorkerError>> + Clone
 {
     let runs = Arc::new(AtomicU32::new(0));
     move |_ctx| {

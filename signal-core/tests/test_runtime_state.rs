@@ -11,7 +11,7 @@ use std::time::Duration;
 use signal_core::Kind;
 use signal_core::KindId;
 use signal_core::runtime::{
-    Backoff, Intensity, Phase, Policy, RECENT_RUNS, Reaction, ReactionKind, RunOutcome, State,
+    Backoff, Intensity, Phase, Policy, RECENT_RUNS, Reaction, ReactionName, RunOutcome, State,
     Supervisor,
 };
 use test_runtime_support::{
@@ -141,9 +141,7 @@ async fn test_status_keeps_the_last_runs_outcomes() {
                 _ => Ok(()),
             }
         });
-        let status = worker
-            .wait_for(|status| status.phase == Phase::Exited)
-            .await;
+        let status = worker.wait_for(|status| status.phase == Phase::Done).await;
         let outcomes: Vec<_> = status
             .recent
             .iter()
@@ -151,7 +149,7 @@ async fn test_status_keeps_the_last_runs_outcomes() {
             .collect();
         let failed = |kind: Option<KindId>| RunOutcome::Failed {
             kind,
-            reaction: ReactionKind::Retry,
+            reaction: ReactionName::Retry,
         };
         assert_eq!(
             outcomes,
@@ -163,7 +161,7 @@ async fn test_status_keeps_the_last_runs_outcomes() {
                     4,
                     4 * SECOND,
                     RunOutcome::Panicked {
-                        reaction: ReactionKind::Retry
+                        reaction: ReactionName::Retry
                     }
                 ),
                 (5, 5 * SECOND, RunOutcome::Succeeded),
@@ -195,8 +193,8 @@ async fn test_recent_runs_are_bounded_and_show_the_stop() {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(reactions[..7], [ReactionKind::Retry; 7]);
-        assert_eq!(reactions[7], ReactionKind::Stop);
+        assert_eq!(reactions[..7], [ReactionName::Retry; 7]);
+        assert_eq!(reactions[7], ReactionName::Stop);
         supervisor.shutdown().await;
     })
     .await;

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::backoff::Jitter;
 use super::log::Report;
 use super::metrics;
-use super::policy::{Policy, Reaction, ReactionKind};
+use super::policy::{Policy, Reaction, ReactionName};
 use crate::Signal;
 
 /// Gives each retried call its own jitter stream.
@@ -29,7 +29,7 @@ impl Policy {
     /// * [`Stop`](Reaction::Stop): returns the error.
     ///
     /// It also returns the error when the rule's
-    /// [maximum number of attempts](super::Response::max_attempts) is
+    /// [maximum number of attempts](super::Rule::max_attempts) is
     /// reached, or when the retries within the policy's
     /// [`Intensity`](super::Intensity) window exceed its limit. Each failure
     /// is reported by the same `tracing` event a supervisor emits, with
@@ -94,8 +94,8 @@ impl Policy {
                 Err(error) => error,
             };
             attempt = attempt.saturating_add(1);
-            let decision = self.decide(&error);
-            let response = decision.response;
+            let decision = self.rule_for(&error);
+            let rule = decision.rule;
             let trace = decision.kind.and_then(|kind| error.trace_kind(kind));
             let report = Report {
                 worker: name,
@@ -105,21 +105,21 @@ impl Policy {
                 error_type: std::any::type_name::<E>(),
                 exhausted_message: "call failed; its rule allows no more attempts, giving up",
             };
-            let rebuild = match &response.reaction {
+            let rebuild = match &rule.reaction {
                 Reaction::Retry => None,
                 Reaction::Rebuild(resource) => Some(resource),
                 Reaction::Stop => {
                     report.reaction(
-                        response.level,
-                        ReactionKind::Stop,
+                        rule.level,
+                        ReactionName::Stop,
                         std::time::Duration::ZERO,
                         "call failed; its reaction is to stop",
                     );
                     return Err(error);
                 }
             };
-            if response.exhausted(attempt) {
-                report.exhausted(response.level);
+            if rule.exhausted(attempt) {
+                report.exhausted(rule.level);
                 return Err(error);
             }
             if self.intensity.record(&mut restarts, Instant::now()) {
@@ -128,10 +128,10 @@ impl Policy {
             }
             match rebuild {
                 Some(resource) => {
-                    metrics::call_retry(name, ReactionKind::Rebuild, decision.kind);
+                    metrics::call_retry(name, ReactionName::Rebuild, decision.kind);
                     report.reaction(
-                        response.level,
-                        ReactionKind::Rebuild,
+                        rule.level,
+                        ReactionName::Rebuild,
                         std::time::Duration::ZERO,
                         "call failed; rebuilding a shared resource, then retrying",
                     );
@@ -141,17 +141,17 @@ impl Policy {
                         .find(|(known, _)| *known == id)
                         .map_or_else(|| resource.generation(), |&(_, generation)| generation);
                     if resource.0.rebuild_from(from).await.is_err() {
-                        let delay = self.delay_after(response, attempt, Some(&error), &mut jitter);
+                        let delay = self.delay_after(rule, attempt, Some(&error), &mut jitter);
                         report.rebuild_failed(resource.name(), delay);
                         tokio::time::sleep(delay).await;
                     }
                 }
                 None => {
-                    metrics::call_retry(name, ReactionKind::Retry, decision.kind);
-                    let delay = self.delay_after(response, attempt, Some(&error), &mut jitter);
+                    metrics::call_retry(name, ReactionName::Retry, decision.kind);
+                    let delay = self.delay_after(rule, attempt, Some(&error), &mut jitter);
                     report.reaction(
-                        response.level,
-                        ReactionKind::Retry,
+                        rule.level,
+                        ReactionName::Retry,
                         delay,
                         "call failed; retrying after backoff",
                     );

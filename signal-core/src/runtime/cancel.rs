@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
-use super::supervisor::Ctx;
+use super::supervisor::RunContext;
 
 /// The shutdown signal one supervisor shares with all its workers (set
 /// once, never cleared), and the count of their live tasks.
@@ -71,7 +71,7 @@ impl Cancel {
     }
 }
 
-impl Ctx {
+impl RunContext {
     /// Completes once the supervisor has begun to shut down
     /// ([`Supervisor::shutdown_within`](super::Supervisor::shutdown_within)
     /// or [`shutdown`](super::Supervisor::shutdown)); at once if it has.

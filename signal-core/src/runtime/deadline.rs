@@ -7,20 +7,20 @@ use std::task::{Context, Poll};
 use tokio::sync::futures::Notified;
 use tokio::time::{Instant, Sleep};
 
-use super::supervisor::{Core, Ctx};
+use super::supervisor::{Core, RunContext};
 
-/// Why [`Ctx::sleep_until`] returned.
+/// Why [`RunContext::sleep_until`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Wake {
     /// The deadline passed.
     Deadline,
     /// The worker was nudged.
     Nudged,
-    /// The supervisor is shutting down (see [`Ctx::cancelled`]).
+    /// The supervisor is shutting down (see [`RunContext::cancelled`]).
     Cancelled,
 }
 
-impl Ctx {
+impl RunContext {
     /// Sleeps until `deadline`, or until the worker is nudged, whichever comes
     /// first.
     ///
@@ -77,7 +77,7 @@ impl Ctx {
 }
 
 pin_project_lite::pin_project! {
-    /// [`Ctx::sleep_until`]'s future, written out: the nudge's waiter and the
+    /// [`RunContext::sleep_until`]'s future, written out: the nudge's waiter and the
     /// timer, nothing else, since an idle worker holds it all the while.
     struct SleepUntil<'a> {
         core: &'a Core,

@@ -131,7 +131,7 @@ pub enum SupervisorError<E> {
     },
     /// The worker failed on its last allowed attempt: the rule that picked
     /// its error has a [maximum number of
-    /// attempts](super::Response::max_attempts).
+    /// attempts](super::Rule::max_attempts).
     Exhausted {
         /// The worker's name.
         worker: Arc<str>,

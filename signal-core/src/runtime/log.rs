@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::policy::ReactionKind;
+use super::policy::ReactionName;
 use crate::{KindId, Trace};
 
 /// Emits a `tracing` event at a level chosen at run time (the macros want a
@@ -52,7 +52,7 @@ impl Report<'_> {
     pub(crate) fn reaction(
         &self,
         level: Level,
-        reaction: ReactionKind,
+        reaction: ReactionName,
         delay: Duration,
         message: &str,
     ) {
@@ -74,7 +74,7 @@ impl Report<'_> {
         event_at!(
             level,
             worker = self.worker,
-            reaction = ReactionKind::Stop.as_str(),
+            reaction = ReactionName::Stop.as_str(),
             attempt = self.attempt,
             kind = self.kind.map(KindId::name),
             trace = self.trace.map(tracing::field::display),
@@ -88,7 +88,7 @@ impl Report<'_> {
     pub(crate) fn intensity_exceeded(&self, restarts: usize, within: Duration) {
         tracing::error!(
             worker = self.worker,
-            reaction = ReactionKind::Stop.as_str(),
+            reaction = ReactionName::Stop.as_str(),
             attempt = self.attempt,
             restarts,
             within_ms = millis(within),
@@ -103,7 +103,7 @@ impl Report<'_> {
     pub(crate) fn rebuild_failed(&self, resource: &str, delay: Duration) {
         tracing::error!(
             worker = self.worker,
-            reaction = ReactionKind::Rebuild.as_str(),
+            reaction = ReactionName::Rebuild.as_str(),
             attempt = self.attempt,
             delay_ms = millis(delay),
             resource,

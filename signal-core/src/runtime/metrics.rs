@@ -1,20 +1,11 @@
-//! Metrics through the `metrics` facade (feature `metrics`); without the
-//! feature, every function here is empty and compiles away.
-//!
-//! | name | type | labels |
-//! |---|---|---|
-//! | `signal_runtime_restarts_total` | counter | `worker`, `reaction` (`retry` or `rebuild`), `kind` |
-//! | `signal_runtime_stops_total` | counter | `worker`, `reason` (`reaction`, `intensity_exceeded`, `exhausted`) |
-//! | `signal_runtime_backoff_seconds` | histogram | `worker`: time actually spent backing off |
-//! | `signal_runtime_call_retries_total` | counter | `call`, `reaction`, `kind` |
-//! | `signal_runtime_rebuilds_total` | counter | `resource`, `outcome` (`ok` or `error`) |
-//!
-//! `kind` is the name of the kind whose rule matched, `none` for the
-//! default rule, `panic` for a panic.
+//! Metrics through the `metrics` facade (feature `metrics`; the names are
+//! listed in the module documentation). Without the feature, every function
+//! here is empty and compiles away. `kind` is the name of the kind whose rule
+//! matched, `none` for the default rule, `panic` for a panic.
 
 use std::time::Duration;
 
-use super::policy::ReactionKind;
+use super::policy::ReactionName;
 use super::retry::StopReason;
 use crate::KindId;
 
@@ -35,7 +26,7 @@ fn reason_label(reason: StopReason) -> &'static str {
 }
 
 /// A worker is restarted (after a backoff or a rebuild).
-pub(crate) fn restart(worker: &str, reaction: ReactionKind, kind: Option<KindId>, panic: bool) {
+pub(crate) fn restart(worker: &str, reaction: ReactionName, kind: Option<KindId>, panic: bool) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(
         "signal_runtime_restarts_total",
@@ -71,7 +62,7 @@ pub(crate) fn backoff(worker: &str, waited: Duration) {
 }
 
 /// A call is retried.
-pub(crate) fn call_retry(call: &str, reaction: ReactionKind, kind: Option<KindId>) {
+pub(crate) fn call_retry(call: &str, reaction: ReactionName, kind: Option<KindId>) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(
         "signal_runtime_call_retries_total",

@@ -28,7 +28,7 @@ pub enum Reaction {
 
 /// The name of a [`Reaction`], for logs and [`RetryState`](super::RetryState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReactionKind {
+pub enum ReactionName {
     /// [`Reaction::Retry`].
     Retry,
     /// [`Reaction::Rebuild`].
@@ -37,18 +37,18 @@ pub enum ReactionKind {
     Stop,
 }
 
-impl ReactionKind {
+impl ReactionName {
     /// `"retry"`, `"rebuild"` or `"stop"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ReactionKind::Retry => "retry",
-            ReactionKind::Rebuild => "rebuild",
-            ReactionKind::Stop => "stop",
+            ReactionName::Retry => "retry",
+            ReactionName::Rebuild => "rebuild",
+            ReactionName::Stop => "stop",
         }
     }
 }
 
-impl fmt::Display for ReactionKind {
+impl fmt::Display for ReactionName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -61,15 +61,15 @@ impl Reaction {
     }
 
     /// This reaction's name.
-    pub fn kind(&self) -> ReactionKind {
+    pub fn kind(&self) -> ReactionName {
         match self {
-            Reaction::Retry => ReactionKind::Retry,
-            Reaction::Rebuild(_) => ReactionKind::Rebuild,
-            Reaction::Stop => ReactionKind::Stop,
+            Reaction::Retry => ReactionName::Retry,
+            Reaction::Rebuild(_) => ReactionName::Rebuild,
+            Reaction::Stop => ReactionName::Stop,
         }
     }
 
-    /// The level a [`Response`] made from this reaction logs at: WARN for
+    /// The level a [`Rule`] made from this reaction logs at: WARN for
     /// [`Retry`](Reaction::Retry) (the error was classified as worth retrying,
     /// typically a transient network blip), ERROR otherwise.
     pub fn default_level(&self) -> Level {
@@ -80,8 +80,8 @@ impl Reaction {
     }
 
     /// This reaction, logged at `level`.
-    pub fn at(self, level: Level) -> Response {
-        Response {
+    pub fn at(self, level: Level) -> Rule {
+        Rule {
             reaction: self,
             level,
             backoff: None,
@@ -90,15 +90,15 @@ impl Reaction {
     }
 
     /// This reaction at its default level, with its own backoff: see
-    /// [`Response::backoff`].
-    pub fn backoff(self, backoff: Backoff) -> Response {
-        Response::from(self).backoff(backoff)
+    /// [`Rule::backoff`].
+    pub fn backoff(self, backoff: Backoff) -> Rule {
+        Rule::from(self).backoff(backoff)
     }
 
     /// This reaction at its default level, giving up after `attempts`: see
-    /// [`Response::max_attempts`].
-    pub fn max_attempts(self, attempts: u32) -> Response {
-        Response::from(self).max_attempts(attempts)
+    /// [`Rule::max_attempts`].
+    pub fn max_attempts(self, attempts: u32) -> Rule {
+        Rule::from(self).max_attempts(attempts)
     }
 }
 
@@ -127,8 +127,9 @@ impl fmt::Debug for ResourceRef {
     }
 }
 
-/// A reaction, the level its events are logged at, and the limits of one
-/// rule: its own backoff and its maximum number of attempts.
+/// One rule of a [`Policy`]: a [`Reaction`], the level its events are
+/// logged at, and its limits (its own backoff, its maximum number of
+/// attempts). A bare `Reaction` converts into a rule with the defaults.
 ///
 /// ```
 /// use std::time::Duration;
@@ -153,7 +154,7 @@ impl fmt::Debug for ResourceRef {
 /// # let _ = policy;
 /// ```
 #[derive(Clone, Debug)]
-pub struct Response {
+pub struct Rule {
     /// What to do.
     pub reaction: Reaction,
     /// The level of the event that reports it.
@@ -167,7 +168,7 @@ pub struct Response {
     pub max_attempts: Option<u32>,
 }
 
-impl Response {
+impl Rule {
     /// Sets this rule's backoff, used instead of the policy's for the
     /// failures it picks (and for failed rebuilds it asks for).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
@@ -198,7 +199,7 @@ impl Response {
     }
 }
 
-impl From<Reaction> for Response {
+impl From<Reaction> for Rule {
     /// The reaction at its [default level](Reaction::default_level).
     fn from(reaction: Reaction) -> Self {
         let level = reaction.default_level();
@@ -211,9 +212,9 @@ impl From<Reaction> for Response {
 ///
 /// Rules are tried in the order they were added, and the first kind the error
 /// carries (checked with [`Signal::has_kind`], so through every wrapper the
-/// error type forwards) picks the response; an error that carries none of them
-/// gets the [`otherwise`](Self::otherwise) response. Panics get their own
-/// response.
+/// error type forwards) picks the rule; an error that carries none of them
+/// gets the [`otherwise`](Self::otherwise) rule. Panics get their own
+/// rule.
 ///
 /// A policy holds no per-worker state: share one `Arc<Policy>` between many
 /// workers.
@@ -238,9 +239,9 @@ impl From<Reaction> for Response {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Policy {
-    rules: Vec<(KindId, Response)>,
-    otherwise: Response,
-    on_panic: Response,
+    rules: Vec<(KindId, Rule)>,
+    otherwise: Rule,
+    on_panic: Rule,
     pub(crate) backoff: Backoff,
     pub(crate) intensity: Intensity,
     pub(crate) healthy_after: Duration,
@@ -253,13 +254,13 @@ impl Default for Policy {
     }
 }
 
-/// The response a [`Policy`] picked for one failure.
+/// The rule a [`Policy`] picked for one failure.
 #[derive(Clone, Copy, Debug)]
-pub struct Decision<'p> {
+pub struct RuleMatch<'p> {
     /// The kind whose rule matched; `None` for the default and for panics.
     pub kind: Option<KindId>,
-    /// The response to apply.
-    pub response: &'p Response,
+    /// The rule to apply.
+    pub rule: &'p Rule,
 }
 
 impl Policy {
@@ -278,26 +279,26 @@ impl Policy {
         }
     }
 
-    /// Reacts with `response` to errors that carry `K`.
-    pub fn on<K: Kind>(self, response: impl Into<Response>) -> Self {
-        self.on_kind(K::ID, response)
+    /// Reacts with `rule` to errors that carry `K`.
+    pub fn on<K: Kind>(self, rule: impl Into<Rule>) -> Self {
+        self.on_kind(K::ID, rule)
     }
 
-    /// Reacts with `response` to errors that carry `kind`.
-    pub fn on_kind(mut self, kind: KindId, response: impl Into<Response>) -> Self {
-        self.rules.push((kind, response.into()));
+    /// Reacts with `rule` to errors that carry `kind`.
+    pub fn on_kind(mut self, kind: KindId, rule: impl Into<Rule>) -> Self {
+        self.rules.push((kind, rule.into()));
         self
     }
 
-    /// Reacts with `response` to errors that match no rule.
-    pub fn otherwise(mut self, response: impl Into<Response>) -> Self {
-        self.otherwise = response.into();
+    /// Reacts with `rule` to errors that match no rule.
+    pub fn otherwise(mut self, rule: impl Into<Rule>) -> Self {
+        self.otherwise = rule.into();
         self
     }
 
-    /// Reacts with `response` to a panic of the worker.
-    pub fn on_panic(mut self, response: impl Into<Response>) -> Self {
-        self.on_panic = response.into();
+    /// Reacts with `rule` to a panic of the worker.
+    pub fn on_panic(mut self, rule: impl Into<Rule>) -> Self {
+        self.on_panic = rule.into();
         self
     }
 
@@ -358,50 +359,50 @@ impl Policy {
 
     /// A worker whose run lasted at least `after` before failing starts its
     /// backoff over from the first delay (so does a run that called
-    /// [`Ctx::mark_healthy`](super::Ctx::mark_healthy)).
+    /// [`RunContext::mark_healthy`](super::RunContext::mark_healthy)).
     pub fn healthy_after(mut self, after: Duration) -> Self {
         self.healthy_after = after;
         self
     }
 
-    /// The response to `error`: the first rule whose kind it carries, or the
+    /// The rule for `error`: the first rule whose kind it carries, or the
     /// default.
-    pub fn decide<E: Signal + ?Sized>(&self, error: &E) -> Decision<'_> {
+    pub fn rule_for<E: Signal + ?Sized>(&self, error: &E) -> RuleMatch<'_> {
         self.rules
             .iter()
             .find(|(kind, _)| error.has_kind(*kind))
             .map_or(
-                Decision {
+                RuleMatch {
                     kind: None,
-                    response: &self.otherwise,
+                    rule: &self.otherwise,
                 },
-                |(kind, response)| Decision {
+                |(kind, rule)| RuleMatch {
                     kind: Some(*kind),
-                    response,
+                    rule,
                 },
             )
     }
 
-    /// The response to a panic.
-    pub fn decide_panic(&self) -> Decision<'_> {
-        Decision {
+    /// The rule for a panic.
+    pub fn rule_for_panic(&self) -> RuleMatch<'_> {
+        RuleMatch {
             kind: None,
-            response: &self.on_panic,
+            rule: &self.on_panic,
         }
     }
 
     /// The wait before the attempt after failure number `attempt` that
-    /// `response` picked: its backoff's (or the policy's) jittered delay,
+    /// `rule` picked: its backoff's (or the policy's) jittered delay,
     /// lengthened to what the error's Retry-After says, up to the backoff's
     /// maximum.
     pub(crate) fn delay_after<E: 'static>(
         &self,
-        response: &Response,
+        rule: &Rule,
         attempt: u32,
         error: Option<&E>,
         jitter: &mut Jitter,
     ) -> Duration {
-        let backoff = response.backoff.as_ref().unwrap_or(&self.backoff);
+        let backoff = rule.backoff.as_ref().unwrap_or(&self.backoff);
         let delay = backoff.jittered(attempt, jitter);
         match error.and_then(|error| self.retry_after.read(error)) {
             Some(asked) => delay.max(asked.min(backoff.max)),
@@ -418,9 +419,9 @@ impl Policy {
     pub(crate) fn resources(&self) -> impl Iterator<Item = &ResourceRef> {
         self.rules
             .iter()
-            .map(|(_, response)| response)
+            .map(|(_, rule)| rule)
             .chain([&self.otherwise, &self.on_panic])
-            .filter_map(|response| match &response.reaction {
+            .filter_map(|rule| match &rule.reaction {
                 Reaction::Rebuild(resource) => Some(resource),
                 _ => None,
             })

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::lock;
-use super::policy::ReactionKind;
+use super::policy::ReactionName;
 use crate::KindId;
 
 /// A value a supervised worker keeps across its runs: a cursor, a
@@ -109,7 +109,7 @@ impl<S> State<S> {
     }
 }
 
-/// How one run of a worker ended, in [`Status::recent`](super::Status::recent).
+/// How one run of a worker ended, in [`WorkerStatus::recent`](super::WorkerStatus::recent).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunRecord {
     /// The run's number (the first run is 1).
@@ -133,14 +133,14 @@ pub enum RunOutcome {
         /// rule).
         kind: Option<KindId>,
         /// What the supervisor did about it.
-        reaction: ReactionKind,
+        reaction: ReactionName,
     },
     /// It panicked.
     Panicked {
         /// What the supervisor did about it.
-        reaction: ReactionKind,
+        reaction: ReactionName,
     },
 }
 
-/// How many runs [`Status::recent`](super::Status::recent) keeps.
+/// How many runs [`WorkerStatus::recent`](super::WorkerStatus::recent) keeps.
 pub const RECENT_RUNS: usize = 8;

@@ -23,7 +23,7 @@ use super::error::{Failure, SupervisorError};
 use super::lock;
 use super::log::{self, Report};
 use super::metrics;
-use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
+use super::policy::{Policy, Reaction, ReactionName, ResourceRef};
 use super::resource::{Lease, Resource};
 use super::retry::{RetryState, StopReason};
 use super::state::{RECENT_RUNS, RunOutcome, RunRecord, State};
@@ -102,7 +102,7 @@ impl Supervisor {
     }
 
     /// Starts a worker named `name`: each run calls a clone of `factory`
-    /// with a fresh [`Ctx`], and its future is run to completion.
+    /// with a fresh [`RunContext`], and its future is run to completion.
     ///
     /// * `Ok(value)` ends the worker; [`WorkerHandle::join`] returns it.
     /// * `Err(error)` and panics are failures: `policy` picks the reaction by
@@ -140,7 +140,7 @@ impl Supervisor {
         factory: F,
     ) -> WorkerHandle<T, E>
     where
-        F: FnOnce(Ctx) -> Fut + Clone + Send + 'static,
+        F: FnOnce(RunContext) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
@@ -166,7 +166,7 @@ impl Supervisor {
     /// Starts a worker whose runs all share `state`: what a run stores there
     /// is what the next run starts from, after a failure, a panic or a
     /// rebuild. Otherwise as [`spawn`](Self::spawn); `factory` gets the
-    /// state next to the [`Ctx`].
+    /// state next to the [`RunContext`].
     ///
     /// ```
     /// # use signal_core::runtime::{Policy, State, Supervisor};
@@ -191,7 +191,7 @@ impl Supervisor {
     ) -> WorkerHandle<T, E>
     where
         S: Send + 'static,
-        F: FnOnce(Ctx, State<S>) -> Fut + Clone + Send + 'static,
+        F: FnOnce(RunContext, State<S>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
@@ -225,8 +225,8 @@ impl Supervisor {
     /// to finish what they are doing, then cancels the rest at their next
     /// `.await`, and waits until all of them are gone.
     ///
-    /// At once, [`Ctx::cancelled`] completes in every run,
-    /// [`Ctx::sleep_until`] returns [`Wake::Cancelled`](super::Wake::Cancelled),
+    /// At once, [`RunContext::cancelled`] completes in every run,
+    /// [`RunContext::sleep_until`] returns [`Wake::Cancelled`](super::Wake::Cancelled),
     /// and the workers that wait in the supervisor's hands (backing off,
     /// stopped, waiting on a rebuild) end. A run that then returns ends its
     /// worker, whatever it returns: it is not restarted. What is still
@@ -235,7 +235,7 @@ impl Supervisor {
     /// delays shutdown by `grace` at most.
     ///
     /// A worker that does its work in transactions and checks
-    /// [`Ctx::cancelled`] between them commits the one it is in, or (if
+    /// [`RunContext::cancelled`] between them commits the one it is in, or (if
     /// `grace` runs out first, and its future is dropped mid-transaction)
     /// leaves it to be rolled back, never half done.
     ///
@@ -293,7 +293,7 @@ impl Drop for Drained<'_> {
     }
 }
 
-/// What one worker's task shares with its handles and its [`Ctx`].
+/// What one worker's task shares with its handles and its [`RunContext`].
 pub(crate) struct Core {
     /// Boxed, not shared: errors, which are rare, copy it.
     name: Box<str>,
@@ -304,9 +304,9 @@ pub(crate) struct Core {
     changed: Notify,
     /// For each resource, the newest generation this run has seen.
     seen: Mutex<Vec<(usize, u64)>>,
-    /// This run called [`Ctx::mark_healthy`].
+    /// This run called [`RunContext::mark_healthy`].
     healthy: AtomicBool,
-    /// The current run's attempt number, for [`Ctx::attempt`].
+    /// The current run's attempt number, for [`RunContext::attempt`].
     attempt: AtomicU32,
     /// The supervisor's shutdown signal.
     pub(crate) cancel: Arc<Cancel>,
@@ -437,9 +437,9 @@ impl<T, E> Record<T, E> {
         self.history.get_or_insert_with(Box::default)
     }
 
-    fn status(&self) -> Status<E> {
+    fn status(&self) -> WorkerStatus<E> {
         let history = self.history.as_deref();
-        Status {
+        WorkerStatus {
             phase: self.phase,
             retry: history.map(|h| h.retry.clone()).unwrap_or_default(),
             runs: self.runs,
@@ -463,7 +463,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
     }
 
     fn is_exited(&self) -> bool {
-        lock(&self.record).phase == Phase::Exited
+        lock(&self.record).phase == Phase::Done
     }
 }
 
@@ -507,11 +507,11 @@ pub enum Phase {
     Stopped,
     /// Finished, shut down or aborted: its outcome is ready for
     /// [`WorkerHandle::join`].
-    Exited,
+    Done,
 }
 
 /// A snapshot of a worker, from [`WorkerHandle::status`].
-pub struct Status<E> {
+pub struct WorkerStatus<E> {
     /// Where the worker is.
     pub phase: Phase,
     /// Its retry state.
@@ -530,9 +530,9 @@ pub struct Status<E> {
     pub recent: VecDeque<RunRecord>,
 }
 
-impl<E> Default for Status<E> {
+impl<E> Default for WorkerStatus<E> {
     fn default() -> Self {
-        Status {
+        WorkerStatus {
             phase: Phase::Starting,
             retry: RetryState::default(),
             runs: 0,
@@ -544,9 +544,9 @@ impl<E> Default for Status<E> {
     }
 }
 
-impl<E> Clone for Status<E> {
+impl<E> Clone for WorkerStatus<E> {
     fn clone(&self) -> Self {
-        Status {
+        WorkerStatus {
             phase: self.phase,
             retry: self.retry.clone(),
             runs: self.runs,
@@ -558,9 +558,9 @@ impl<E> Clone for Status<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Debug for Status<E> {
+impl<E: fmt::Debug> fmt::Debug for WorkerStatus<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Status")
+        f.debug_struct("WorkerStatus")
             .field("phase", &self.phase)
             .field("retry", &self.retry)
             .field("runs", &self.runs)
@@ -573,23 +573,23 @@ impl<E: fmt::Debug> fmt::Debug for Status<E> {
 }
 
 /// What a run of a worker gets: its name, its attempt number, deadline
-/// sleeps that nudges cut short ([`sleep_until`](Ctx::sleep_until)), and
+/// sleeps that nudges cut short ([`sleep_until`](RunContext::sleep_until)), and
 /// leases on shared resources.
 #[derive(Clone)]
-pub struct Ctx {
+pub struct RunContext {
     pub(crate) core: Arc<dyn CoreRef>,
 }
 
-impl fmt::Debug for Ctx {
+impl fmt::Debug for RunContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ctx")
+        f.debug_struct("RunContext")
             .field("name", &self.name())
             .field("attempt", &self.attempt())
             .finish()
     }
 }
 
-impl Ctx {
+impl RunContext {
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.core.core().name
@@ -683,7 +683,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
         &self.shared.core.name
     }
 
-    /// Wakes the worker from [`Ctx::sleep_until`] now, or, if it is busy, at
+    /// Wakes the worker from [`RunContext::sleep_until`] now, or, if it is busy, at
     /// its next sleep. Capacity 1 and lossy: nudges sent while it is busy
     /// collapse into one, and none is lost.
     pub fn nudge(&self) {
@@ -706,7 +706,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     }
 
     /// A snapshot of the worker.
-    pub fn status(&self) -> Status<E> {
+    pub fn status(&self) -> WorkerStatus<E> {
         lock(&self.shared.record).status()
     }
 
@@ -725,7 +725,10 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     }
 
     /// Waits until the worker's status satisfies `predicate` and returns it.
-    pub async fn wait_for(&self, mut predicate: impl FnMut(&Status<E>) -> bool) -> Status<E> {
+    pub async fn wait_for(
+        &self,
+        mut predicate: impl FnMut(&WorkerStatus<E>) -> bool,
+    ) -> WorkerStatus<E> {
         loop {
             let mut changed = pin!(self.shared.core.changed.notified());
             changed.as_mut().enable();
@@ -741,7 +744,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     /// Whether the worker has exited.
     pub fn is_finished(&self) -> bool {
-        self.phase() == Phase::Exited
+        self.phase() == Phase::Done
     }
 
     /// Cancels this worker alone, as [`Supervisor::shutdown`] would.
@@ -776,7 +779,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     /// ```
     pub async fn join(self) -> Result<T, SupervisorError<E>> {
         let status = self
-            .wait_for(|status| matches!(status.phase, Phase::Exited | Phase::Stopped))
+            .wait_for(|status| matches!(status.phase, Phase::Done | Phase::Stopped))
             .await;
         if status.phase == Phase::Stopped
             && let Some(error) = status.error
@@ -795,19 +798,16 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     }
 
     async fn exit_outcome(&self) -> Result<T, SupervisorError<E>> {
-        self.wait_for(|status| status.phase == Phase::Exited).await;
-        lock(&self.shared.record)
-            .outcome
-            .take()
-            .map_or_else(
-                || {
-                    Err(SupervisorError::Shutdown {
-                        worker: Arc::from(&*self.shared.core.name),
-                        last: None,
-                    })
-                },
-                |outcome| *outcome,
-            )
+        self.wait_for(|status| status.phase == Phase::Done).await;
+        lock(&self.shared.record).outcome.take().map_or_else(
+            || {
+                Err(SupervisorError::Shutdown {
+                    worker: Arc::from(&*self.shared.core.name),
+                    last: None,
+                })
+            },
+            |outcome| *outcome,
+        )
     }
 }
 
@@ -823,7 +823,7 @@ impl<T, E> Drop for Task<T, E> {
         let _ended = Ended(&self.shared.core.cancel);
         {
             let mut record = lock(&self.shared.record);
-            if record.phase == Phase::Exited {
+            if record.phase == Phase::Done {
                 return; // it finished with a value
             }
             let history = record.history();
@@ -835,7 +835,7 @@ impl<T, E> Drop for Task<T, E> {
                     last: history.last_failure.clone(),
                 });
             history.error = Some(error.clone());
-            record.phase = Phase::Exited;
+            record.phase = Phase::Done;
             record.outcome = Some(Box::new(Err(error)));
         }
         self.shared.core.changed.notify_waiters();
@@ -882,7 +882,7 @@ impl<T, E> Task<T, E> {
                 lasted: started.elapsed(),
                 outcome: RunOutcome::Succeeded,
             });
-            record.phase = Phase::Exited;
+            record.phase = Phase::Done;
             record.outcome = Some(Box::new(Ok(value)));
         }
         self.shared.core.changed.notify_waiters();
@@ -894,7 +894,7 @@ impl<T, E> Task<T, E> {
         let mut record = lock(&self.shared.record);
         let run = record.runs;
         let history = record.history();
-        let reaction = ReactionKind::Stop;
+        let reaction = ReactionName::Stop;
         history.record(RunRecord {
             run,
             started,
@@ -965,7 +965,7 @@ where
     }
 
     /// Makes the last recorded run's reaction `reaction`.
-    fn restamp_last(&mut self, reaction: ReactionKind) {
+    fn restamp_last(&mut self, reaction: ReactionName) {
         if let Some(last) = self.h.recent.back_mut() {
             match &mut last.outcome {
                 RunOutcome::Failed { reaction: was, .. }
@@ -1008,19 +1008,18 @@ where
         self.h.failures += 1;
         self.h.last_failure = Some(failure.clone());
         let decision = match &failure {
-            Failure::Error(error) => policy.decide(&**error),
-            Failure::Panic(_) => policy.decide_panic(),
+            Failure::Error(error) => policy.rule_for(&**error),
+            Failure::Panic(_) => policy.rule_for_panic(),
         };
-        let response = decision.response;
-        self.h.retry.last_reaction = Some(response.reaction.kind());
-        let stops =
-            matches!(response.reaction, Reaction::Stop) || response.exhausted(self.h.retry.attempt);
+        let rule = decision.rule;
+        self.h.retry.last_reaction = Some(rule.reaction.kind());
+        let stops = matches!(rule.reaction, Reaction::Stop) || rule.exhausted(self.h.retry.attempt);
         // A restart the intensity refuses is a stop too; it is known only
         // below, and recorded there.
         let reaction = if stops {
-            ReactionKind::Stop
+            ReactionName::Stop
         } else {
-            response.reaction.kind()
+            rule.reaction.kind()
         };
         self.record(
             started,
@@ -1049,13 +1048,13 @@ where
             exhausted_message: "worker failed; its rule allows no more attempts, worker stopped",
         };
 
-        let rebuild = match &response.reaction {
+        let rebuild = match &rule.reaction {
             Reaction::Retry => None,
             Reaction::Rebuild(resource) => Some(resource),
             Reaction::Stop => {
                 report.reaction(
-                    response.level,
-                    ReactionKind::Stop,
+                    rule.level,
+                    ReactionName::Stop,
                     Duration::ZERO,
                     "worker failed; its reaction is to stop",
                 );
@@ -1077,8 +1076,8 @@ where
             }
         };
 
-        if response.exhausted(self.h.retry.attempt) {
-            report.exhausted(response.level);
+        if rule.exhausted(self.h.retry.attempt) {
+            report.exhausted(rule.level);
             let error = SupervisorError::Exhausted {
                 worker: Arc::from(&*shared.core.name),
                 attempts: self.h.retry.attempt,
@@ -1089,7 +1088,7 @@ where
 
         let intensity = &policy.intensity;
         if intensity.record(&mut self.h.retry.restarts, now) {
-            self.restamp_last(ReactionKind::Stop);
+            self.restamp_last(ReactionName::Stop);
             let restarts = self.h.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
             let error = SupervisorError::IntensityExceeded {
@@ -1102,13 +1101,13 @@ where
         }
 
         let attempt = self.h.retry.attempt;
-        let reaction = response.reaction.kind();
+        let reaction = rule.reaction.kind();
         metrics::restart(self.name(), reaction, decision.kind, failure.is_panic());
         match rebuild {
             Some(resource) => {
                 report.reaction(
-                    response.level,
-                    ReactionKind::Rebuild,
+                    rule.level,
+                    ReactionName::Rebuild,
                     Duration::ZERO,
                     "worker failed; rebuilding a shared resource, then restarting",
                 );
@@ -1120,17 +1119,17 @@ where
                     rebuilt = resource.0.rebuild_from(seen) => rebuilt,
                 };
                 if rebuilt.is_err() {
-                    let delay = policy.delay_after(response, attempt, failure.error(), jitter);
+                    let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
                     report.rebuild_failed(resource.name(), delay);
                     return self.back_off(delay).await;
                 }
                 ControlFlow::Continue(())
             }
             None => {
-                let delay = policy.delay_after(response, attempt, failure.error(), jitter);
+                let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
                 report.reaction(
-                    response.level,
-                    ReactionKind::Retry,
+                    rule.level,
+                    ReactionName::Retry,
                     delay,
                     "worker failed; retrying after backoff",
                 );
@@ -1188,12 +1187,9 @@ where
 }
 
 /// The task of one worker.
-async fn supervise<F, Fut, T, E>(
-    task: Task<T, E>,
-    policy: Arc<Policy>,
-    factory: F,
-) where
-    F: FnOnce(Ctx) -> Fut + Clone,
+async fn supervise<F, Fut, T, E>(task: Task<T, E>, policy: Arc<Policy>, factory: F)
+where
+    F: FnOnce(RunContext) -> Fut + Clone,
     Fut: Future<Output = Result<T, E>>,
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
@@ -1209,7 +1205,9 @@ async fn supervise<F, Fut, T, E>(
         };
         if task.shared.core.cancel.is_cancelled() {
             // Shutting down: no restart.
-            let kind = failure.error().and_then(|error| policy.decide(error).kind);
+            let kind = failure
+                .error()
+                .and_then(|error| policy.rule_for(error).kind);
             return task.fail_in_shutdown(failure, kind, started);
         }
         // Boxed: failures are rare, and an idle worker's task then holds
@@ -1233,7 +1231,7 @@ async fn supervise<F, Fut, T, E>(
 /// made, and the future that will call a clone of the factory.
 fn begin<F, Fut, T, E>(task: &Task<T, E>, policy: &Policy, factory: &F) -> Caught<F, Fut>
 where
-    F: FnOnce(Ctx) -> Fut + Clone,
+    F: FnOnce(RunContext) -> Fut + Clone,
     T: Send + 'static,
     E: Send + Sync + 'static,
 {
@@ -1242,7 +1240,7 @@ where
     core.healthy.store(false, Ordering::Relaxed);
     let (run, attempt) = task.begin_run();
     core.attempt.store(attempt, Ordering::Relaxed);
-    let ctx = Ctx {
+    let ctx = RunContext {
         core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
     };
     let span = tracing::info_span!(
@@ -1264,13 +1262,13 @@ pin_project_lite::pin_project! {
     /// local and once pinned.)
     #[project = CaughtProj]
     enum Caught<F, Fut> {
-        Start { factory: Option<F>, ctx: Option<Ctx>, span: Span, started: Instant },
+        Start { factory: Option<F>, ctx: Option<RunContext>, span: Span, started: Instant },
         Running { #[pin] fut: Fut, span: Span, started: Instant },
     }
 }
 
 impl<F, Fut> Caught<F, Fut> {
-    fn new(factory: F, ctx: Ctx, span: Span) -> Self {
+    fn new(factory: F, ctx: RunContext, span: Span) -> Self {
         Caught::Start {
             factory: Some(factory),
             ctx: Some(ctx),
@@ -1282,14 +1280,17 @@ impl<F, Fut> Caught<F, Fut> {
 
 impl<F, Fut, T, E> Future for Caught<F, Fut>
 where
-    F: FnOnce(Ctx) -> Fut,
+    F: FnOnce(RunContext) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
     /// The run's result (or its panic's message), its span back, and when
     /// it started.
     type Output = (Result<Result<T, E>, Arc<str>>, Span, Instant);
 
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project() {
                 CaughtProj::Start {

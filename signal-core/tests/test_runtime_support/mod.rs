@@ -245,7 +245,7 @@ pub fn scripted(
     error: fn() -> WorkerError,
     starts: Arc<Mutex<Vec<tokio::time::Instant>>>,
 ) -> impl FnOnce(
-    signal_core::runtime::Ctx,
+    signal_core::runtime::RunContext,
 ) -> Pin<Box<dyn Future<Output = Result<usize, WorkerError>> + Send>>
 + Clone
 + Send
