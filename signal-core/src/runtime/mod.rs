@@ -154,6 +154,10 @@ mod retry;
 mod retry_after;
 mod state;
 mod supervisor;
+#[cfg(feature = "backon")]
+mod with_backon;
+#[cfg(feature = "tower")]
+mod with_tower;
 
 pub use backoff::{Backoff, Delays};
 pub use deadline::Wake;
@@ -167,6 +171,8 @@ pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{
     Nudger, Phase, RunContext, ShutdownReport, Supervisor, WorkerHandle, WorkerStatus,
 };
+#[cfg(feature = "tower")]
+pub use with_tower::TowerPolicy;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
