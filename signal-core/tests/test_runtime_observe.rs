@@ -23,16 +23,19 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The fields of each `worker` span, and for each event from inside the
-/// worker, the fields of the span it was emitted in.
+/// A span's or an event's fields, by name.
+type FieldMap = BTreeMap<&'static str, String>;
+
+/// The fields of each `worker` span, and for each event, its message and
+/// the fields of the `worker` span it was emitted in (none outside one).
 #[derive(Clone, Default)]
 struct Spans {
-    fields: Arc<Mutex<BTreeMap<u64, BTreeMap<&'static str, String>>>>,
-    events: Arc<Mutex<Vec<(String, BTreeMap<&'static str, String>)>>>,
+    fields: Arc<Mutex<BTreeMap<u64, FieldMap>>>,
+    events: Arc<Mutex<Vec<(String, FieldMap)>>>,
 }
 
 #[derive(Default)]
-struct Fields(BTreeMap<&'static str, String>, String);
+struct Fields(FieldMap, String);
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
