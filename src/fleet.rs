@@ -424,8 +424,8 @@ pub async fn run(
         ..Report::default()
     };
     // A worker either drains the queue and exits, or is stopped.
-    let settled = |s: &signal_core::runtime::Status<WorkerError>| {
-        matches!(s.phase, Phase::Exited | Phase::Stopped)
+    let settled = |s: &signal_core::runtime::WorkerStatus<WorkerError>| {
+        matches!(s.phase, Phase::Done | Phase::Stopped)
     };
     let _ = tokio::time::timeout(limit, async {
         for handle in &handles {

@@ -74,6 +74,20 @@ impl Heap {
             allocations: self.allocations - before.allocations,
         }
     }
+
+    fn less(self, other: Heap) -> Heap {
+        Heap {
+            bytes: self.bytes.saturating_sub(other.bytes),
+            allocations: self.allocations.saturating_sub(other.allocations),
+        }
+    }
+
+    fn per(self, n: usize) -> Heap {
+        Heap {
+            bytes: self.bytes / n,
+            allocations: self.allocations / n,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -167,55 +181,47 @@ struct Idle {
     wall_per_hour: Duration,
 }
 
-/// 10,000 supervised workers parked on a 30-day deadline: heap growth, and
-/// polls during one simulated hour.
+/// 10,000 supervised workers parked on a 30-day deadline: heap growth,
+/// measured side by side with bare tokio tasks doing the same sleep; then
+/// polls during one simulated hour (of workers whose futures count their
+/// polls, measured apart so that the counting wrapper is not in the heap
+/// figure).
 fn idle_workers() -> Idle {
     let runtime = paused_runtime();
     runtime.block_on(async {
         let policy = Arc::new(Policy::new());
-        let parked = Gauge::default();
-        let polls = Arc::new(AtomicU64::new(0));
 
+        // Warm-up: the runtime's queues grow to hold 10,000 tasks once, so
+        // that neither measurement below pays for it.
+        let warm: Vec<_> = (0..WORKERS).map(|_| tokio::spawn(async {})).collect();
+        for task in warm {
+            task.await.expect("a no-op task");
+        }
+
+        // Supervised workers, as a user would write them: a name and an
+        // async closure that sleeps to its deadline.
+        let parked = Gauge::default();
         let supervisor = Supervisor::new();
         let before = Heap::now();
         let mut handles = Vec::with_capacity(WORKERS);
-        let handles_heap = Heap::now();
+        let handles_vec = Heap::now().since(before);
         for i in 0..WORKERS {
-            let (parked, polls) = (parked.clone(), Arc::clone(&polls));
+            let parked = parked.clone();
             handles.push(supervisor.spawn(
                 format!("rotate-{i:05}"),
                 Arc::clone(&policy),
-                move |ctx| {
-                    let parked = parked.clone();
-                    let work = Box::pin(async move {
-                        let mut deadline = Instant::now() + 30 * 24 * HOUR;
-                        parked.add();
-                        while ctx.sleep_until(deadline).await == Wake::Deadline {
-                            deadline += 30 * 24 * HOUR;
-                        }
-                        Ok::<(), BenchError>(())
-                    });
-                    Counted {
-                        inner: work,
-                        polls: Arc::clone(&polls),
+                async move |ctx| {
+                    let mut deadline = Instant::now() + 30 * 24 * HOUR;
+                    parked.add();
+                    while ctx.sleep_until(deadline).await == Wake::Deadline {
+                        deadline += 30 * 24 * HOUR;
                     }
+                    Ok::<(), BenchError>(())
                 },
             ));
         }
         parked.reach(WORKERS).await;
-        // The handle vector itself is the caller's, not the workers'.
-        let per_all = Heap::now().since(before);
-        let handles_vec = handles_heap.since(before);
-        let per_worker = Heap {
-            bytes: (per_all.bytes - handles_vec.bytes) / WORKERS,
-            allocations: (per_all.allocations - handles_vec.allocations) / WORKERS,
-        };
-
-        let polls_parked = polls.load(Ordering::SeqCst);
-        let wall = std::time::Instant::now();
-        tokio::time::sleep(HOUR).await;
-        let wall_per_hour = wall.elapsed();
-        let polls_per_hour = polls.load(Ordering::SeqCst) - polls_parked;
+        let per_worker = Heap::now().since(before).less(handles_vec).per(WORKERS);
         supervisor.shutdown().await;
         drop(handles);
 
@@ -240,14 +246,44 @@ fn idle_workers() -> Idle {
             ));
         }
         parked.reach(WORKERS).await;
-        let bare_all = Heap::now().since(before);
-        let bare_per_task = Heap {
-            bytes: (bare_all.bytes - bare_vec.bytes) / WORKERS,
-            allocations: (bare_all.allocations - bare_vec.allocations) / WORKERS,
-        };
+        let bare_per_task = Heap::now().since(before).less(bare_vec).per(WORKERS);
         for (task, _) in &bare {
             task.abort();
         }
+        drop(bare);
+
+        // Polls while idle.
+        let parked = Gauge::default();
+        let polls = Arc::new(AtomicU64::new(0));
+        let supervisor = Supervisor::new();
+        let handles: Vec<_> = (0..WORKERS)
+            .map(|i| {
+                let (parked, polls) = (parked.clone(), Arc::clone(&polls));
+                supervisor.spawn(format!("rotate-{i:05}"), Arc::clone(&policy), move |ctx| {
+                    let parked = parked.clone();
+                    let work = Box::pin(async move {
+                        let mut deadline = Instant::now() + 30 * 24 * HOUR;
+                        parked.add();
+                        while ctx.sleep_until(deadline).await == Wake::Deadline {
+                            deadline += 30 * 24 * HOUR;
+                        }
+                        Ok::<(), BenchError>(())
+                    });
+                    Counted {
+                        inner: work,
+                        polls: Arc::clone(&polls),
+                    }
+                })
+            })
+            .collect();
+        parked.reach(WORKERS).await;
+        let polls_parked = polls.load(Ordering::SeqCst);
+        let wall = std::time::Instant::now();
+        tokio::time::sleep(HOUR).await;
+        let wall_per_hour = wall.elapsed();
+        let polls_per_hour = polls.load(Ordering::SeqCst) - polls_parked;
+        supervisor.shutdown().await;
+        drop(handles);
 
         Idle {
             per_worker,
@@ -384,6 +420,10 @@ fn main() {
     println!(
         "| heap per bare tokio task with the same sleep and a Notify (baseline) | {} B in {} allocations |",
         idle.bare_per_task.bytes, idle.bare_per_task.allocations
+    );
+    println!(
+        "| idle supervised worker / bare task (heap bytes) | {:.2}× |",
+        idle.per_worker.bytes as f64 / idle.bare_per_task.bytes as f64
     );
     println!(
         "| polls per simulated idle hour ({WORKERS} parked workers) | {} |",

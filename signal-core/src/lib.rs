@@ -303,7 +303,10 @@
 //!
 //! | feature | adds | dependencies |
 //! |---|---|---|
-//! | `runtime` | [`runtime`]: the tokio supervisor that acts on signals | `tokio`, `tracing` |
+//! | `runtime` | [`runtime`]: the tokio supervisor and per-call retry that act on signals (turns on `tokio`) | `tokio`, `tracing`, `fastrand`, `pin-project-lite` |
+//! | `metrics` | runtime metrics (restarts by kind, stops, rebuilds, call retries, time in backoff) through the `metrics` facade; turns on `runtime` | `metrics` |
+//! | `backon` | `Policy::backon_backoff`, `backon_when` and `backon_adjust`: a policy's backoff and kinds for code that retries with backon; turns on `runtime` | `backon` |
+//! | `tower` | `Policy::tower`: a `tower::retry::Policy` from a policy; turns on `runtime` | `tower` (`retry`) |
 //! | `fixtures` | [`testing::fixtures`] and [`assert_fixtures!`]: one generated test value per static path. Turn it on in `[dev-dependencies]` only: it multiplies the code the derive emits. | none |
 //! | `rusqlite` | the built-in classifier of `rusqlite::Error` (busy, locked ⇒ `ResourceBusy`). Needs Rust 1.95, as rusqlite 0.40 does. | `rusqlite` |
 //! | `http` | the classifier of `http::StatusCode`, `classifiers::http::retry_after`, and the `signal-kinds` header of [`wire`] for HTTP | `http`, `httpdate` |

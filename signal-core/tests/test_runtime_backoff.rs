@@ -192,12 +192,11 @@ async fn delays_after_short_runs(mark_healthy: bool, intensity: Intensity) -> Ve
         .healthy_after(Duration::from_secs(60))
         .intensity(intensity);
     let run_for = Duration::from_millis(10);
-    let mut runs = 0;
+    let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let recorded = Arc::clone(&starts);
     let worker = supervisor.spawn("sync", policy, move |ctx| {
         recorded.lock().unwrap().push(tokio::time::Instant::now());
-        runs += 1;
-        let this = runs;
+        let this = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         async move {
             tokio::time::sleep(run_for).await;
             if this > 6 {
@@ -211,7 +210,7 @@ async fn delays_after_short_runs(mark_healthy: bool, intensity: Intensity) -> Ve
     });
     // Finished, or stopped by its intensity limit.
     worker
-        .wait_for(|status| matches!(status.phase, Phase::Exited | Phase::Stopped))
+        .wait_for(|status| matches!(status.phase, Phase::Done | Phase::Stopped))
         .await;
     supervisor.shutdown().await;
     gaps(&starts.lock().unwrap())
@@ -261,9 +260,9 @@ type DynError = Box<dyn Signal + Send + Sync>;
 async fn boxed_failure(error: fn() -> WorkerError) -> Vec<test_runtime_support::Event> {
     let (events, _guard) = Events::capture();
     let supervisor = Supervisor::new();
-    let mut failed = false;
+    let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let worker = supervisor.spawn("boxed", policy(), move |_ctx| {
-        let fail = !std::mem::replace(&mut failed, true);
+        let fail = !failed.swap(true, std::sync::atomic::Ordering::SeqCst);
         async move {
             if fail {
                 Err(Box::new(error()) as DynError)

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use signal_core::runtime::{Ctx, Policy, Supervisor, Wake, WorkerHandle};
+use signal_core::runtime::{Policy, RunContext, Supervisor, Wake, WorkerHandle};
 use test_runtime_support::{Counted, Gauge, HOUR_LIMIT, WorkerError, settle, within};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -80,7 +80,7 @@ fn spawn_sleeper(
     release: &Arc<Notify>,
 ) -> WorkerHandle<Vec<(Wake, Instant)>, WorkerError> {
     let (working, release) = (working.clone(), Arc::clone(release));
-    supervisor.spawn("sleeper", Policy::new(), move |ctx: Ctx| {
+    supervisor.spawn("sleeper", Policy::new(), move |ctx: RunContext| {
         let (working, release) = (working.clone(), Arc::clone(&release));
         async move {
             let mut wakes = Vec::new();
@@ -161,7 +161,7 @@ fn spawn_long_sleep(
     polls: &Arc<AtomicU64>,
 ) -> WorkerHandle<(Wake, Instant), WorkerError> {
     let polls = Arc::clone(polls);
-    supervisor.spawn("long-sleep", Policy::new(), move |ctx: Ctx| {
+    supervisor.spawn("long-sleep", Policy::new(), move |ctx: RunContext| {
         let work = async move {
             let wake = ctx.sleep_until(start + after).await;
             Ok((wake, Instant::now()))
@@ -234,7 +234,7 @@ async fn test_park_without_deadline_waits_for_a_nudge_only() {
         let supervisor = Supervisor::new();
         let polls = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&polls);
-        let worker = supervisor.spawn("parked", Policy::new(), move |ctx: Ctx| {
+        let worker = supervisor.spawn("parked", Policy::new(), move |ctx: RunContext| {
             Counted::new(
                 async move { Ok::<_, WorkerError>(ctx.park(None).await) },
                 Arc::clone(&counter),

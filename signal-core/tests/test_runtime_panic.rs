@@ -55,7 +55,7 @@ async fn test_panic_is_caught_and_retried() {
         });
         let worker = spawn_failing_once(&supervisor, policy(), panics);
 
-        let status = worker.wait_for(|s| s.phase == Phase::Exited).await;
+        let status = worker.wait_for(|s| s.phase == Phase::Done).await;
         let last = status.last_failure.expect("the panic is kept");
         assert!(last.is_panic());
         assert_eq!(last.panic_message(), Some("index out of bounds in run 1"));
@@ -87,7 +87,7 @@ async fn test_error_is_not_reported_as_a_panic() {
         let supervisor = Supervisor::new();
         let worker = spawn_failing_once(&supervisor, policy(), errs);
 
-        let status = worker.wait_for(|s| s.phase == Phase::Exited).await;
+        let status = worker.wait_for(|s| s.phase == Phase::Done).await;
         let last = status.last_failure.unwrap();
         assert!(!last.is_panic());
         assert!(last.error().is_some());
@@ -137,9 +137,9 @@ async fn test_error_with_panic_stop_reaction_is_still_retried() {
 async fn test_panic_in_the_factory_itself_is_caught() {
     within(2 * HOUR_LIMIT, async {
         let supervisor = Supervisor::new();
-        let mut calls = 0;
+        let counter = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let worker = supervisor.spawn("factory", policy(), move |_ctx| {
-            calls += 1;
+            let calls = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             assert!(calls > 1, "cannot build the first run");
             async move { Ok::<_, WorkerError>(calls) }
         });

@@ -309,7 +309,7 @@ async fn test_lease_names_the_generation_a_long_run_used() {
         let policy = policy(&db);
         let long_runner = |use_lease: bool| {
             let db = db.clone();
-            move |ctx: signal_core::runtime::Ctx| {
+            move |ctx: signal_core::runtime::RunContext| {
                 let db = db.clone();
                 async move {
                     loop {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use signal_core::runtime::{
-    Backoff, Intensity, Phase, Policy, ReactionKind, RetryState, StopReason, Supervisor,
+    Backoff, Intensity, Phase, Policy, ReactionName, RetryState, StopReason, Supervisor,
     WorkerHandle,
 };
 use test_runtime_support::{Events, HOUR_LIMIT, StorageError, WorkerError, within};
@@ -75,7 +75,7 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
         assert_eq!(restarts.len(), 3);
         assert_eq!(backoff_until, Some(Instant::now() + 40 * MINUTE));
         assert_eq!(last_delay, Some(40 * MINUTE));
-        assert_eq!(last_reaction, Some(ReactionKind::Retry));
+        assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, None, "not stopped: covered by the next test");
 
         peers_up.store(true, Ordering::SeqCst); // peers reconnected
@@ -123,7 +123,7 @@ async fn test_recover_from_stopped_resets_every_retry_field_and_retries_at_once(
             "not backing off: covered by the test above"
         );
         assert_eq!(last_delay, Some(20 * MINUTE));
-        assert_eq!(last_reaction, Some(ReactionKind::Retry));
+        assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, Some(StopReason::IntensityExceeded));
         assert!(status.error.is_some());
 

@@ -215,7 +215,7 @@ async fn test_dropping_the_supervisor_aborts_its_workers() {
 async fn test_abort_stops_one_worker_only() {
     within(2 * HOUR_LIMIT, async {
         let supervisor = Supervisor::new();
-        let idle = |ctx: signal_core::runtime::Ctx| async move {
+        let idle = |ctx: signal_core::runtime::RunContext| async move {
             ctx.nudged().await;
             Ok::<_, WorkerError>(())
         };

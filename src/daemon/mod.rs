@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use deadpool_sqlite::Pool;
 use signal_core::runtime::{
-    Backoff, Ctx, Intensity, Phase, Policy, Reaction, Resource, Supervisor, WorkerHandle,
+    Backoff, Intensity, Phase, Policy, Reaction, Resource, RunContext, Supervisor, WorkerHandle,
 };
 use signal_core::vocab::BadCredentials;
 use signal_core::{Kind, Signal};
@@ -478,9 +478,7 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
     handles.iter().for_each(WorkerHandle::recover);
     let all_finished = async {
         for handle in &handles {
-            handle
-                .wait_for(|status| status.phase == Phase::Exited)
-                .await;
+            handle.wait_for(|status| status.phase == Phase::Done).await;
         }
     };
     let _ = timeout(config.grace, all_finished).await;
@@ -587,7 +585,7 @@ struct Worker {
 
 impl Worker {
     /// One run, timing the wait since the previous one failed.
-    async fn supervised(&self, ctx: &Ctx) -> Result<(), WorkerError> {
+    async fn supervised(&self, ctx: &RunContext) -> Result<(), WorkerError> {
         if let Some(failed_at) = self
             .failed_at
             .lock()
@@ -607,7 +605,7 @@ impl Worker {
     /// Claims and processes batches until the queue is empty, or until it is
     /// asked to stop. A run that fails leaves its claimed jobs claimed and its
     /// processed outcomes held; the next run commits and finishes them.
-    async fn run(&self, ctx: &Ctx) -> Result<(), WorkerError> {
+    async fn run(&self, ctx: &RunContext) -> Result<(), WorkerError> {
         let name = ctx.name();
         let mut client = Client::new(self.addr, self.deadline);
         loop {

@@ -1,7 +1,5 @@
 //! Capped exponential backoff with jitter.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 /// Capped exponential backoff with proportional jitter.
@@ -13,10 +11,13 @@ use std::time::Duration;
 /// [`bounds(attempt)`](Self::bounds), and never exceeds `max`.
 ///
 /// Jitter spreads the retries of many workers that failed together, so they
-/// do not hit a recovering service in lockstep. It is drawn from a small
-/// xorshift generator, seeded from the process's random hasher keys unless a
-/// [`seed`](Self::with_seed) is given (tests pass one to get the same delays
-/// on every run).
+/// do not hit a recovering service in lockstep. It is drawn from `fastrand`,
+/// seeded at random unless a [`seed`](Self::with_seed) is given (tests pass
+/// one to get the same delays on every run).
+///
+/// A `Backoff` works on its own too, wherever something must wait between
+/// attempts: [`delay`](Self::delay) gives one jittered delay, and
+/// [`delays`](Self::delays) the sequence of them.
 ///
 /// ```
 /// use std::time::Duration;
@@ -95,10 +96,51 @@ impl Backoff {
         (base - base.mul_f64(self.clamped_jitter()), base)
     }
 
-    /// The delay before retry `attempt`, jitter included, rounded up to a
-    /// whole millisecond (tokio's timer resolution) without exceeding the
-    /// base.
-    pub(crate) fn delay(&self, attempt: u32, rng: &mut Jitter) -> Duration {
+    /// The delay before retry `attempt` (counted from 1), jitter included,
+    /// rounded up to a whole millisecond (tokio's timer resolution) without
+    /// exceeding the base: always within [`bounds(attempt)`](Self::bounds).
+    ///
+    /// With a [seed](Self::with_seed), the same attempt always gets the same
+    /// delay; use [`delays`](Self::delays) for a sequence that varies.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signal_core::runtime::Backoff;
+    ///
+    /// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    /// let delay = backoff.delay(2);
+    /// let (low, high) = backoff.bounds(2);
+    /// assert!(low <= delay && delay <= high);
+    /// assert_eq!(high, Duration::from_millis(200));
+    /// ```
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let mut rng = Jitter::new(self.seed, u64::from(attempt));
+        self.jittered(attempt, &mut rng)
+    }
+
+    /// The delays before retries 1, 2, 3, and so on, jitter included; the
+    /// iterator never ends (the delays stay at [`max`](Self::max) once they
+    /// reach it). Seeded, it yields the same sequence every time.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signal_core::runtime::Backoff;
+    ///
+    /// let backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(300))
+    ///     .with_jitter(0.0);
+    /// let delays: Vec<_> = backoff.delays().take(4).map(|d| d.as_millis()).collect();
+    /// assert_eq!(delays, [100, 200, 300, 300]);
+    /// ```
+    pub fn delays(&self) -> Delays {
+        Delays {
+            backoff: *self,
+            attempt: 0,
+            rng: Jitter::new(self.seed, 0),
+        }
+    }
+
+    /// The delay before retry `attempt`, drawing the jitter from `rng`.
+    pub(crate) fn jittered(&self, attempt: u32, rng: &mut Jitter) -> Duration {
         let base = self.base_delay(attempt);
         let jittered = base - base.mul_f64(self.clamped_jitter() * rng.next_unit());
         ceil_millis(jittered).min(base)
@@ -113,39 +155,42 @@ impl Backoff {
     }
 }
 
-/// A xorshift64* generator for jitter. Not for anything that needs real
-/// randomness.
+/// The delays of a [`Backoff`], from [`Backoff::delays`].
 #[derive(Clone, Debug)]
-pub(crate) struct Jitter(u64);
+pub struct Delays {
+    backoff: Backoff,
+    attempt: u32,
+    rng: Jitter,
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.attempt = self.attempt.saturating_add(1);
+        Some(self.backoff.jittered(self.attempt, &mut self.rng))
+    }
+}
+
+/// The random source of jitter: one stream per worker, resource or call.
+#[derive(Clone, Debug)]
+pub(crate) struct Jitter(fastrand::Rng);
 
 impl Jitter {
-    /// A generator for one stream (one worker, one resource). With a seed,
-    /// each stream gets its own reproducible sequence.
+    /// A generator for one stream. With a seed, each stream gets its own
+    /// reproducible sequence; without, a random one.
     pub(crate) fn new(seed: Option<u64>, stream: u64) -> Self {
-        let state = match seed {
-            Some(seed) => splitmix64(seed ^ splitmix64(stream)),
-            None => RandomState::new().hash_one(stream),
-        };
-        // xorshift never leaves zero.
-        Jitter(if state == 0 {
-            0x9E37_79B9_7F4A_7C15
-        } else {
-            state
+        Jitter(match seed {
+            Some(seed) => {
+                fastrand::Rng::with_seed(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            }
+            None => fastrand::Rng::new(),
         })
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
     /// A number in `[0, 1)`.
     fn next_unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.f64()
     }
 }
 
@@ -157,13 +202,6 @@ fn ceil_millis(delay: Duration) -> Duration {
             Duration::from_millis(u64::try_from(up.as_millis()).unwrap_or(u64::MAX))
         }),
     }
-}
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]
@@ -189,14 +227,14 @@ mod tests {
         let mut other = Jitter::new(backoff.seed, 4);
         let mut differs = false;
         for attempt in 1..50 {
-            let delay = backoff.delay(attempt, &mut a);
+            let delay = backoff.jittered(attempt, &mut a);
             let (low, high) = backoff.bounds(attempt);
             assert!(
                 low <= delay && delay <= high,
                 "{delay:?} not in {low:?}..={high:?}"
             );
-            assert_eq!(delay, backoff.delay(attempt, &mut b));
-            differs |= delay != backoff.delay(attempt, &mut other);
+            assert_eq!(delay, backoff.jittered(attempt, &mut b));
+            differs |= delay != backoff.jittered(attempt, &mut other);
         }
         assert!(differs, "two streams of one seed gave the same delays");
     }
@@ -206,7 +244,7 @@ mod tests {
         let backoff =
             Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).with_jitter(f64::NAN);
         let mut rng = Jitter::new(None, 0);
-        assert_eq!(backoff.delay(2, &mut rng), Duration::from_millis(200));
+        assert_eq!(backoff.jittered(2, &mut rng), Duration::from_millis(200));
         assert_eq!(
             backoff.bounds(2),
             (Duration::from_millis(200), Duration::from_millis(200))

@@ -4,12 +4,18 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::Signal;
+
 /// One failure of a worker: the error it returned, or its panic.
 ///
 /// Cheap to clone: the error is shared, so `E` need not be `Clone`.
+///
+/// It carries the signals of its error (none for a panic).
+#[derive(Signal)]
+#[signal(crate = "crate")]
 pub enum Failure<E> {
     /// The worker returned this error.
-    Error(Arc<E>),
+    Error(#[signal(forward)] Arc<E>),
     /// The worker panicked with this message (`"Box<dyn Any>"` when the
     /// payload was not a string).
     Panic(Arc<str>),
@@ -61,6 +67,34 @@ impl<E: fmt::Debug> fmt::Debug for Failure<E> {
 /// Every variant keeps the last failure, so stopping never loses the error
 /// that caused it. `Display` describes the stop; the worker's error is the
 /// [`source`](std::error::Error::source) (when `E: Error`).
+///
+/// It implements [`Signal`] by forwarding the last failure's error, so a
+/// worker that supervises workers of its own (or returns their errors)
+/// passes their signals on:
+///
+/// ```
+/// # use signal_core::runtime::{Policy, Reaction, Supervisor};
+/// use signal_core::{Signal, kind};
+///
+/// kind! { pub BadCredentials; }
+///
+/// #[derive(Debug, Signal)]
+/// enum LoginError {
+///     #[signal(leaf = "BadCredentials")]
+///     Rejected,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let supervisor = Supervisor::new();
+/// let policy = Policy::new().otherwise(Reaction::Stop);
+/// let worker = supervisor.spawn("login", policy, async |_ctx| Err::<(), _>(LoginError::Rejected));
+/// let error = worker.join().await.unwrap_err();
+/// assert!(error.has::<BadCredentials>());
+/// # supervisor.shutdown().await;
+/// # }
+/// ```
+#[derive(Signal)]
+#[signal(crate = "crate")]
 pub enum SupervisorError<E> {
     /// The worker's error has the reaction [`Stop`](super::Reaction::Stop).
     Stopped {
@@ -69,6 +103,7 @@ pub enum SupervisorError<E> {
         /// The failure's number since the worker was last healthy.
         attempt: u32,
         /// The error.
+        #[signal(forward)]
         error: Arc<E>,
     },
     /// The worker panicked, and panics have the reaction
@@ -91,6 +126,19 @@ pub enum SupervisorError<E> {
         /// The window.
         within: Duration,
         /// The failure that went over the limit.
+        #[signal(forward)]
+        last: Failure<E>,
+    },
+    /// The worker failed on its last allowed attempt: the rule that picked
+    /// its error has a [maximum number of
+    /// attempts](super::Rule::max_attempts).
+    Exhausted {
+        /// The worker's name.
+        worker: Arc<str>,
+        /// Attempts made since the worker was last healthy.
+        attempts: u32,
+        /// The failure of the last attempt.
+        #[signal(forward)]
         last: Failure<E>,
     },
     /// The supervisor shut down (or the worker was aborted) before the worker
@@ -99,6 +147,7 @@ pub enum SupervisorError<E> {
         /// The worker's name.
         worker: Arc<str>,
         /// The worker's last failure, if it was failing.
+        #[signal(forward)]
         last: Option<Failure<E>>,
     },
 }
@@ -110,6 +159,7 @@ impl<E> SupervisorError<E> {
             SupervisorError::Stopped { worker, .. }
             | SupervisorError::Panicked { worker, .. }
             | SupervisorError::IntensityExceeded { worker, .. }
+            | SupervisorError::Exhausted { worker, .. }
             | SupervisorError::Shutdown { worker, .. } => worker,
         }
     }
@@ -119,7 +169,8 @@ impl<E> SupervisorError<E> {
         match self {
             SupervisorError::Stopped { error, .. } => Some(Failure::Error(Arc::clone(error))),
             SupervisorError::Panicked { message, .. } => Some(Failure::Panic(Arc::clone(message))),
-            SupervisorError::IntensityExceeded { last, .. } => Some(last.clone()),
+            SupervisorError::IntensityExceeded { last, .. }
+            | SupervisorError::Exhausted { last, .. } => Some(last.clone()),
             SupervisorError::Shutdown { last, .. } => last.clone(),
         }
     }
@@ -128,7 +179,8 @@ impl<E> SupervisorError<E> {
     pub fn last_error(&self) -> Option<&E> {
         match self {
             SupervisorError::Stopped { error, .. } => Some(error),
-            SupervisorError::IntensityExceeded { last, .. } => last.error(),
+            SupervisorError::IntensityExceeded { last, .. }
+            | SupervisorError::Exhausted { last, .. } => last.error(),
             SupervisorError::Shutdown { last, .. } => last.as_ref().and_then(Failure::error),
             SupervisorError::Panicked { .. } => None,
         }
@@ -170,6 +222,15 @@ impl<E> Clone for SupervisorError<E> {
                 worker: Arc::clone(worker),
                 restarts: *restarts,
                 within: *within,
+                last: last.clone(),
+            },
+            SupervisorError::Exhausted {
+                worker,
+                attempts,
+                last,
+            } => SupervisorError::Exhausted {
+                worker: Arc::clone(worker),
+                attempts: *attempts,
                 last: last.clone(),
             },
             SupervisorError::Shutdown { worker, last } => SupervisorError::Shutdown {
@@ -215,6 +276,16 @@ impl<E: fmt::Debug> fmt::Debug for SupervisorError<E> {
                 .field("within", within)
                 .field("last", last)
                 .finish(),
+            SupervisorError::Exhausted {
+                worker,
+                attempts,
+                last,
+            } => f
+                .debug_struct("Exhausted")
+                .field("worker", worker)
+                .field("attempts", attempts)
+                .field("last", last)
+                .finish(),
             SupervisorError::Shutdown { worker, last } => f
                 .debug_struct("Shutdown")
                 .field("worker", worker)
@@ -250,6 +321,12 @@ impl<E> fmt::Display for SupervisorError<E> {
                 f,
                 "worker `{worker}` restarted {restarts} times within {within:?}, \
                  more than its restart intensity allows"
+            ),
+            SupervisorError::Exhausted {
+                worker, attempts, ..
+            } => write!(
+                f,
+                "worker `{worker}` failed {attempts} times, all the attempts its error's rule allows"
             ),
             SupervisorError::Shutdown { worker, .. } => {
                 write!(f, "worker `{worker}` was shut down")

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::policy::ReactionKind;
+use super::policy::ReactionName;
 use crate::{KindId, Trace};
 
 /// Emits a `tracing` event at a level chosen at run time (the macros want a
@@ -42,6 +42,9 @@ pub(crate) struct Report<'a> {
     pub(crate) trace: Option<&'a Trace>,
     /// The error's type name, or `"panic"`.
     pub(crate) error_type: &'a str,
+    /// The message of the event that reports the maximum number of attempts
+    /// reached.
+    pub(crate) exhausted_message: &'static str,
 }
 
 impl Report<'_> {
@@ -49,7 +52,7 @@ impl Report<'_> {
     pub(crate) fn reaction(
         &self,
         level: Level,
-        reaction: ReactionKind,
+        reaction: ReactionName,
         delay: Duration,
         message: &str,
     ) {
@@ -66,11 +69,26 @@ impl Report<'_> {
         );
     }
 
+    /// The rule's maximum number of attempts is reached: at the rule's level.
+    pub(crate) fn exhausted(&self, level: Level) {
+        event_at!(
+            level,
+            worker = self.worker,
+            reaction = ReactionName::Stop.as_str(),
+            attempt = self.attempt,
+            kind = self.kind.map(KindId::name),
+            trace = self.trace.map(tracing::field::display),
+            error_type = self.error_type,
+            "{}",
+            self.exhausted_message
+        );
+    }
+
     /// Too many restarts: always ERROR.
     pub(crate) fn intensity_exceeded(&self, restarts: usize, within: Duration) {
         tracing::error!(
             worker = self.worker,
-            reaction = ReactionKind::Stop.as_str(),
+            reaction = ReactionName::Stop.as_str(),
             attempt = self.attempt,
             restarts,
             within_ms = millis(within),
@@ -85,7 +103,7 @@ impl Report<'_> {
     pub(crate) fn rebuild_failed(&self, resource: &str, delay: Duration) {
         tracing::error!(
             worker = self.worker,
-            reaction = ReactionKind::Rebuild.as_str(),
+            reaction = ReactionName::Rebuild.as_str(),
             attempt = self.attempt,
             delay_ms = millis(delay),
             resource,

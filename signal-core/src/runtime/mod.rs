@@ -5,12 +5,17 @@
 //! do by the [kinds](crate::Kind) its error carries, through every wrapper
 //! the error type forwards:
 //!
-//! * **Reactions by kind.** A [`Policy`] maps kinds to a [`Reaction`], first
-//!   match wins, with a default for everything else:
-//!   [`Rebuild`](Reaction::Rebuild) a shared [`Resource`] then restart,
-//!   [`Retry`](Reaction::Retry) after a capped exponential [`Backoff`] with
-//!   jitter, or [`Stop`](Reaction::Stop) and surface a typed
-//!   [`SupervisorError`] that keeps the last error.
+//! * **Reactions by kind.** A [`Policy`] maps kinds to [`Rule`]s, first
+//!   match wins, with a default for everything else. A rule's [`Reaction`]
+//!   is to [`Rebuild`](Reaction::Rebuild) a shared [`Resource`] then
+//!   restart, [`Retry`](Reaction::Retry) after a capped exponential
+//!   [`Backoff`] with jitter (the rule's own, or the policy's; lengthened
+//!   to the error's [Retry-After](RetryAfter) when the policy honours it),
+//!   or [`Stop`](Reaction::Stop) and surface a typed [`SupervisorError`]
+//!   that keeps the last error; a rule may also cap the number of attempts.
+//! * **Workers and single calls.** The same policy supervises long-running
+//!   workers ([`Supervisor::spawn`]) and retries one call
+//!   ([`Policy::retry`]), with the same events.
 //! * **Single-flight rebuilds.** When many workers report the same dropped
 //!   [`Resource`] (the same generation), it is rebuilt once and every one of
 //!   them resumes with the new value; a failing rebuild backs off.
@@ -19,7 +24,7 @@
 //!   [`SupervisorError::IntensityExceeded`] and an ERROR event, whatever its
 //!   error was classified as; the backoff starts over once a run has stayed
 //!   healthy for [`Policy::healthy_after`], or has made progress
-//!   ([`Ctx::mark_healthy`]).
+//!   ([`RunContext::mark_healthy`]).
 //! * **Logging.** Each reaction is a `tracing` event at the level its rule
 //!   names (a [`Retry`](Reaction::Retry) at WARN, the others at ERROR, unless
 //!   configured), with the fields `worker`, `reaction`, `attempt`,
@@ -30,7 +35,7 @@
 //!   traces name types, variants and fields only, and no error's `Display`
 //!   reaches an event.
 //! * **Deadlines, not polling.** A worker sleeps to its exact next deadline
-//!   with [`Ctx::sleep_until`] and can be woken early with
+//!   with [`RunContext::sleep_until`] and can be woken early with
 //!   [`WorkerHandle::nudge`] (capacity 1, lossy: nudges sent while it is busy
 //!   collapse into one, and none is lost). An idle worker costs no wakeups,
 //!   however long it sleeps.
@@ -39,9 +44,28 @@
 //!   once, after resetting its whole [`RetryState`] through one function.
 //! * **Panics and shutdown.** A panic in a worker is caught and handled as a
 //!   failure with its own reaction ([`Policy::on_panic`]).
-//!   [`Supervisor::shutdown`] cancels every worker at its next `.await` and
-//!   waits until all of them are gone; a rebuild in progress is abandoned
-//!   whole, never half-published.
+//!   [`Supervisor::shutdown_within`] tells every worker
+//!   ([`RunContext::cancelled`]), lets them finish within a grace period,
+//!   then cancels the rest at their next `.await`; a rebuild in progress is
+//!   abandoned whole, never half-published. [`WorkerHandle::join`] returns a
+//!   stopped worker's typed error at once.
+//! * **State and history.** A [`State`] survives a worker's restarts
+//!   ([`Supervisor::spawn_with_state`]); its [`WorkerStatus`] keeps the
+//!   outcomes of its last runs.
+//! * **Observability.** Each run runs in a `worker` span (fields `worker`,
+//!   `run`, `generation`); with the feature `metrics`, the `metrics` facade
+//!   gets `signal_runtime_restarts_total` (by worker, reaction and kind),
+//!   `signal_runtime_stops_total` (by reason), `signal_runtime_backoff_seconds`
+//!   (time spent backing off), `signal_runtime_call_retries_total` and
+//!   `signal_runtime_rebuilds_total` (by outcome). [`SupervisorError`] and
+//!   [`RebuildError`] implement [`Signal`](crate::Signal), so a supervisor
+//!   nested in a worker passes its workers' signals on.
+//!
+//! The names, one per concept: a [`Policy`] holds [`Rule`]s; a rule's
+//! [`Reaction`] is what is done, named by a [`ReactionName`] in logs and
+//! history; [`Policy::rule_for`] gives the [`RuleMatch`] for an error; a run
+//! gets a [`RunContext`]; a [`WorkerHandle`] shows a [`WorkerStatus`] whose
+//! [`Phase`] is `Done` once the worker will never run again.
 //!
 //! # Example
 //!
@@ -117,23 +141,38 @@
 //! ```
 
 mod backoff;
+mod call;
+mod cancel;
 mod deadline;
 mod error;
 mod intensity;
 mod log;
+mod metrics;
 mod policy;
 mod resource;
 mod retry;
+mod retry_after;
+mod state;
 mod supervisor;
+#[cfg(feature = "backon")]
+mod with_backon;
+#[cfg(feature = "tower")]
+mod with_tower;
 
-pub use backoff::Backoff;
+pub use backoff::{Backoff, Delays};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
 pub use intensity::Intensity;
-pub use policy::{Decision, Policy, Reaction, ReactionKind, ResourceRef, Response};
+pub use policy::{Policy, Reaction, ReactionName, ResourceRef, Rule, RuleMatch};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry::{RetryState, StopReason};
-pub use supervisor::{Ctx, Nudger, Phase, Status, Supervisor, WorkerHandle};
+pub use retry_after::RetryAfter;
+pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
+pub use supervisor::{
+    Nudger, Phase, RunContext, ShutdownReport, Supervisor, WorkerHandle, WorkerStatus,
+};
+#[cfg(feature = "tower")]
+pub use with_tower::TowerPolicy;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, Jitter};
 use super::intensity::Intensity;
 use super::resource::{Rebuildable, Resource};
+use super::retry_after::{RetryAfter, RetryAfterHooks};
 use crate::{Kind, KindId, Signal};
 
 /// What a supervisor does when its worker fails.
@@ -27,7 +28,7 @@ pub enum Reaction {
 
 /// The name of a [`Reaction`], for logs and [`RetryState`](super::RetryState).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReactionKind {
+pub enum ReactionName {
     /// [`Reaction::Retry`].
     Retry,
     /// [`Reaction::Rebuild`].
@@ -36,18 +37,18 @@ pub enum ReactionKind {
     Stop,
 }
 
-impl ReactionKind {
+impl ReactionName {
     /// `"retry"`, `"rebuild"` or `"stop"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ReactionKind::Retry => "retry",
-            ReactionKind::Rebuild => "rebuild",
-            ReactionKind::Stop => "stop",
+            ReactionName::Retry => "retry",
+            ReactionName::Rebuild => "rebuild",
+            ReactionName::Stop => "stop",
         }
     }
 }
 
-impl fmt::Display for ReactionKind {
+impl fmt::Display for ReactionName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -60,15 +61,15 @@ impl Reaction {
     }
 
     /// This reaction's name.
-    pub fn kind(&self) -> ReactionKind {
+    pub fn kind(&self) -> ReactionName {
         match self {
-            Reaction::Retry => ReactionKind::Retry,
-            Reaction::Rebuild(_) => ReactionKind::Rebuild,
-            Reaction::Stop => ReactionKind::Stop,
+            Reaction::Retry => ReactionName::Retry,
+            Reaction::Rebuild(_) => ReactionName::Rebuild,
+            Reaction::Stop => ReactionName::Stop,
         }
     }
 
-    /// The level a [`Response`] made from this reaction logs at: WARN for
+    /// The level a [`Rule`] made from this reaction logs at: WARN for
     /// [`Retry`](Reaction::Retry) (the error was classified as worth retrying,
     /// typically a transient network blip), ERROR otherwise.
     pub fn default_level(&self) -> Level {
@@ -79,11 +80,25 @@ impl Reaction {
     }
 
     /// This reaction, logged at `level`.
-    pub fn at(self, level: Level) -> Response {
-        Response {
+    pub fn at(self, level: Level) -> Rule {
+        Rule {
             reaction: self,
             level,
+            backoff: None,
+            max_attempts: None,
         }
+    }
+
+    /// This reaction at its default level, with its own backoff: see
+    /// [`Rule::backoff`].
+    pub fn backoff(self, backoff: Backoff) -> Rule {
+        Rule::from(self).backoff(backoff)
+    }
+
+    /// This reaction at its default level, giving up after `attempts`: see
+    /// [`Rule::max_attempts`].
+    pub fn max_attempts(self, attempts: u32) -> Rule {
+        Rule::from(self).max_attempts(attempts)
     }
 }
 
@@ -112,16 +127,79 @@ impl fmt::Debug for ResourceRef {
     }
 }
 
-/// A reaction and the level its events are logged at.
+/// One rule of a [`Policy`]: a [`Reaction`], the level its events are
+/// logged at, and its limits (its own backoff, its maximum number of
+/// attempts). A bare `Reaction` converts into a rule with the defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use signal_core::kind;
+/// use signal_core::runtime::{Backoff, Policy, Reaction};
+///
+/// kind! {
+///     pub DatabaseBusy;
+///     pub TransientNetwork;
+/// }
+///
+/// let policy = Policy::new()
+///     // Busy databases clear fast: short delays, five attempts at most.
+///     .on::<DatabaseBusy>(
+///         Reaction::Retry
+///             .backoff(Backoff::new(Duration::from_millis(5), Duration::from_millis(100)))
+///             .max_attempts(5),
+///     )
+///     // The network gets the policy's backoff, and as many attempts as the
+///     // restart intensity allows.
+///     .on::<TransientNetwork>(Reaction::Retry);
+/// # let _ = policy;
+/// ```
 #[derive(Clone, Debug)]
-pub struct Response {
+pub struct Rule {
     /// What to do.
     pub reaction: Reaction,
     /// The level of the event that reports it.
     pub level: Level,
+    /// The backoff of this rule; `None` takes the policy's.
+    pub backoff: Option<Backoff>,
+    /// How many attempts (runs of a worker since it was last healthy, or
+    /// calls of a [per-call retry](Policy::retry)) may be made in all before
+    /// an error this rule picks gives up instead of retrying; `None` leaves
+    /// the limit to the restart intensity.
+    pub max_attempts: Option<u32>,
 }
 
-impl From<Reaction> for Response {
+impl Rule {
+    /// Sets this rule's backoff, used instead of the policy's for the
+    /// failures it picks (and for failed rebuilds it asks for).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = Some(backoff);
+        self
+    }
+
+    /// Gives up after `attempts` attempts in all: the failure of attempt
+    /// number `attempts` that this rule picks stops a worker (with
+    /// [`SupervisorError::Exhausted`](super::SupervisorError::Exhausted)) or
+    /// ends a per-call retry with the error. `0` and `1` both mean a single
+    /// attempt.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Sets the level of this rule's events.
+    pub fn at(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Whether the failure of attempt number `attempt` (counted from 1)
+    /// exhausts this rule.
+    pub(crate) fn exhausted(&self, attempt: u32) -> bool {
+        self.max_attempts.is_some_and(|max| attempt >= max)
+    }
+}
+
+impl From<Reaction> for Rule {
     /// The reaction at its [default level](Reaction::default_level).
     fn from(reaction: Reaction) -> Self {
         let level = reaction.default_level();
@@ -134,9 +212,9 @@ impl From<Reaction> for Response {
 ///
 /// Rules are tried in the order they were added, and the first kind the error
 /// carries (checked with [`Signal::has_kind`], so through every wrapper the
-/// error type forwards) picks the response; an error that carries none of them
-/// gets the [`otherwise`](Self::otherwise) response. Panics get their own
-/// response.
+/// error type forwards) picks the rule; an error that carries none of them
+/// gets the [`otherwise`](Self::otherwise) rule. Panics get their own
+/// rule.
 ///
 /// A policy holds no per-worker state: share one `Arc<Policy>` between many
 /// workers.
@@ -161,12 +239,13 @@ impl From<Reaction> for Response {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Policy {
-    rules: Vec<(KindId, Response)>,
-    otherwise: Response,
-    on_panic: Response,
+    rules: Vec<(KindId, Rule)>,
+    otherwise: Rule,
+    on_panic: Rule,
     pub(crate) backoff: Backoff,
     pub(crate) intensity: Intensity,
     pub(crate) healthy_after: Duration,
+    retry_after: RetryAfterHooks,
 }
 
 impl Default for Policy {
@@ -175,13 +254,13 @@ impl Default for Policy {
     }
 }
 
-/// The response a [`Policy`] picked for one failure.
+/// The rule a [`Policy`] picked for one failure.
 #[derive(Clone, Copy, Debug)]
-pub struct Decision<'p> {
+pub struct RuleMatch<'p> {
     /// The kind whose rule matched; `None` for the default and for panics.
     pub kind: Option<KindId>,
-    /// The response to apply.
-    pub response: &'p Response,
+    /// The rule to apply.
+    pub rule: &'p Rule,
 }
 
 impl Policy {
@@ -196,33 +275,77 @@ impl Policy {
             backoff: Backoff::default(),
             intensity: Intensity::default(),
             healthy_after: Duration::from_secs(60),
+            retry_after: RetryAfterHooks::default(),
         }
     }
 
-    /// Reacts with `response` to errors that carry `K`.
-    pub fn on<K: Kind>(self, response: impl Into<Response>) -> Self {
-        self.on_kind(K::ID, response)
+    /// Reacts with `rule` to errors that carry `K`.
+    pub fn on<K: Kind>(self, rule: impl Into<Rule>) -> Self {
+        self.on_kind(K::ID, rule)
     }
 
-    /// Reacts with `response` to errors that carry `kind`.
-    pub fn on_kind(mut self, kind: KindId, response: impl Into<Response>) -> Self {
-        self.rules.push((kind, response.into()));
+    /// Reacts with `rule` to errors that carry `kind`.
+    pub fn on_kind(mut self, kind: KindId, rule: impl Into<Rule>) -> Self {
+        self.rules.push((kind, rule.into()));
         self
     }
 
-    /// Reacts with `response` to errors that match no rule.
-    pub fn otherwise(mut self, response: impl Into<Response>) -> Self {
-        self.otherwise = response.into();
+    /// Reacts with `rule` to errors that match no rule.
+    pub fn otherwise(mut self, rule: impl Into<Rule>) -> Self {
+        self.otherwise = rule.into();
         self
     }
 
-    /// Reacts with `response` to a panic of the worker.
-    pub fn on_panic(mut self, response: impl Into<Response>) -> Self {
-        self.on_panic = response.into();
+    /// Reacts with `rule` to a panic of the worker.
+    pub fn on_panic(mut self, rule: impl Into<Rule>) -> Self {
+        self.on_panic = rule.into();
         self
     }
 
-    /// Sets the backoff of [`Reaction::Retry`] and of failed rebuilds.
+    /// Honours the [Retry-After](RetryAfter) that errors of type `E` carry:
+    /// the wait before the next attempt is then the longer of the backoff's
+    /// delay and the error's, but no longer than the backoff's
+    /// [`max`](Backoff::max), so an error cannot hold a worker back further
+    /// than its policy allows. Only the error type itself is asked: a
+    /// wrapper forwards it by implementing [`RetryAfter`] too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use signal_core::runtime::{Policy, RetryAfter};
+    ///
+    /// #[derive(Debug, signal_core::Signal)]
+    /// enum ApiError {
+    ///     TooManyRequests { retry_after: Option<Duration> },
+    /// }
+    ///
+    /// impl RetryAfter for ApiError {
+    ///     fn retry_after(&self) -> Option<Duration> {
+    ///         match self {
+    ///             ApiError::TooManyRequests { retry_after } => *retry_after,
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let policy = Policy::new().honour_retry_after::<ApiError>();
+    /// # let _ = policy;
+    /// ```
+    pub fn honour_retry_after<E: RetryAfter + 'static>(self) -> Self {
+        self.retry_after_with(E::retry_after)
+    }
+
+    /// Like [`honour_retry_after`](Self::honour_retry_after), with `read`
+    /// telling what an error of type `E` says: for types that cannot
+    /// implement [`RetryAfter`] (a foreign crate's).
+    pub fn retry_after_with<E: 'static>(
+        mut self,
+        read: impl Fn(&E) -> Option<Duration> + Send + Sync + 'static,
+    ) -> Self {
+        self.retry_after.add(read);
+        self
+    }
+
+    /// Sets the backoff of [`Reaction::Retry`] and of failed rebuilds, for
+    /// the rules that have none of their own.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -236,45 +359,69 @@ impl Policy {
 
     /// A worker whose run lasted at least `after` before failing starts its
     /// backoff over from the first delay (so does a run that called
-    /// [`Ctx::mark_healthy`](super::Ctx::mark_healthy)).
+    /// [`RunContext::mark_healthy`](super::RunContext::mark_healthy)).
     pub fn healthy_after(mut self, after: Duration) -> Self {
         self.healthy_after = after;
         self
     }
 
-    /// The response to `error`: the first rule whose kind it carries, or the
+    /// The rule for `error`: the first rule whose kind it carries, or the
     /// default.
-    pub fn decide<E: Signal + ?Sized>(&self, error: &E) -> Decision<'_> {
+    pub fn rule_for<E: Signal + ?Sized>(&self, error: &E) -> RuleMatch<'_> {
         self.rules
             .iter()
             .find(|(kind, _)| error.has_kind(*kind))
             .map_or(
-                Decision {
+                RuleMatch {
                     kind: None,
-                    response: &self.otherwise,
+                    rule: &self.otherwise,
                 },
-                |(kind, response)| Decision {
+                |(kind, rule)| RuleMatch {
                     kind: Some(*kind),
-                    response,
+                    rule,
                 },
             )
     }
 
-    /// The response to a panic.
-    pub fn decide_panic(&self) -> Decision<'_> {
-        Decision {
+    /// The rule for a panic.
+    pub fn rule_for_panic(&self) -> RuleMatch<'_> {
+        RuleMatch {
             kind: None,
-            response: &self.on_panic,
+            rule: &self.on_panic,
         }
+    }
+
+    /// The wait before the attempt after failure number `attempt` that
+    /// `rule` picked: its backoff's (or the policy's) jittered delay,
+    /// lengthened to what the error's Retry-After says, up to the backoff's
+    /// maximum.
+    pub(crate) fn delay_after<E: 'static>(
+        &self,
+        rule: &Rule,
+        attempt: u32,
+        error: Option<&E>,
+        jitter: &mut Jitter,
+    ) -> Duration {
+        let backoff = rule.backoff.as_ref().unwrap_or(&self.backoff);
+        let delay = backoff.jittered(attempt, jitter);
+        match error.and_then(|error| self.retry_after.read(error)) {
+            Some(asked) => delay.max(asked.min(backoff.max)),
+            None => delay,
+        }
+    }
+
+    /// The seed of the policy's jitter.
+    pub(crate) fn seed(&self) -> Option<u64> {
+        self.backoff.seed
     }
 
     /// The resources the rules may rebuild.
     pub(crate) fn resources(&self) -> impl Iterator<Item = &ResourceRef> {
         self.rules
             .iter()
-            .map(|(_, response)| response)
+            .map(|(_, rule)| rule)
             .chain([&self.otherwise, &self.on_panic])
-            .filter_map(|response| match &response.reaction {
+            .filter_map(|rule| match &rule.reaction {
                 Reaction::Rebuild(resource) => Some(resource),
                 _ => None,
             })

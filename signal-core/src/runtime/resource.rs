@@ -102,10 +102,18 @@ impl<T: fmt::Debug> fmt::Debug for Lease<T> {
 }
 
 /// A rebuild of a [`Resource`] failed.
-#[derive(Clone)]
+///
+/// It implements [`Signal`](crate::Signal) through its source: the rebuild's
+/// error is type-erased, and its `source()` chain is walked for a
+/// `std::io::Error` (a refused or timed-out connection carries
+/// [`TransientNetwork`](crate::net::TransientNetwork)), as
+/// `#[signal(chain(std::io::Error))]` does.
+#[derive(Clone, crate::Signal)]
+#[signal(crate = "crate")]
 pub struct RebuildError {
     resource: Arc<str>,
     attempt: u64,
+    #[signal(chain(std::io::Error))]
     source: Arc<dyn std::error::Error + Send + Sync>,
 }
 
@@ -227,14 +235,18 @@ impl<T: Send + Sync + 'static> ResourceBuilder<T> {
     }
 
     /// A resource holding `initial` (generation 0), rebuilt by `rebuild`.
+    ///
+    /// `rebuild` is cloned for each attempt: an async closure
+    /// (`async move || { ... }`, which may borrow what it captures), a
+    /// closure returning a future, or a function.
     pub fn build<F, Fut, Er>(self, initial: T, rebuild: F) -> Resource<T>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {
         let rebuild: RebuildFn<T> = Box::new(move || {
-            let fut = rebuild();
+            let fut = (rebuild.clone())();
             Box::pin(async move { fut.await.map_err(Into::into) })
         });
         let jitter = Jitter::new(self.backoff.seed, u64::MAX);
@@ -266,11 +278,11 @@ impl<T: Send + Sync + 'static> ResourceBuilder<T> {
     /// A resource whose first value (generation 0) comes from `rebuild`.
     pub async fn connect<F, Fut, Er>(self, rebuild: F) -> Result<Resource<T>, RebuildError>
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {
-        match rebuild().await {
+        match (rebuild.clone())().await {
             Ok(initial) => Ok(self.build(initial, rebuild)),
             Err(error) => Err(RebuildError {
                 resource: self.name,
@@ -286,7 +298,7 @@ impl<T: Send + Sync + 'static> Resource<T> {
     /// with the default backoff between failed rebuilds.
     pub fn new<F, Fut, Er>(name: impl Into<Arc<str>>, initial: T, rebuild: F) -> Self
     where
-        F: Fn() -> Fut + Send + Sync + 'static,
+        F: FnOnce() -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Result<T, Er>> + Send + 'static,
         Er: Into<BoxError> + 'static,
     {
@@ -417,6 +429,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
                 gate.not_before = None;
                 gate.last_error = None;
                 self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                super::metrics::rebuild(&self.name, true);
                 tracing::info!(
                     resource = %self.name,
                     generation = lease.generation,
@@ -428,7 +441,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
             Err(source) => {
                 gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
                 let attempts = gate.consecutive_failures;
-                let delay = self.backoff.delay(attempts, &mut gate.jitter);
+                let delay = self.backoff.jittered(attempts, &mut gate.jitter);
                 gate.not_before = Some(Instant::now() + delay);
                 let error = RebuildError {
                     resource: Arc::clone(&self.name),
@@ -437,6 +450,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
                 };
                 gate.last_error = Some(error.clone());
                 self.failures.fetch_add(1, Ordering::Relaxed);
+                super::metrics::rebuild(&self.name, false);
                 tracing::error!(
                     resource = %self.name,
                     attempt,

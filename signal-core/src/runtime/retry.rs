@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::policy::ReactionKind;
+use super::policy::ReactionName;
 
 /// Everything a worker remembers about its failures.
 ///
@@ -27,7 +27,7 @@ pub struct RetryState {
     /// The delay the backoff last chose, jitter included.
     pub last_delay: Option<Duration>,
     /// The reaction last applied.
-    pub last_reaction: Option<ReactionKind>,
+    pub last_reaction: Option<ReactionName>,
     /// Why the worker is stopped, while it is.
     pub stopped: Option<StopReason>,
 }
@@ -40,6 +40,9 @@ pub enum StopReason {
     /// It restarted more often than its [`Intensity`](super::Intensity)
     /// allows.
     IntensityExceeded,
+    /// Its error's rule allows no more attempts
+    /// ([`Rule::max_attempts`](super::Rule::max_attempts)).
+    Exhausted,
 }
 
 impl RetryState {
@@ -72,7 +75,7 @@ mod tests {
             restarts: VecDeque::from([Instant::now()]),
             backoff_until: Some(Instant::now()),
             last_delay: Some(Duration::from_secs(1)),
-            last_reaction: Some(ReactionKind::Retry),
+            last_reaction: Some(ReactionName::Retry),
             stopped: Some(StopReason::IntensityExceeded),
         }
     }

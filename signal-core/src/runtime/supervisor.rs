@@ -1,27 +1,33 @@
 //! The supervisor: runs workers, reacts to their failures, shuts them down.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
+use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
 use super::log::{self, Report};
-use super::policy::{Policy, Reaction, ReactionKind, ResourceRef};
+use super::metrics;
+use super::policy::{Policy, Reaction, ReactionName, ResourceRef};
 use super::resource::{Lease, Resource};
 use super::retry::{RetryState, StopReason};
-use crate::Signal;
+use super::state::{RECENT_RUNS, RunOutcome, RunRecord, State};
+use crate::{KindId, Signal};
 
 /// Runs supervised workers and shuts them all down.
 ///
@@ -38,21 +44,46 @@ struct SupervisorInner {
     tasks: Mutex<Tasks>,
     drained: Notify,
     spawned: AtomicU64,
+    cancel: Arc<Cancel>,
 }
 
 struct Tasks {
-    /// `None` once shutdown has begun.
-    set: Option<JoinSet<()>>,
-    drained: bool,
+    /// The workers that may still be running; `None` once shutdown has
+    /// begun.
+    set: Option<Vec<Arc<dyn CoreRef>>>,
+    /// Set once shutdown has finished.
+    report: Option<ShutdownReport>,
 }
 
 impl Default for Tasks {
     fn default() -> Self {
         Tasks {
-            set: Some(JoinSet::new()),
-            drained: false,
+            set: Some(Vec::new()),
+            report: None,
         }
     }
+}
+
+impl Drop for SupervisorInner {
+    /// The last handle to the supervisor is gone: abort every worker.
+    fn drop(&mut self) {
+        let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
+        for worker in tasks.set.iter().flatten() {
+            worker.abort();
+        }
+    }
+}
+
+/// How a shutdown went: how many workers ended by themselves within the
+/// grace period, and how many were cut off at its end.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ShutdownReport {
+    /// Workers running when shutdown began that ended before the grace
+    /// period was over.
+    pub finished: usize,
+    /// Workers still running when it was over: cancelled at their next
+    /// `.await`.
+    pub aborted: usize,
 }
 
 impl fmt::Debug for Supervisor {
@@ -70,44 +101,102 @@ impl Supervisor {
         Supervisor::default()
     }
 
-    /// Starts a worker named `name`: `factory` is called for each run with a
-    /// fresh [`Ctx`], and its future is run to completion.
+    /// Starts a worker named `name`: each run calls a clone of `factory`
+    /// with a fresh [`RunContext`], and its future is run to completion.
     ///
     /// * `Ok(value)` ends the worker; [`WorkerHandle::join`] returns it.
     /// * `Err(error)` and panics are failures: `policy` picks the reaction by
-    ///   the kinds the error carries, and the worker is restarted by calling
-    ///   `factory` again (or stopped).
+    ///   the kinds the error carries, and the worker is restarted with a new
+    ///   clone of `factory` (or stopped).
+    ///
+    /// The factory is a recipe for a run, cloned for each one: an async
+    /// closure (`async move |ctx| { ... }`, which may borrow what it
+    /// captures), a closure returning a future, or a function. Since every run
+    /// starts from a fresh clone, what a run changes in the factory's captures
+    /// is not seen by the next run: keep what must outlive a run in a
+    /// [`State`], with [`spawn_with_state`](Self::spawn_with_state).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use signal_core::runtime::{Policy, Supervisor};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError {}
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let greeting = Arc::new(String::from("hello"));
+    /// let worker = supervisor.spawn("greeter", Policy::new(), async move |ctx| {
+    ///     Ok::<_, MyError>(format!("{greeting} from {}", ctx.name()))
+    /// });
+    /// assert_eq!(worker.join().await.unwrap(), "hello from greeter");
+    /// # }
+    /// ```
     ///
     /// Must be called from within a tokio runtime. After
     /// [`shutdown`](Self::shutdown), the worker is not started and its handle
     /// reports [`SupervisorError::Shutdown`].
     pub fn spawn<F, Fut, T, E>(
         &self,
-        name: impl Into<Arc<str>>,
+        name: impl Into<Box<str>>,
         policy: impl Into<Arc<Policy>>,
         factory: F,
     ) -> WorkerHandle<T, E>
     where
-        F: FnMut(Ctx) -> Fut + Send + 'static,
+        F: FnOnce(RunContext) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
     {
-        let shared = Arc::new(Shared::new(name.into()));
+        let shared = Arc::new(Shared::new(name.into(), Arc::clone(&self.inner.cancel)));
         let policy = policy.into();
-        let stream = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
-        let jitter = Jitter::new(policy.backoff.seed, stream);
-        let run = Run::new(Arc::clone(&shared));
+        self.inner.spawned.fetch_add(1, Ordering::Relaxed);
+        let run = Task::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
-        let abort = match tasks.set.as_mut() {
-            Some(set) => {
-                while set.try_join_next().is_some() {}
-                Some(set.spawn(supervise(run, policy, factory, jitter)))
+        if let Some(set) = tasks.set.as_mut() {
+            if set.len() == set.capacity() {
+                // Forget the workers that are gone before growing.
+                set.retain(|worker| !worker.is_exited());
             }
-            // Shut down: `run` is dropped unstarted and reports it.
-            None => None,
-        };
-        WorkerHandle { shared, abort }
+            let abort = tokio::spawn(supervise(run, policy, factory)).abort_handle();
+            lock(&shared.record).abort = Some(abort);
+            set.push(Arc::clone(&shared) as Arc<dyn CoreRef>);
+        }
+        // Else shut down: `run` is dropped unstarted and reports it.
+        WorkerHandle { shared }
+    }
+
+    /// Starts a worker whose runs all share `state`: what a run stores there
+    /// is what the next run starts from, after a failure, a panic or a
+    /// rebuild. Otherwise as [`spawn`](Self::spawn); `factory` gets the
+    /// state next to the [`RunContext`].
+    ///
+    /// ```
+    /// # use signal_core::runtime::{Policy, State, Supervisor};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError {}
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let seen = State::new(Vec::<u32>::new());
+    /// let worker = supervisor.spawn_with_state("collect", Policy::new(), seen.clone(), async |_ctx, seen| {
+    ///     seen.update(|seen| seen.push(7));
+    ///     Ok::<_, MyError>(seen.get_with(Vec::len))
+    /// });
+    /// assert_eq!(worker.join().await.unwrap(), 1);
+    /// assert_eq!(seen.get(), [7]);
+    /// # }
+    /// ```
+    pub fn spawn_with_state<S, F, Fut, T, E>(
+        &self,
+        name: impl Into<Box<str>>,
+        policy: impl Into<Arc<Policy>>,
+        state: State<S>,
+        factory: F,
+    ) -> WorkerHandle<T, E>
+    where
+        S: Send + 'static,
+        F: FnOnce(RunContext, State<S>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Signal + Send + Sync + 'static,
+    {
+        self.spawn(name, policy, move |ctx| factory(ctx, state))
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.
@@ -115,7 +204,8 @@ impl Supervisor {
         lock(&self.inner.tasks).set.is_none()
     }
 
-    /// Stops every worker and waits until all of them are gone.
+    /// Stops every worker at once and waits until all of them are gone:
+    /// [`shutdown_within`](Self::shutdown_within) with no grace period.
     ///
     /// Workers are cancelled at their next `.await` (their futures are
     /// dropped), so shutdown is as prompt as the workers' own polls: a worker
@@ -127,19 +217,60 @@ impl Supervisor {
     ///
     /// Calling it again, or from several places, waits for the same
     /// shutdown.
-    pub async fn shutdown(&self) {
+    pub async fn shutdown(&self) -> ShutdownReport {
+        self.shutdown_within(Duration::ZERO).await
+    }
+
+    /// Shuts down gracefully: tells every worker to stop, gives them `grace`
+    /// to finish what they are doing, then cancels the rest at their next
+    /// `.await`, and waits until all of them are gone.
+    ///
+    /// At once, [`RunContext::cancelled`] completes in every run,
+    /// [`RunContext::sleep_until`] returns [`Wake::Cancelled`](super::Wake::Cancelled),
+    /// and the workers that wait in the supervisor's hands (backing off,
+    /// stopped, waiting on a rebuild) end. A run that then returns ends its
+    /// worker, whatever it returns: it is not restarted. What is still
+    /// running when `grace` is over is cancelled as by
+    /// [`shutdown`](Self::shutdown), so a worker that ignores cancellation
+    /// delays shutdown by `grace` at most.
+    ///
+    /// A worker that does its work in transactions and checks
+    /// [`RunContext::cancelled`] between them commits the one it is in, or (if
+    /// `grace` runs out first, and its future is dropped mid-transaction)
+    /// leaves it to be rolled back, never half done.
+    ///
+    /// Calling it again, or from several places, waits for the same shutdown
+    /// and returns its report.
+    pub async fn shutdown_within(&self, grace: Duration) -> ShutdownReport {
         let set = { lock(&self.inner.tasks).set.take() };
         match set {
-            Some(mut set) => {
-                let _drained = Drained(&self.inner);
-                set.abort_all();
-                while set.join_next().await.is_some() {}
+            Some(workers) => {
+                let mut drained = Drained(&self.inner, workers, ShutdownReport::default());
+                let cancel = &self.inner.cancel;
+                cancel.cancel();
+                let running = cancel.live();
+                // Wakes the workers asleep to a deadline (see `sleep_until`).
+                for worker in &drained.1 {
+                    worker.core().nudge.notify_one();
+                }
+                let deadline = Instant::now() + grace;
+                let _ = tokio::time::timeout_at(deadline, cancel.all_gone()).await;
+                let aborted = cancel.live();
+                for worker in &drained.1 {
+                    worker.abort();
+                }
+                cancel.all_gone().await;
+                drained.2 = ShutdownReport {
+                    finished: running.saturating_sub(aborted),
+                    aborted,
+                };
+                drained.2
             }
             None => loop {
                 let mut drained = pin!(self.inner.drained.notified());
                 drained.as_mut().enable();
-                if lock(&self.inner.tasks).drained {
-                    return;
+                if let Some(report) = lock(&self.inner.tasks).report {
+                    return report;
                 }
                 drained.await;
             },
@@ -147,27 +278,38 @@ impl Supervisor {
     }
 }
 
-/// Marks the shutdown as finished, even if the future driving it is dropped
-/// (every worker has been aborted by then).
-struct Drained<'a>(&'a SupervisorInner);
+/// Marks the shutdown as finished with its report when dropped, even if the
+/// future driving it is dropped (every worker is aborted by then, since the
+/// `JoinSet` is dropped with it).
+struct Drained<'a>(&'a SupervisorInner, Vec<Arc<dyn CoreRef>>, ShutdownReport);
 
 impl Drop for Drained<'_> {
     fn drop(&mut self) {
-        lock(&self.0.tasks).drained = true;
+        for worker in &self.1 {
+            worker.abort();
+        }
+        lock(&self.0.tasks).report = Some(self.2);
         self.0.drained.notify_waiters();
     }
 }
 
-/// What one worker's task shares with its handles and its [`Ctx`].
+/// What one worker's task shares with its handles and its [`RunContext`].
 pub(crate) struct Core {
-    name: Arc<str>,
+    /// Boxed, not shared: errors, which are rare, copy it.
+    name: Box<str>,
     pub(crate) nudge: Notify,
-    recover: Notify,
+    /// A recovery was asked for and not yet acted on (capacity 1).
+    recover: AtomicBool,
+    /// Notified on every status change, and on a recovery request.
     changed: Notify,
     /// For each resource, the newest generation this run has seen.
     seen: Mutex<Vec<(usize, u64)>>,
-    /// This run called [`Ctx::mark_healthy`].
+    /// This run called [`RunContext::mark_healthy`].
     healthy: AtomicBool,
+    /// The current run's attempt number, for [`RunContext::attempt`].
+    attempt: AtomicU32,
+    /// The supervisor's shutdown signal.
+    pub(crate) cancel: Arc<Cancel>,
 }
 
 impl Core {
@@ -192,6 +334,25 @@ impl Core {
         }
     }
 
+    /// Asks for a recovery.
+    fn request_recovery(&self) {
+        self.recover.store(true, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits for a recovery request and takes it. Cancellation-safe: a
+    /// request is taken only when this returns.
+    async fn recovery_requested(&self) {
+        loop {
+            let mut changed = pin!(self.changed.notified());
+            changed.as_mut().enable();
+            if self.recover.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            changed.await;
+        }
+    }
+
     fn seen(&self, resource: &ResourceRef) -> u64 {
         let id = resource.0.id();
         lock(&self.seen)
@@ -203,44 +364,130 @@ impl Core {
 
 pub(crate) trait CoreRef: Send + Sync + 'static {
     fn core(&self) -> &Core;
+
+    /// Aborts the worker's task.
+    fn abort(&self);
+
+    /// Whether the worker has exited.
+    fn is_exited(&self) -> bool;
 }
 
 struct Shared<T, E> {
     core: Core,
-    status: Mutex<Status<E>>,
-    outcome: Mutex<Option<Result<T, SupervisorError<E>>>>,
+    record: Mutex<Record<T, E>>,
+}
+
+/// A worker's status as stored: compact while it has never failed nor
+/// finished (an idle worker pays for no history).
+struct Record<T, E> {
+    phase: Phase,
+    runs: u64,
+    /// Aborts the worker's task, once it is spawned.
+    abort: Option<AbortHandle>,
+    history: Option<Box<History<E>>>,
+    outcome: Option<Box<Result<T, SupervisorError<E>>>>,
+}
+
+/// What a worker's failures and past runs left behind.
+struct History<E> {
+    retry: RetryState,
+    failures: u64,
+    last_failure: Option<Failure<E>>,
+    /// The error it is stopped with, while it is; then the one it ended with.
+    error: Option<SupervisorError<E>>,
+    recent: VecDeque<RunRecord>,
+}
+
+impl<E> Default for History<E> {
+    fn default() -> Self {
+        History {
+            retry: RetryState::default(),
+            failures: 0,
+            last_failure: None,
+            error: None,
+            recent: VecDeque::new(),
+        }
+    }
+}
+
+impl<E> Clone for History<E> {
+    fn clone(&self) -> Self {
+        History {
+            retry: self.retry.clone(),
+            failures: self.failures,
+            last_failure: self.last_failure.clone(),
+            error: self.error.clone(),
+            recent: self.recent.clone(),
+        }
+    }
+}
+
+impl<E> History<E> {
+    /// Adds how a run ended, keeping the last [`RECENT_RUNS`].
+    fn record(&mut self, record: RunRecord) {
+        if self.recent.len() == RECENT_RUNS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(record);
+    }
+}
+
+impl<T, E> Record<T, E> {
+    fn history(&mut self) -> &mut History<E> {
+        self.history.get_or_insert_with(Box::default)
+    }
+
+    fn status(&self) -> WorkerStatus<E> {
+        let history = self.history.as_deref();
+        WorkerStatus {
+            phase: self.phase,
+            retry: history.map(|h| h.retry.clone()).unwrap_or_default(),
+            runs: self.runs,
+            failures: history.map_or(0, |h| h.failures),
+            last_failure: history.and_then(|h| h.last_failure.clone()),
+            error: history.and_then(|h| h.error.clone()),
+            recent: history.map(|h| h.recent.clone()).unwrap_or_default(),
+        }
+    }
 }
 
 impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
     fn core(&self) -> &Core {
         &self.core
     }
-}
 
-impl<T, E> Shared<T, E> {
-    fn new(name: Arc<str>) -> Self {
-        Shared {
-            core: Core {
-                name,
-                nudge: Notify::new(),
-                recover: Notify::new(),
-                changed: Notify::new(),
-                seen: Mutex::new(Vec::new()),
-                healthy: AtomicBool::new(false),
-            },
-            status: Mutex::new(Status::default()),
-            outcome: Mutex::new(None),
+    fn abort(&self) {
+        if let Some(abort) = &lock(&self.record).abort {
+            abort.abort();
         }
     }
 
-    fn finish(&self, result: Result<T, SupervisorError<E>>) {
-        {
-            let mut status = lock(&self.status);
-            status.phase = Phase::Exited;
-            status.error = result.as_ref().err().cloned();
-            *lock(&self.outcome) = Some(result);
+    fn is_exited(&self) -> bool {
+        lock(&self.record).phase == Phase::Done
+    }
+}
+
+impl<T, E> Shared<T, E> {
+    fn new(name: Box<str>, cancel: Arc<Cancel>) -> Self {
+        Shared {
+            core: Core {
+                name,
+                cancel,
+                nudge: Notify::new(),
+                recover: AtomicBool::new(false),
+                changed: Notify::new(),
+                seen: Mutex::new(Vec::new()),
+                healthy: AtomicBool::new(false),
+                attempt: AtomicU32::new(0),
+            },
+            record: Mutex::new(Record {
+                phase: Phase::Starting,
+                runs: 0,
+                abort: None,
+                history: None,
+                outcome: None,
+            }),
         }
-        self.core.changed.notify_waiters();
     }
 }
 
@@ -260,11 +507,11 @@ pub enum Phase {
     Stopped,
     /// Finished, shut down or aborted: its outcome is ready for
     /// [`WorkerHandle::join`].
-    Exited,
+    Done,
 }
 
 /// A snapshot of a worker, from [`WorkerHandle::status`].
-pub struct Status<E> {
+pub struct WorkerStatus<E> {
     /// Where the worker is.
     pub phase: Phase,
     /// Its retry state.
@@ -277,66 +524,72 @@ pub struct Status<E> {
     pub last_failure: Option<Failure<E>>,
     /// The error it is stopped with, or ended with.
     pub error: Option<SupervisorError<E>>,
+    /// How its last runs ended, oldest first: at most
+    /// [`RECENT_RUNS`](super::RECENT_RUNS), kept across restarts and
+    /// recoveries.
+    pub recent: VecDeque<RunRecord>,
 }
 
-impl<E> Default for Status<E> {
+impl<E> Default for WorkerStatus<E> {
     fn default() -> Self {
-        Status {
+        WorkerStatus {
             phase: Phase::Starting,
             retry: RetryState::default(),
             runs: 0,
             failures: 0,
             last_failure: None,
             error: None,
+            recent: VecDeque::new(),
         }
     }
 }
 
-impl<E> Clone for Status<E> {
+impl<E> Clone for WorkerStatus<E> {
     fn clone(&self) -> Self {
-        Status {
+        WorkerStatus {
             phase: self.phase,
             retry: self.retry.clone(),
             runs: self.runs,
             failures: self.failures,
             last_failure: self.last_failure.clone(),
             error: self.error.clone(),
+            recent: self.recent.clone(),
         }
     }
 }
 
-impl<E: fmt::Debug> fmt::Debug for Status<E> {
+impl<E: fmt::Debug> fmt::Debug for WorkerStatus<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Status")
+        f.debug_struct("WorkerStatus")
             .field("phase", &self.phase)
             .field("retry", &self.retry)
             .field("runs", &self.runs)
             .field("failures", &self.failures)
             .field("last_failure", &self.last_failure)
             .field("error", &self.error)
+            .field("recent", &self.recent)
             .finish()
     }
 }
 
 /// What a run of a worker gets: its name, its attempt number, deadline
-/// sleeps that nudges cut short ([`sleep_until`](Ctx::sleep_until)), and
+/// sleeps that nudges cut short ([`sleep_until`](RunContext::sleep_until)), and
 /// leases on shared resources.
 #[derive(Clone)]
-pub struct Ctx {
+pub struct RunContext {
     pub(crate) core: Arc<dyn CoreRef>,
-    attempt: u32,
 }
 
-impl fmt::Debug for Ctx {
+impl fmt::Debug for RunContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ctx")
+        f.debug_struct("RunContext")
             .field("name", &self.name())
-            .field("attempt", &self.attempt)
+            .field("attempt", &self.attempt())
             .finish()
     }
 }
 
-impl Ctx {
+impl RunContext {
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.core.core().name
@@ -345,7 +598,7 @@ impl Ctx {
     /// Failures since the worker was last healthy or recovered: 0 on a first
     /// run.
     pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.core.core().attempt.load(Ordering::Relaxed)
     }
 
     /// The current value of `resource`, noting its generation: if this run
@@ -398,7 +651,7 @@ impl Nudger {
 
     /// See [`WorkerHandle::recover`].
     pub fn recover(&self) {
-        self.0.core().recover.notify_one();
+        self.0.core().request_recovery();
     }
 }
 
@@ -413,14 +666,13 @@ impl fmt::Debug for Nudger {
 /// Dropping it does not stop the worker.
 pub struct WorkerHandle<T, E> {
     shared: Arc<Shared<T, E>>,
-    abort: Option<AbortHandle>,
 }
 
 impl<T, E> fmt::Debug for WorkerHandle<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerHandle")
             .field("name", &&*self.shared.core.name)
-            .field("phase", &lock(&self.shared.status).phase)
+            .field("phase", &lock(&self.shared.record).phase)
             .finish()
     }
 }
@@ -431,7 +683,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
         &self.shared.core.name
     }
 
-    /// Wakes the worker from [`Ctx::sleep_until`] now, or, if it is busy, at
+    /// Wakes the worker from [`RunContext::sleep_until`] now, or, if it is busy, at
     /// its next sleep. Capacity 1 and lossy: nudges sent while it is busy
     /// collapse into one, and none is lost.
     pub fn nudge(&self) {
@@ -445,7 +697,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     /// [`RetryState`] and restarts at once. A running worker keeps the
     /// request (capacity 1) and acts on it when it next backs off or stops.
     pub fn recover(&self) {
-        self.shared.core.recover.notify_one();
+        self.shared.core.request_recovery();
     }
 
     /// A handle that nudges or recovers this worker.
@@ -454,29 +706,36 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     }
 
     /// A snapshot of the worker.
-    pub fn status(&self) -> Status<E> {
-        lock(&self.shared.status).clone()
+    pub fn status(&self) -> WorkerStatus<E> {
+        lock(&self.shared.record).status()
     }
 
     /// Where the worker is.
     pub fn phase(&self) -> Phase {
-        lock(&self.shared.status).phase
+        lock(&self.shared.record).phase
     }
 
     /// A copy of the worker's retry state.
     pub fn retry_state(&self) -> RetryState {
-        lock(&self.shared.status).retry.clone()
+        lock(&self.shared.record)
+            .history
+            .as_ref()
+            .map(|history| history.retry.clone())
+            .unwrap_or_default()
     }
 
     /// Waits until the worker's status satisfies `predicate` and returns it.
-    pub async fn wait_for(&self, mut predicate: impl FnMut(&Status<E>) -> bool) -> Status<E> {
+    pub async fn wait_for(
+        &self,
+        mut predicate: impl FnMut(&WorkerStatus<E>) -> bool,
+    ) -> WorkerStatus<E> {
         loop {
             let mut changed = pin!(self.shared.core.changed.notified());
             changed.as_mut().enable();
             {
-                let status = lock(&self.shared.status);
+                let status = lock(&self.shared.record).status();
                 if predicate(&status) {
-                    return status.clone();
+                    return status;
                 }
             }
             changed.await;
@@ -485,76 +744,191 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     /// Whether the worker has exited.
     pub fn is_finished(&self) -> bool {
-        self.phase() == Phase::Exited
+        self.phase() == Phase::Done
     }
 
     /// Cancels this worker alone, as [`Supervisor::shutdown`] would.
     pub fn abort(&self) {
-        if let Some(abort) = &self.abort {
-            abort.abort();
-        }
+        CoreRef::abort(&*self.shared);
     }
 
-    /// Waits for the worker to exit: its value, or why it ended.
+    /// Waits for the worker to finish: its value, or the typed error it
+    /// stopped or ended with.
     ///
-    /// A worker that is stopped waits for [`recover`](Self::recover), so its
-    /// `join` returns only once it is shut down (with the error it had
-    /// stopped with, not [`SupervisorError::Shutdown`]); watch
-    /// [`wait_for`](Self::wait_for) for [`Phase::Stopped`] to learn of a stop
-    /// as it happens.
+    /// Returns as soon as the worker exits *or stops*: a worker stopped by
+    /// its reaction ([`SupervisorError::Stopped`],
+    /// [`SupervisorError::Panicked`]) or by its restart intensity
+    /// ([`SupervisorError::IntensityExceeded`]) makes `join` return that
+    /// error at once, so joining every handle in `main` cannot hang on a
+    /// stopped worker. The stopped worker itself stays parked until it is
+    /// recovered (through a [`Nudger`] taken before joining) or shut down.
+    ///
+    /// To wait through stops for a worker that something else recovers, use
+    /// [`join_through_recovery`](Self::join_through_recovery).
+    ///
+    /// ```
+    /// # use signal_core::runtime::{Policy, Reaction, Supervisor, SupervisorError};
+    /// # #[derive(Debug, signal_core::Signal)] enum MyError { Bad }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let supervisor = Supervisor::new();
+    /// let policy = Policy::new().otherwise(Reaction::Stop);
+    /// let worker = supervisor.spawn("once", policy, async |_ctx| Err::<(), _>(MyError::Bad));
+    /// assert!(matches!(worker.join().await, Err(SupervisorError::Stopped { .. })));
+    /// # supervisor.shutdown().await;
+    /// # }
+    /// ```
     pub async fn join(self) -> Result<T, SupervisorError<E>> {
-        self.wait_for(|status| status.phase == Phase::Exited).await;
-        lock(&self.shared.outcome).take().unwrap_or_else(|| {
-            Err(SupervisorError::Shutdown {
-                worker: Arc::clone(&self.shared.core.name),
-                last: None,
-            })
-        })
-    }
-}
-
-/// The state of one worker's task. Dropping it (the task finished, or was
-/// cancelled, even before its first poll) publishes the outcome.
-struct Run<T, E> {
-    shared: Arc<Shared<T, E>>,
-    retry: RetryState,
-    runs: u64,
-    failures: u64,
-    last: Option<Failure<E>>,
-    stopped: Option<SupervisorError<E>>,
-    done: bool,
-}
-
-impl<T, E> Drop for Run<T, E> {
-    fn drop(&mut self) {
-        if self.done {
-            return;
+        let status = self
+            .wait_for(|status| matches!(status.phase, Phase::Done | Phase::Stopped))
+            .await;
+        if status.phase == Phase::Stopped
+            && let Some(error) = status.error
+        {
+            return Err(error);
         }
-        let error = self
-            .stopped
-            .take()
-            .unwrap_or_else(|| SupervisorError::Shutdown {
-                worker: Arc::clone(&self.shared.core.name),
-                last: self.last.take(),
-            });
-        self.shared.finish(Err(error));
+        self.exit_outcome().await
+    }
+
+    /// Waits for the worker to exit, through any number of stops and
+    /// recoveries: a stopped worker is waited on until it is
+    /// [recovered](Self::recover) and then exits, or until the supervisor
+    /// shuts it down (the result is then the error it had stopped with).
+    pub async fn join_through_recovery(self) -> Result<T, SupervisorError<E>> {
+        self.exit_outcome().await
+    }
+
+    async fn exit_outcome(&self) -> Result<T, SupervisorError<E>> {
+        self.wait_for(|status| status.phase == Phase::Done).await;
+        lock(&self.shared.record).outcome.take().map_or_else(
+            || {
+                Err(SupervisorError::Shutdown {
+                    worker: Arc::from(&*self.shared.core.name),
+                    last: None,
+                })
+            },
+            |outcome| *outcome,
+        )
     }
 }
 
-impl<T, E> Run<T, E>
+/// One worker's task, as its supervising future holds it. Dropping it (the
+/// task finished, or was cancelled, even before its first poll) publishes
+/// the outcome.
+struct Task<T, E> {
+    shared: Arc<Shared<T, E>>,
+}
+
+impl<T, E> Drop for Task<T, E> {
+    fn drop(&mut self) {
+        let _ended = Ended(&self.shared.core.cancel);
+        {
+            let mut record = lock(&self.shared.record);
+            if record.phase == Phase::Done {
+                return; // it finished with a value
+            }
+            let history = record.history();
+            let error = history
+                .error
+                .clone()
+                .unwrap_or_else(|| SupervisorError::Shutdown {
+                    worker: Arc::from(&*self.shared.core.name),
+                    last: history.last_failure.clone(),
+                });
+            history.error = Some(error.clone());
+            record.phase = Phase::Done;
+            record.outcome = Some(Box::new(Err(error)));
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+}
+
+/// Counts a task as gone when dropped, after the task has published its
+/// outcome.
+struct Ended<'a>(&'a Cancel);
+
+impl Drop for Ended<'_> {
+    fn drop(&mut self) {
+        self.0.task_ended();
+    }
+}
+
+impl<T, E> Task<T, E> {
+    fn new(shared: Arc<Shared<T, E>>) -> Self {
+        shared.core.cancel.task_started();
+        Task { shared }
+    }
+
+    /// Starts a run: returns its number and attempt.
+    fn begin_run(&self) -> (u64, u32) {
+        let started = {
+            let mut record = lock(&self.shared.record);
+            record.runs += 1;
+            record.phase = Phase::Running;
+            let attempt = record.history.as_ref().map_or(0, |h| h.retry.attempt);
+            (record.runs, attempt)
+        };
+        self.shared.core.changed.notify_waiters();
+        started
+    }
+
+    /// The run returned `value`: the worker is done.
+    fn succeed(&self, value: T, started: Instant) {
+        {
+            let mut record = lock(&self.shared.record);
+            let run = record.runs;
+            record.history().record(RunRecord {
+                run,
+                started,
+                lasted: started.elapsed(),
+                outcome: RunOutcome::Succeeded,
+            });
+            record.phase = Phase::Done;
+            record.outcome = Some(Box::new(Ok(value)));
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+
+    /// The run failed while the supervisor shuts down: recorded, not reacted
+    /// to (dropping the task then reports it as the last failure).
+    fn fail_in_shutdown(&self, failure: Failure<E>, kind: Option<KindId>, started: Instant) {
+        let mut record = lock(&self.shared.record);
+        let run = record.runs;
+        let history = record.history();
+        let reaction = ReactionName::Stop;
+        history.record(RunRecord {
+            run,
+            started,
+            lasted: started.elapsed(),
+            outcome: match failure {
+                Failure::Error(_) => RunOutcome::Failed { kind, reaction },
+                Failure::Panic(_) => RunOutcome::Panicked { reaction },
+            },
+        });
+        history.failures += 1;
+        history.last_failure = Some(failure);
+    }
+}
+
+/// A worker's state while the supervisor reacts to one of its failures: a
+/// working copy of its history, published at each change. It lives in the
+/// (boxed) reaction only, so an idle worker's task does not hold it.
+struct Run<'a, T, E> {
+    shared: &'a Shared<T, E>,
+    runs: u64,
+    h: History<E>,
+}
+
+impl<'a, T, E> Run<'a, T, E>
 where
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
 {
-    fn new(shared: Arc<Shared<T, E>>) -> Self {
+    fn load(shared: &'a Shared<T, E>) -> Self {
+        let record = lock(&shared.record);
         Run {
             shared,
-            retry: RetryState::default(),
-            runs: 0,
-            failures: 0,
-            last: None,
-            stopped: None,
-            done: false,
+            runs: record.runs,
+            h: record.history.as_deref().cloned().unwrap_or_default(),
         }
     }
 
@@ -562,76 +936,130 @@ where
         &self.shared.core.name
     }
 
-    fn publish(&self, phase: Phase) {
-        {
-            let mut status = lock(&self.shared.status);
-            *status = Status {
-                phase,
-                retry: self.retry.clone(),
-                runs: self.runs,
-                failures: self.failures,
-                last_failure: self.last.clone(),
-                error: self.stopped.clone(),
-            };
+    /// The jitter stream of this reaction: the worker's name and its
+    /// failure count, so that with a seed each worker (by name) gets its
+    /// own reproducible delays, and each failure a fresh draw.
+    fn jitter_stream(&self) -> u64 {
+        let name = self
+            .name()
+            .bytes()
+            .fold(0xCBF2_9CE4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
+            });
+        name ^ self.h.failures.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Writes the working copy back, without announcing it.
+    fn save(&self) {
+        let mut record = lock(&self.shared.record);
+        match &mut record.history {
+            Some(history) => (**history).clone_from(&self.h),
+            None => record.history = Some(Box::new(self.h.clone())),
         }
+    }
+
+    fn publish(&self, phase: Phase) {
+        self.save();
+        lock(&self.shared.record).phase = phase;
         self.shared.core.changed.notify_waiters();
     }
 
-    fn finish(&mut self, value: T) {
-        self.done = true;
-        self.shared.finish(Ok(value));
+    /// Makes the last recorded run's reaction `reaction`.
+    fn restamp_last(&mut self, reaction: ReactionName) {
+        if let Some(last) = self.h.recent.back_mut() {
+            match &mut last.outcome {
+                RunOutcome::Failed { reaction: was, .. }
+                | RunOutcome::Panicked { reaction: was } => {
+                    *was = reaction;
+                }
+                RunOutcome::Succeeded => {}
+            }
+        }
     }
 
-    /// Reacts to one failed run. Returns when the worker should run again.
+    /// Adds how a run ended to the recent runs (published with the next
+    /// status change).
+    fn record(&mut self, started: Instant, outcome: RunOutcome) {
+        let run = self.runs;
+        self.h.record(RunRecord {
+            run,
+            started,
+            lasted: started.elapsed(),
+            outcome,
+        });
+    }
+
+    /// Reacts to one failed run. Returns when the worker should run again,
+    /// or (with `Break`) when it should end because the supervisor is
+    /// shutting down.
     async fn fail(
         &mut self,
         failure: Failure<E>,
         started: Instant,
         policy: &Policy,
         jitter: &mut Jitter,
-    ) {
+    ) -> ControlFlow<()> {
         let now = Instant::now();
         let marked_healthy = self.shared.core.healthy.swap(false, Ordering::Relaxed);
         if marked_healthy || now.saturating_duration_since(started) >= policy.healthy_after {
-            self.retry.forget_backoff();
+            self.h.retry.forget_backoff();
         }
-        self.retry.attempt = self.retry.attempt.saturating_add(1);
-        self.failures += 1;
-        self.last = Some(failure.clone());
+        self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
+        self.h.failures += 1;
+        self.h.last_failure = Some(failure.clone());
         let decision = match &failure {
-            Failure::Error(error) => policy.decide(&**error),
-            Failure::Panic(_) => policy.decide_panic(),
+            Failure::Error(error) => policy.rule_for(&**error),
+            Failure::Panic(_) => policy.rule_for_panic(),
         };
-        let response = decision.response;
-        self.retry.last_reaction = Some(response.reaction.kind());
+        let rule = decision.rule;
+        self.h.retry.last_reaction = Some(rule.reaction.kind());
+        let stops = matches!(rule.reaction, Reaction::Stop) || rule.exhausted(self.h.retry.attempt);
+        // A restart the intensity refuses is a stop too; it is known only
+        // below, and recorded there.
+        let reaction = if stops {
+            ReactionName::Stop
+        } else {
+            rule.reaction.kind()
+        };
+        self.record(
+            started,
+            match failure {
+                Failure::Error(_) => RunOutcome::Failed {
+                    kind: decision.kind,
+                    reaction,
+                },
+                Failure::Panic(_) => RunOutcome::Panicked { reaction },
+            },
+        );
         let trace = decision
             .kind
             .zip(failure.error())
             .and_then(|(kind, error)| error.trace_kind(kind));
-        let shared = Arc::clone(&self.shared);
+        let shared = self.shared;
         let report = Report {
             worker: &shared.core.name,
-            attempt: self.retry.attempt,
+            attempt: self.h.retry.attempt,
             kind: decision.kind,
             trace: trace.as_ref(),
             error_type: match failure {
                 Failure::Error(_) => std::any::type_name::<E>(),
                 Failure::Panic(_) => "panic",
             },
+            exhausted_message: "worker failed; its rule allows no more attempts, worker stopped",
         };
 
-        let rebuild = match &response.reaction {
+        let rebuild = match &rule.reaction {
             Reaction::Retry => None,
             Reaction::Rebuild(resource) => Some(resource),
             Reaction::Stop => {
                 report.reaction(
-                    response.level,
-                    ReactionKind::Stop,
+                    rule.level,
+                    ReactionName::Stop,
                     Duration::ZERO,
                     "worker failed; its reaction is to stop",
                 );
-                let worker = Arc::clone(&shared.core.name);
-                let attempt = self.retry.attempt;
+                let worker = Arc::from(&*shared.core.name);
+                let attempt = self.h.retry.attempt;
                 let error = match failure {
                     Failure::Error(error) => SupervisorError::Stopped {
                         worker,
@@ -648,12 +1076,23 @@ where
             }
         };
 
+        if rule.exhausted(self.h.retry.attempt) {
+            report.exhausted(rule.level);
+            let error = SupervisorError::Exhausted {
+                worker: Arc::from(&*shared.core.name),
+                attempts: self.h.retry.attempt,
+                last: failure,
+            };
+            return self.park(StopReason::Exhausted, error).await;
+        }
+
         let intensity = &policy.intensity;
-        if intensity.record(&mut self.retry.restarts, now) {
-            let restarts = self.retry.restarts.len();
+        if intensity.record(&mut self.h.retry.restarts, now) {
+            self.restamp_last(ReactionName::Stop);
+            let restarts = self.h.retry.restarts.len();
             report.intensity_exceeded(restarts, intensity.within);
             let error = SupervisorError::IntensityExceeded {
-                worker: Arc::clone(&shared.core.name),
+                worker: Arc::from(&*shared.core.name),
                 restarts,
                 within: intensity.within,
                 last: failure,
@@ -661,117 +1100,234 @@ where
             return self.park(StopReason::IntensityExceeded, error).await;
         }
 
-        let backoff = &policy.backoff;
+        let attempt = self.h.retry.attempt;
+        let reaction = rule.reaction.kind();
+        metrics::restart(self.name(), reaction, decision.kind, failure.is_panic());
         match rebuild {
             Some(resource) => {
                 report.reaction(
-                    response.level,
-                    ReactionKind::Rebuild,
+                    rule.level,
+                    ReactionName::Rebuild,
                     Duration::ZERO,
                     "worker failed; rebuilding a shared resource, then restarting",
                 );
                 self.publish(Phase::Rebuilding);
                 let seen = shared.core.seen(resource);
-                if resource.0.rebuild_from(seen).await.is_err() {
-                    let delay = backoff.delay(self.retry.attempt, jitter);
+                let rebuilt = tokio::select! {
+                    biased;
+                    () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+                    rebuilt = resource.0.rebuild_from(seen) => rebuilt,
+                };
+                if rebuilt.is_err() {
+                    let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
                     report.rebuild_failed(resource.name(), delay);
-                    self.back_off(delay).await;
+                    return self.back_off(delay).await;
                 }
+                ControlFlow::Continue(())
             }
             None => {
-                let delay = backoff.delay(self.retry.attempt, jitter);
+                let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
                 report.reaction(
-                    response.level,
-                    ReactionKind::Retry,
+                    rule.level,
+                    ReactionName::Retry,
                     delay,
                     "worker failed; retrying after backoff",
                 );
-                self.back_off(delay).await;
+                self.back_off(delay).await
             }
         }
     }
 
-    /// Waits out `delay`, or less if the worker is recovered.
-    async fn back_off(&mut self, delay: Duration) {
+    /// Waits out `delay`, or less if the worker is recovered; `Break` if the
+    /// supervisor shuts down meanwhile.
+    async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
         let until = Instant::now() + delay;
-        self.retry.backoff_until = Some(until);
-        self.retry.last_delay = Some(delay);
+        self.h.retry.backoff_until = Some(until);
+        self.h.retry.last_delay = Some(delay);
         self.publish(Phase::BackingOff);
-        let shared = Arc::clone(&self.shared);
-        tokio::select! {
+        let shared = self.shared;
+        let started = Instant::now();
+        let flow = tokio::select! {
             biased;
-            () = shared.core.recover.notified() => self.recovered(),
-            () = tokio::time::sleep_until(until) => self.retry.backoff_until = None,
-        }
+            () = shared.core.cancel.cancelled() => ControlFlow::Break(()),
+            () = shared.core.recovery_requested() => {
+                self.recovered();
+                ControlFlow::Continue(())
+            }
+            () = tokio::time::sleep_until(until) => {
+                self.h.retry.backoff_until = None;
+                ControlFlow::Continue(())
+            }
+        };
+        metrics::backoff(self.name(), started.elapsed());
+        flow
     }
 
-    /// Stops with `error` until the worker is recovered.
-    async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) {
-        self.retry.stopped = Some(reason);
-        self.stopped = Some(error);
+    /// Stops with `error` until the worker is recovered; `Break` if the
+    /// supervisor shuts down first.
+    async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) -> ControlFlow<()> {
+        metrics::stop(self.name(), reason);
+        self.h.retry.stopped = Some(reason);
+        self.h.error = Some(error);
         self.publish(Phase::Stopped);
-        let shared = Arc::clone(&self.shared);
-        shared.core.recover.notified().await;
-        self.recovered();
+        let shared = self.shared;
+        tokio::select! {
+            biased;
+            () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+            () = shared.core.recovery_requested() => self.recovered(),
+        }
+        ControlFlow::Continue(())
     }
 
     fn recovered(&mut self) {
-        self.retry.reset();
-        self.stopped = None;
+        self.h.retry.reset();
+        self.h.error = None;
         log::recovered(self.name());
     }
 }
 
 /// The task of one worker.
-async fn supervise<F, Fut, T, E>(
-    mut run: Run<T, E>,
-    policy: Arc<Policy>,
-    mut factory: F,
-    mut jitter: Jitter,
-) where
-    F: FnMut(Ctx) -> Fut,
+async fn supervise<F, Fut, T, E>(task: Task<T, E>, policy: Arc<Policy>, factory: F)
+where
+    F: FnOnce(RunContext) -> Fut + Clone,
     Fut: Future<Output = Result<T, E>>,
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
 {
     loop {
-        let shared = Arc::clone(&run.shared);
-        shared.core.snapshot(&policy);
-        shared.core.healthy.store(false, Ordering::Relaxed);
-        run.runs += 1;
-        run.publish(Phase::Running);
-        let ctx = Ctx {
-            core: shared,
-            attempt: run.retry.attempt,
-        };
-        let started = Instant::now();
-        let failure = match run_caught(&mut factory, ctx).await {
-            Ok(Ok(value)) => return run.finish(value),
+        // Everything a run starts with is made in `begin`, outside this
+        // future: only the run's own future stays here while it runs.
+        let (result, span, started) = begin(&task, &policy, &factory).await;
+        let failure = match result {
+            Ok(Ok(value)) => return task.succeed(value, started),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
+        if task.shared.core.cancel.is_cancelled() {
+            // Shutting down: no restart.
+            let kind = failure
+                .error()
+                .and_then(|error| policy.rule_for(error).kind);
+            return task.fail_in_shutdown(failure, kind, started);
+        }
         // Boxed: failures are rare, and an idle worker's task then holds
-        // only the run's state, not the reaction's.
-        Box::pin(run.fail(failure, started, &policy, &mut jitter)).await;
+        // neither the reaction nor the worker's history.
+        let shared = &*task.shared;
+        let policy = &*policy;
+        let reaction = async move {
+            let mut run = Run::load(shared);
+            let mut jitter = Jitter::new(policy.seed(), run.jitter_stream());
+            let flow = run.fail(failure, started, policy, &mut jitter).await;
+            run.save();
+            flow
+        };
+        if Box::pin(reaction.instrument(span)).await.is_break() {
+            return;
+        }
     }
 }
 
-/// Calls the factory and runs its future, turning a panic in either into
-/// its message.
-async fn run_caught<F, Fut, T, E>(factory: &mut F, ctx: Ctx) -> Result<Result<T, E>, Arc<str>>
+/// Starts a run: its number and attempt published, its context and span
+/// made, and the future that will call a clone of the factory.
+fn begin<F, Fut, T, E>(task: &Task<T, E>, policy: &Policy, factory: &F) -> Caught<F, Fut>
 where
-    F: FnMut(Ctx) -> Fut,
+    F: FnOnce(RunContext) -> Fut + Clone,
+    T: Send + 'static,
+    E: Send + Sync + 'static,
+{
+    let core = &task.shared.core;
+    core.snapshot(policy);
+    core.healthy.store(false, Ordering::Relaxed);
+    let (run, attempt) = task.begin_run();
+    core.attempt.store(attempt, Ordering::Relaxed);
+    let ctx = RunContext {
+        core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
+    };
+    let span = tracing::info_span!(
+        "worker",
+        worker = &*task.shared.core.name,
+        run,
+        generation = tracing::field::Empty,
+    );
+    if let Some(resource) = policy.resources().next() {
+        span.record("generation", resource.generation());
+    }
+    Caught::new(factory.clone(), ctx, span)
+}
+
+pin_project_lite::pin_project! {
+    /// Calls the factory on first poll and runs its future inside the run's
+    /// span, turning a panic in either into its message. (A hand-written
+    /// future: an `async fn` would keep the worker's future twice, once as a
+    /// local and once pinned.)
+    #[project = CaughtProj]
+    enum Caught<F, Fut> {
+        Start { factory: Option<F>, ctx: Option<RunContext>, span: Span, started: Instant },
+        Running { #[pin] fut: Fut, span: Span, started: Instant },
+    }
+}
+
+impl<F, Fut> Caught<F, Fut> {
+    fn new(factory: F, ctx: RunContext, span: Span) -> Self {
+        Caught::Start {
+            factory: Some(factory),
+            ctx: Some(ctx),
+            span,
+            started: Instant::now(),
+        }
+    }
+}
+
+impl<F, Fut, T, E> Future for Caught<F, Fut>
+where
+    F: FnOnce(RunContext) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    let fut = catch_unwind(AssertUnwindSafe(|| factory(ctx))).map_err(panic_message)?;
-    let mut fut = pin!(fut);
-    poll_fn(
-        |cx| match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
-            Ok(poll) => poll.map(Ok),
-            Err(payload) => Poll::Ready(Err(panic_message(payload))),
-        },
-    )
-    .await
+    /// The run's result (or its panic's message), its span back, and when
+    /// it started.
+    type Output = (Result<Result<T, E>, Arc<str>>, Span, Instant);
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                CaughtProj::Start {
+                    factory,
+                    ctx,
+                    span,
+                    started,
+                } => {
+                    let (span, started) = (std::mem::replace(span, Span::none()), *started);
+                    let (Some(factory), Some(ctx)) = (factory.take(), ctx.take()) else {
+                        let done = Err(Arc::from("polled after completion"));
+                        return Poll::Ready((done, span, started));
+                    };
+                    let made = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| factory(ctx))));
+                    match made {
+                        Ok(fut) => self.set(Caught::Running { fut, span, started }),
+                        Err(payload) => {
+                            return Poll::Ready((Err(panic_message(payload)), span, started));
+                        }
+                    }
+                }
+                CaughtProj::Running { fut, span, started } => {
+                    let polled = {
+                        let _entered = span.enter();
+                        catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+                    };
+                    let result = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(result)) => Ok(result),
+                        Err(payload) => Err(panic_message(payload)),
+                    };
+                    let span = std::mem::replace(span, Span::none());
+                    return Poll::Ready((result, span, *started));
+                }
+            }
+        }
+    }
 }
 
 fn panic_message(payload: Box<dyn Any + Send>) -> Arc<str> {

@@ -244,16 +244,18 @@ pub fn scripted(
     script: Vec<Duration>,
     error: fn() -> WorkerError,
     starts: Arc<Mutex<Vec<tokio::time::Instant>>>,
-) -> impl FnMut(
-    signal_core::runtime::Ctx,
+) -> impl FnOnce(
+    signal_core::runtime::RunContext,
 ) -> Pin<Box<dyn Future<Output = Result<usize, WorkerError>> + Send>>
++ Clone
 + Send
 + 'static {
-    let mut run = 0;
+    // Each run calls a fresh clone of the factory: the run counter is shared.
+    let runs = Arc::new(AtomicUsize::new(0));
+    let script = Arc::new(script);
     move |_ctx| {
         starts.lock().unwrap().push(tokio::time::Instant::now());
-        let this = run;
-        run += 1;
+        let this = runs.fetch_add(1, Ordering::SeqCst);
         let lasts = script.get(this).copied();
         Box::pin(async move {
             match lasts {

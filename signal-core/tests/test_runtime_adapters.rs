@@ -1,0 +1,242 @@
+//! The policy through `backon` and `tower`, each driven by the real crate.
+
+#![cfg(all(feature = "backon", feature = "tower"))]
+
+mod test_runtime_support;
+
+use std::io;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use signal_core::runtime::{Backoff, Intensity, Policy, Reaction, Resource, RetryAfter};
+use signal_core::{Signal, kind};
+use test_runtime_support::{HOUR_LIMIT, gaps, within};
+use tokio::time::Instant;
+use tower::{ServiceBuilder, ServiceExt};
+
+kind! {
+    /// Worth another try.
+    pub Transient;
+    /// The pool is gone.
+    pub PoolGone;
+}
+
+#[derive(Clone, Debug, Signal)]
+enum CallError {
+    #[signal(leaf = "Transient")]
+    Timeout,
+    #[signal(leaf = "Transient")]
+    Throttled {
+        retry_after: Duration,
+    },
+    #[signal(leaf = "PoolGone")]
+    PoolGone,
+    BadRequest,
+}
+
+impl RetryAfter for CallError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Throttled { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn policy() -> Policy {
+    Policy::new()
+        .on::<Transient>(Reaction::Retry.max_attempts(4))
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(ms(100), ms(10_000)).with_jitter(0.0))
+        .honour_retry_after::<CallError>()
+}
+
+/// Answers from a script of errors, then `Ok(calls)`; records call times.
+#[derive(Clone, Default)]
+struct Script {
+    errors: Arc<Vec<CallError>>,
+    calls: Arc<AtomicU32>,
+    starts: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Script {
+    fn new(errors: Vec<CallError>) -> Script {
+        Script {
+            errors: Arc::new(errors),
+            ..Script::default()
+        }
+    }
+
+    fn call(&self) -> Result<u32, CallError> {
+        self.starts.lock().unwrap().push(Instant::now());
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.errors.get(call as usize) {
+            Some(error) => Err(error.clone()),
+            None => Ok(call + 1),
+        }
+    }
+
+    fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn gaps_ms(&self) -> Vec<u128> {
+        gaps(&self.starts.lock().unwrap())
+            .iter()
+            .map(Duration::as_millis)
+            .collect()
+    }
+}
+
+async fn with_backon(policy: &Policy, script: &Script) -> Result<u32, CallError> {
+    (|| std::future::ready(script.call()))
+        .retry(policy.backon_backoff())
+        .when(policy.backon_when())
+        .adjust(policy.backon_adjust())
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_retries_by_kind_with_the_rules_backoff_and_retry_after() {
+    within(HOUR_LIMIT, async {
+        let policy = policy();
+        let script = Script::new(vec![
+            CallError::Timeout,
+            CallError::Throttled {
+                retry_after: ms(3000),
+            },
+            CallError::Timeout,
+        ]);
+        assert_eq!(with_backon(&policy, &script).await.ok(), Some(4));
+        assert_eq!(script.gaps_ms(), [100, 3000, 400]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_stops_on_a_stop_rule_and_at_the_rules_maximum() {
+    within(HOUR_LIMIT, async {
+        let policy = policy();
+        let bad = Script::new(vec![CallError::BadRequest; 10]);
+        assert!(matches!(
+            with_backon(&policy, &bad).await,
+            Err(CallError::BadRequest)
+        ));
+        assert_eq!(bad.calls(), 1);
+        let timeouts = Script::new(vec![CallError::Timeout; 10]);
+        assert!(with_backon(&policy, &timeouts).await.is_err());
+        assert_eq!(timeouts.calls(), 4);
+    })
+    .await;
+}
+
+/// The negative twin: backon's own builder, without the policy's `when`,
+/// retries an error the policy would stop on.
+#[tokio::test(start_paused = true)]
+async fn test_backon_without_the_policy_retries_a_bad_request() {
+    within(HOUR_LIMIT, async {
+        let bad = Script::new(vec![CallError::BadRequest; 10]);
+        let result = (|| std::future::ready(bad.call()))
+            .retry(ExponentialBuilder::default().with_max_times(3))
+            .await;
+        assert!(result.is_err());
+        assert_eq!(bad.calls(), 4);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_backoff_is_bounded_by_the_intensity() {
+    within(HOUR_LIMIT, async {
+        let policy = Policy::new()
+            .backoff(Backoff::new(ms(10), ms(10)))
+            .intensity(Intensity::new(2, Duration::from_secs(60)));
+        let timeouts = Script::new(vec![CallError::Timeout; 10]);
+        let result = (|| std::future::ready(timeouts.call()))
+            .retry(policy.backon_backoff())
+            .await;
+        assert!(result.is_err());
+        assert_eq!(timeouts.calls(), 3);
+    })
+    .await;
+}
+
+async fn with_tower(policy: &Policy, script: &Script) -> Result<u32, CallError> {
+    let script = script.clone();
+    ServiceBuilder::new()
+        .retry(policy.tower("api"))
+        .service_fn(move |_request: u8| std::future::ready(script.call()))
+        .oneshot(1)
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_tower_retries_by_kind_with_the_rules_backoff_and_retry_after() {
+    within(HOUR_LIMIT, async {
+        let policy = policy();
+        let script = Script::new(vec![
+            CallError::Timeout,
+            CallError::Throttled {
+                retry_after: ms(3000),
+            },
+            CallError::Timeout,
+        ]);
+        assert_eq!(with_tower(&policy, &script).await.ok(), Some(4));
+        assert_eq!(script.gaps_ms(), [100, 3000, 400]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_tower_stops_on_a_stop_rule_and_at_the_rules_maximum() {
+    within(HOUR_LIMIT, async {
+        let policy = policy();
+        let bad = Script::new(vec![CallError::BadRequest; 10]);
+        assert!(matches!(
+            with_tower(&policy, &bad).await,
+            Err(CallError::BadRequest)
+        ));
+        assert_eq!(bad.calls(), 1);
+        let timeouts = Script::new(vec![CallError::Timeout; 10]);
+        assert!(with_tower(&policy, &timeouts).await.is_err());
+        assert_eq!(timeouts.calls(), 4);
+        // Each request counts its own attempts.
+        let again = Script::new(vec![CallError::Timeout, CallError::Timeout]);
+        assert_eq!(with_tower(&policy, &again).await.ok(), Some(3));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_tower_rebuilds_the_resource_then_retries_at_once() {
+    within(HOUR_LIMIT, async {
+        let db = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let policy = Policy::new()
+            .on::<PoolGone>(Reaction::rebuild(&db))
+            .backoff(Backoff::new(ms(100), ms(100)));
+        let pool = db.clone();
+        let start = Instant::now();
+        let result = ServiceBuilder::new()
+            .retry(policy.tower("query"))
+            .service_fn(move |_request: u8| {
+                let value = *pool.get();
+                std::future::ready(if value == 0 {
+                    Err(CallError::PoolGone)
+                } else {
+                    Ok(value)
+                })
+            })
+            .oneshot(1)
+            .await;
+        assert_eq!(result.ok(), Some(1));
+        assert_eq!(db.stats().rebuilds, 1);
+        assert_eq!(Instant::now(), start, "a rebuild retries without backoff");
+    })
+    .await;
+}
