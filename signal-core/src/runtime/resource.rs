@@ -106,7 +106,7 @@ impl<T: fmt::Debug> fmt::Debug for Lease<T> {
 /// It implements [`Signal`](crate::Signal) through its source: the rebuild's
 /// error is type-erased, and its `source()` chain is walked for a
 /// `std::io::Error` (a refused or timed-out connection carries
-/// [`TransientNetwork`](crate::net::TransientNetwork)), as
+/// [`TransientNetwork`](crate::vocab::TransientNetwork)), as
 /// `#[signal(chain(std::io::Error))]` does.
 #[derive(Clone, crate::Signal)]
 #[signal(crate = "crate")]
