@@ -11,7 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use http::uri::PathAndQuery;
 use signal_core::vocab::{
     BadCredentials, Cancelled, ConnectionRefused, PermissionDenied, RateLimited, ResourceBusy,
@@ -20,10 +20,13 @@ use signal_core::vocab::{
 use signal_core::{Signal, kind};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::server::NamedService;
 use tonic::transport::{Channel, Endpoint, Server};
 use tonic::{Code, Status};
+
+mod grpc_support;
+
+use grpc_support::RawCodec;
 
 kind! {
     /// Our policy: worth another try later.
@@ -34,44 +37,6 @@ kind! {
 pub enum CallError {
     Status(#[signal(forward)] Status),
     Transport(#[signal(forward)] tonic::transport::Error),
-}
-
-/// Messages are raw bytes.
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = Bytes;
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = Bytes;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining())))
-    }
 }
 
 const METHOD: &str = "/signal.test.Echo/Call";

@@ -246,6 +246,8 @@ async fn test_http_round_trip_over_loopback() {
     );
 }
 
+mod grpc_support;
+
 mod grpc {
     //! A unary gRPC service over a raw-bytes codec (no code generation):
     //! the request names the failure to answer with.
@@ -255,45 +257,13 @@ mod grpc {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
-    use bytes::{Buf, BufMut, Bytes};
+    use bytes::Bytes;
     use tonic::Status;
-    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
     use tonic::server::NamedService;
 
+    pub use super::grpc_support::RawCodec;
+
     use super::{ServerError, told};
-
-    #[derive(Clone, Copy, Default)]
-    pub struct RawCodec;
-
-    impl Codec for RawCodec {
-        type Encode = Bytes;
-        type Decode = Bytes;
-        type Encoder = RawCodec;
-        type Decoder = RawCodec;
-        fn encoder(&mut self) -> RawCodec {
-            RawCodec
-        }
-        fn decoder(&mut self) -> RawCodec {
-            RawCodec
-        }
-    }
-
-    impl Encoder for RawCodec {
-        type Item = Bytes;
-        type Error = Status;
-        fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-            dst.put(item);
-            Ok(())
-        }
-    }
-
-    impl Decoder for RawCodec {
-        type Item = Bytes;
-        type Error = Status;
-        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-            Ok(Some(src.copy_to_bytes(src.remaining())))
-        }
-    }
 
     pub const METHOD: &str = "/signal.test.Store/Sync";
 
