@@ -13,8 +13,9 @@
 //!   `BadCredentials`.
 //!
 //! The client's policy backs off and retries on `Retryable` (which includes
-//! the server's pool kind, timeouts and network failures) and stops a worker
-//! on `BadCredentials`. Every job is claimed from a shared queue and put
+//! the server's pool kind, timeouts and network failures) — while the pool is
+//! down, at least as long as the server's gRPC pushback asks — and stops a
+//! worker on `BadCredentials`. Every job is claimed from a shared queue and put
 //! back when its call fails, so none is lost; the run ends with an
 //! accounting line.
 
@@ -29,10 +30,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
-use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, Supervisor};
+use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryAfter, Supervisor};
 use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
 use signal_core::wire::WireKinds;
-use signal_core::wire::tonic::RemoteStatus;
+use signal_core::wire::tonic::{RemoteStatus, set_retry_after};
 use signal_core::{Kind, KindId, Signal, kind};
 use tokio::net::TcpListener;
 use tonic::Status;
@@ -79,6 +80,15 @@ pub enum WorkerError {
     Remote(#[signal(forward)] RemoteStatus),
 }
 
+/// The server's pushback, forwarded: the policy waits at least that long.
+impl RetryAfter for WorkerError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            WorkerError::Remote(status) => status.retry_after(),
+        }
+    }
+}
+
 /// Messages are raw bytes: no code generation is needed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RawCodec;
@@ -118,6 +128,10 @@ impl Decoder for RawCodec {
 }
 
 const SYNC: &str = "/fleet.Store/Sync";
+
+/// How long the server asks callers to wait while its pool is down (gRPC
+/// pushback).
+pub const POOL_PUSHBACK: Duration = Duration::from_millis(5);
 
 /// How the store server fails.
 #[derive(Clone, Copy, Debug)]
@@ -169,6 +183,10 @@ impl Store {
         match failure {
             Some((mut status, error)) => {
                 fleet_kinds().attach(&mut status, &error);
+                if matches!(error, StoreError::PoolDown) {
+                    // The pool is being rebuilt: ask callers to wait for it.
+                    set_retry_after(&mut status, POOL_PUSHBACK);
+                }
                 Err(status)
             }
             None => Ok(Bytes::copy_from_slice(job.as_bytes())),
@@ -304,13 +322,14 @@ impl std::fmt::Display for Report {
     }
 }
 
-/// The client's policy: back off on anything retryable, stop on bad
-/// credentials, stop on anything else.
+/// The client's policy: back off on anything retryable (at least as long as
+/// the server asks), stop on bad credentials, stop on anything else.
 pub fn policy() -> Policy {
     Policy::new()
         .on::<BadCredentials>(Reaction::Stop)
         .on::<Retryable>(Reaction::Retry)
         .otherwise(Reaction::Stop)
+        .honour_retry_after::<WorkerError>()
         .backoff(Backoff::new(
             Duration::from_millis(1),
             Duration::from_millis(20),

@@ -87,3 +87,19 @@ async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
     assert!(report.pending > 0, "{report}");
     assert!(report.done <= 1, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_client_waits_for_the_servers_pushback() {
+    use signal_core::runtime::RetryAfter;
+    use signal_core::wire::tonic::RemoteStatus;
+    use signal_workspace::fleet::{POOL_PUSHBACK, WorkerError};
+
+    // A status carrying the pushback, as the store server answers while its
+    // pool is down, is read by the worker's error, which the policy asks.
+    let mut status = tonic::Status::unavailable("pool down");
+    signal_core::wire::tonic::set_retry_after(&mut status, POOL_PUSHBACK);
+    let error = WorkerError::Remote(RemoteStatus::without_kinds(status));
+    assert_eq!(error.retry_after(), Some(POOL_PUSHBACK));
+    let plain = WorkerError::Remote(RemoteStatus::without_kinds(tonic::Status::unavailable("x")));
+    assert_eq!(plain.retry_after(), None);
+}

@@ -447,3 +447,34 @@ fn test_arbitrary_bytes_never_panic() {
         "{accepted_values} / {rejected}"
     );
 }
+
+#[test]
+fn test_grpc_pushback_is_read_with_limits() {
+    use signal_core::wire::tonic::{MAX_PUSHBACK, PUSHBACK, retry_after, set_retry_after};
+    use std::time::Duration;
+
+    let mut status = tonic::Status::unavailable("pool down");
+    assert_eq!(retry_after(&status), None);
+    set_retry_after(&mut status, Duration::from_millis(1500));
+    assert_eq!(retry_after(&status), Some(Duration::from_millis(1500)));
+    let remote = RemoteStatus::decode(status, &accepted()).unwrap();
+    assert_eq!(remote.retry_after(), Some(Duration::from_millis(1500)));
+
+    let with = |values: &[&str]| {
+        let mut status = tonic::Status::unavailable("x");
+        for value in values {
+            status
+                .metadata_mut()
+                .append(PUSHBACK, value.parse().unwrap());
+        }
+        retry_after(&status)
+    };
+    assert_eq!(with(&["0"]), Some(Duration::ZERO));
+    assert_eq!(with(&["99999999999999999999999"]), Some(MAX_PUSHBACK));
+    assert_eq!(with(&["7200000"]), Some(MAX_PUSHBACK));
+    // Negative ("do not retry"), fractional, text, empty, conflicting: no hint.
+    for bad in [&["-1"][..], &["1.5"], &["soon"], &[""], &["5", "6"]] {
+        assert_eq!(with(bad), None, "{bad:?}");
+    }
+    assert_eq!(with(&["5", "5"]), Some(Duration::from_millis(5)));
+}

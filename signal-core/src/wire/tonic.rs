@@ -8,6 +8,7 @@
 
 use core::fmt;
 use core::ops::ControlFlow;
+use core::time::Duration;
 
 use tonic::Status;
 use tonic::metadata::MetadataValue;
@@ -16,6 +17,45 @@ use super::{HEADER, RemoteKinds, WireError, WireKinds};
 use crate::classifiers::tonic::classify_status;
 use crate::signal::Signal;
 use crate::trace::{Step, Walker};
+
+/// The metadata key of gRPC's server pushback: how many milliseconds the
+/// client should wait before retrying (gRPC's retry design, A6). A negative
+/// or malformed value means "do not retry on my account" and is read as no
+/// hint.
+pub const PUSHBACK: &str = "grpc-retry-pushback-ms";
+
+/// The longest pushback accepted: a longer one is read as this. A server
+/// cannot park a caller for a day.
+pub const MAX_PUSHBACK: Duration = Duration::from_secs(3600);
+
+/// Asks the caller to wait `after` before retrying ([`PUSHBACK`], in whole
+/// milliseconds), replacing any earlier value.
+pub fn set_retry_after(status: &mut Status, after: Duration) {
+    let millis = after.as_millis().min(u128::from(u64::MAX)).to_string();
+    if let Ok(value) = MetadataValue::try_from(millis.as_str()) {
+        status.metadata_mut().insert(PUSHBACK, value);
+    }
+}
+
+/// The wait a status asks for ([`PUSHBACK`]): `None` when there is none, or
+/// it is negative, repeated with different values or not a number; at most
+/// [`MAX_PUSHBACK`].
+pub fn retry_after(status: &Status) -> Option<Duration> {
+    let mut values = status.metadata().get_all(PUSHBACK).iter();
+    let first = values.next()?;
+    if values.any(|other| other != first) {
+        return None;
+    }
+    let text = first.to_str().ok()?.trim();
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let wait = text
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .unwrap_or(MAX_PUSHBACK);
+    Some(wait.min(MAX_PUSHBACK))
+}
 
 impl WireKinds {
     /// Adds to `status` the kinds of this set that `error` raises (replacing
@@ -74,6 +114,11 @@ impl RemoteStatus {
         }
     }
 
+    /// The wait the status asks for before a retry ([`retry_after`]).
+    pub fn retry_after(&self) -> Option<Duration> {
+        retry_after(&self.status)
+    }
+
     /// The status with no remote kinds, for a status whose entry could not
     /// be read: only its code is trusted.
     pub fn without_kinds(status: Status) -> RemoteStatus {
@@ -116,5 +161,15 @@ impl fmt::Display for RemoteStatus {
 impl std::error::Error for RemoteStatus {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.status)
+    }
+}
+
+/// A policy that honours Retry-After
+/// ([`Policy::honour_retry_after`](crate::runtime::Policy::honour_retry_after))
+/// waits at least as long as the server's pushback.
+#[cfg(feature = "runtime")]
+impl crate::runtime::RetryAfter for RemoteStatus {
+    fn retry_after(&self) -> Option<Duration> {
+        RemoteStatus::retry_after(self)
     }
 }
