@@ -19,9 +19,18 @@ use signal_workspace::fleet::{Faults, run};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let mut args = std::env::args().skip(1);
-    let jobs = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
-    let workers = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize, default: u64| match args.get(i) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| format!("expected a whole number, found `{text}`")),
+    };
+    let (jobs, workers) = match (number(0, 2_000), number(1, 8)) {
+        (Ok(jobs), Ok(workers)) if args.len() <= 2 && workers <= 1_000 => (jobs, workers as usize),
+        (Err(error), _) | (_, Err(error)) => return usage(&error),
+        _ => return usage("at most two arguments, and at most 1000 workers"),
+    };
     let faults = Faults {
         pool_every: 40,
         pool_down: 5,
@@ -43,4 +52,9 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(2)
         }
     }
+}
+
+fn usage(error: &str) -> std::process::ExitCode {
+    eprintln!("fleet: {error}\nusage: cargo run --example fleet -- [JOBS] [WORKERS]");
+    std::process::ExitCode::from(2)
 }
