@@ -351,7 +351,7 @@ macro_rules! __kind_one {
 
             #[inline]
             fn __includes<K: $crate::Kind>() -> bool {
-                false $(|| K::implies::<$included>())*
+                false $(|| <$included as $crate::Kind>::__implied_by::<K>())*
             }
         }
     };
