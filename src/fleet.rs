@@ -19,13 +19,13 @@
 //! back when its call fails, so none is lost; the run ends with an
 //! accounting line.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryAft
 use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
 use signal_core::wire::WireKinds;
 use signal_core::wire::tonic::{RemoteStatus, set_retry_after};
-use signal_core::{Kind, KindId, Signal, kind};
+use signal_core::{Kind, Signal, kind};
 use tokio::net::TcpListener;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -50,9 +50,12 @@ kind! {
 
 /// The kinds the store server tells its callers, and the client accepts
 /// from it.
-pub fn fleet_kinds() -> WireKinds {
-    WireKinds::new([NeedsDbReconnect::ID, TimedOut::ID, BadCredentials::ID])
-        .expect("the fleet's kinds have distinct wire names")
+pub fn fleet_kinds() -> &'static WireKinds {
+    static KINDS: LazyLock<WireKinds> = LazyLock::new(|| {
+        WireKinds::new([NeedsDbReconnect::ID, TimedOut::ID, BadCredentials::ID])
+            .expect("the fleet's kinds have distinct wire names")
+    });
+    &KINDS
 }
 
 /// The server's own error.
@@ -252,10 +255,9 @@ pub async fn serve(faults: Faults) -> std::io::Result<(SocketAddr, tokio::task::
 
 async fn sync(channel: Channel, token: &str, job: u64) -> Result<u64, WorkerError> {
     let mut client = tonic::client::Grpc::new(channel);
-    let accepted = fleet_kinds();
     let remote = |status: Status| {
         WorkerError::Remote(
-            RemoteStatus::decode(status, &accepted)
+            RemoteStatus::decode(status, fleet_kinds())
                 .unwrap_or_else(|(status, _)| RemoteStatus::without_kinds(status)),
         )
     };
@@ -353,10 +355,10 @@ pub async fn run(
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(10))
         .connect_lazy();
-    let queue = Arc::new(Mutex::new((1..=jobs).collect::<VecDeque<u64>>()));
-    let done = Arc::new(Mutex::new(BTreeMap::<u64, u64>::new()));
-    let in_flight = Arc::new(Mutex::new(std::collections::BTreeSet::<u64>::new()));
-    let seen = Arc::new(Mutex::new(BTreeMap::<String, u64>::new()));
+    let books = Arc::new(Mutex::new(Books {
+        queue: (1..=jobs).collect(),
+        ..Books::default()
+    }));
     let policy = Arc::new(policy());
     let supervisor = Supervisor::new();
 
@@ -365,70 +367,25 @@ pub async fn run(
         .chain(["stolen-token"])
         .enumerate()
     {
-        let (queue, done, in_flight, seen, channel) = (
-            Arc::clone(&queue),
-            Arc::clone(&done),
-            Arc::clone(&in_flight),
-            Arc::clone(&seen),
-            channel.clone(),
-        );
+        let (books, channel) = (Arc::clone(&books), channel.clone());
         let handle = supervisor.spawn(format!("client-{i}"), Arc::clone(&policy), move |_ctx| {
-            let (queue, done, in_flight, seen, channel) = (
-                Arc::clone(&queue),
-                Arc::clone(&done),
-                Arc::clone(&in_flight),
-                Arc::clone(&seen),
-                channel.clone(),
-            );
+            let (books, channel) = (Arc::clone(&books), channel.clone());
             async move {
                 let mut count = 0u64;
                 loop {
-                    // Claimed jobs stay in `in_flight` until acknowledged or
-                    // put back, so a shutdown mid-call leaves them pending.
-                    let job = {
-                        let mut queue = queue.lock().unwrap_or_else(|e| e.into_inner());
-                        let Some(job) = queue.pop_front() else {
-                            return Ok(count);
-                        };
-                        in_flight
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(job);
-                        job
+                    // The guard is dropped here, before the call.
+                    let claimed = lock(&books).claim();
+                    let Some(job) = claimed else {
+                        return Ok(count);
                     };
-                    let result = sync(channel.clone(), token, job).await;
-                    match result {
+                    match sync(channel.clone(), token, job).await {
                         Ok(acked) => {
-                            *done
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .entry(acked)
-                                .or_default() += 1;
-                            in_flight
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .remove(&job);
+                            lock(&books).ack(job, acked);
                             count += 1;
                         }
                         Err(error) => {
-                            // Put the job back before reporting: never lost.
-                            queue
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .push_back(job);
-                            in_flight
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .remove(&job);
                             let WorkerError::Remote(remote) = &error;
-                            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-                            let names: Vec<KindId> = remote.kinds.kinds().to_vec();
-                            if names.is_empty() {
-                                *seen.entry("(none)".to_owned()).or_default() += 1;
-                            }
-                            for kind in names {
-                                *seen.entry(kind.wire_name().to_owned()).or_default() += 1;
-                            }
+                            lock(&books).put_back(job, remote);
                             return Err(error);
                         }
                     }
@@ -462,17 +419,62 @@ pub async fn run(
     supervisor.shutdown().await;
     server.abort();
 
-    let done = done.lock().unwrap_or_else(|e| e.into_inner());
-    let queued = queue.lock().unwrap_or_else(|e| e.into_inner());
-    let in_flight = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-    report.done = done.len() as u64;
-    report.duplicated = done.values().filter(|&&n| n > 1).count() as u64;
-    let pending: std::collections::BTreeSet<u64> =
-        queued.iter().chain(in_flight.iter()).copied().collect();
+    let books = lock(&books);
+    report.done = books.done.len() as u64;
+    report.duplicated = books.done.values().filter(|&&n| n > 1).count() as u64;
+    let pending: BTreeSet<u64> = books
+        .queue
+        .iter()
+        .chain(&books.in_flight)
+        .copied()
+        .collect();
     report.pending = pending.len() as u64;
     report.lost = (1..=jobs)
-        .filter(|job| !done.contains_key(job) && !pending.contains(job))
+        .filter(|job| !books.done.contains_key(job) && !pending.contains(job))
         .count() as u64;
-    report.failures_by_kind = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.failures_by_kind = books.seen.clone();
     Ok(report)
+}
+
+/// The client's books: jobs to claim, claimed, acknowledged, and the remote
+/// kinds its failed calls carried.
+#[derive(Default)]
+struct Books {
+    queue: VecDeque<u64>,
+    /// Claimed jobs stay here until acknowledged or put back, so a shutdown
+    /// mid-call leaves them pending.
+    in_flight: BTreeSet<u64>,
+    /// Acknowledgements per job.
+    done: BTreeMap<u64, u64>,
+    seen: BTreeMap<String, u64>,
+}
+
+impl Books {
+    fn claim(&mut self) -> Option<u64> {
+        let job = self.queue.pop_front()?;
+        self.in_flight.insert(job);
+        Some(job)
+    }
+
+    fn ack(&mut self, job: u64, acked: u64) {
+        *self.done.entry(acked).or_default() += 1;
+        self.in_flight.remove(&job);
+    }
+
+    /// Puts a failed job back before the failure is reported: never lost.
+    fn put_back(&mut self, job: u64, remote: &RemoteStatus) {
+        self.queue.push_back(job);
+        self.in_flight.remove(&job);
+        let kinds = remote.kinds.kinds();
+        if kinds.is_empty() {
+            *self.seen.entry("(none)".to_owned()).or_default() += 1;
+        }
+        for kind in kinds {
+            *self.seen.entry(kind.wire_name().to_owned()).or_default() += 1;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -13,7 +13,7 @@
 use alloc::vec::Vec;
 use std::error::Error;
 
-use crate::classify::{Classify, Kinds, chain_of};
+use crate::classify::{Classify, Kinds};
 use crate::kind::{Kind, KindId};
 use crate::vocab::{Cancelled, ConnectionReset, NeedsReconnect, TimedOut};
 
@@ -32,12 +32,7 @@ pub fn classify_hyper(error: &hyper::Error) -> Kinds {
         // sources.
         error
             .source()
-            .and_then(|source| {
-                chain_of(source)
-                    .filter_map(|e| e.downcast_ref::<std::io::Error>())
-                    .map(super::io::classify_io)
-                    .find(|kinds| !kinds.is_empty())
-            })
+            .map(super::classify_error)
             .unwrap_or(Kinds::NONE)
     }
 }
