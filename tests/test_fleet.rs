@@ -74,9 +74,11 @@ async fn test_worker_counts_and_fault_loads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
-    // The pool drops every second call and stays down for three: after the
-    // first call, no call succeeds. The run must end at its limit with every
-    // job accounted for, not hang.
+    // The pool drops every second call and stays down for three, so almost
+    // no call succeeds: the first call, and one more if the stolen token's
+    // call (refused before the pool is looked at) takes an even number and
+    // leaves a gap. The run must end at its limit with every job accounted
+    // for, not hang.
     let faults = Faults {
         pool_every: 2,
         pool_down: 3,
@@ -85,7 +87,7 @@ async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
     let report = run(50, 4, faults, Duration::from_secs(2)).await.unwrap();
     assert_accounted(&report);
     assert!(report.pending > 0, "{report}");
-    assert!(report.done <= 1, "{report}");
+    assert!(report.done <= 2, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
