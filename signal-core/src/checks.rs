@@ -18,6 +18,7 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use std::error::Error;
 
+use crate::__private::{BuiltinClassified, Registered};
 use crate::classifiers::Builtin;
 use crate::classify::{ClassifiedBy, Classify};
 use crate::signal::Signal;
@@ -177,9 +178,37 @@ or_table! {
     NoSignals | NoSignals => NoSignals;
 }
 
+/// The class of a probe's answer: a forwarded leaf's marker (which names
+/// its classifier) is a `ClassifiedError` to the checks.
+pub trait Class {
+    type Of;
+}
+
+impl Class for SignalCarrier {
+    type Of = SignalCarrier;
+}
+impl Class for ClassifiedError {
+    type Of = ClassifiedError;
+}
+impl Class for TypeErasedError {
+    type Of = TypeErasedError;
+}
+impl Class for NoSignals {
+    type Of = NoSignals;
+}
+impl<C> Class for Registered<C> {
+    type Of = ClassifiedError;
+}
+impl Class for BuiltinClassified {
+    type Of = ClassifiedError;
+}
+
 #[inline]
-pub fn or<A: Or<B>, B>(_: A, _: B) -> A::Out {
-    A::Out::default()
+pub fn or<A: Class, B: Class>(_: A, _: B) -> <A::Of as Or<B::Of>>::Out
+where
+    A::Of: Or<B::Of>,
+{
+    Default::default()
 }
 
 /// A field without `#[signal(...)]` must carry nothing.
@@ -207,11 +236,12 @@ impl<T: ?Sized> Unannotated<T> for NoSignals {}
     note = "if the type is yours, derive `Signal` for it; for a foreign error, name a classifier with `#[signal(forward_with = \"classify_fn\")]` or register one for its type (`impl signal_core::ClassifiedBy<MyClassifier> for TheError {{}}`); for a type-erased error (`Box<dyn Error>`, `anyhow::Error`), walk its `source()` chain with `#[signal(chain(...))]`; a field that carries nothing needs no attribute"
 )]
 pub trait Forwarded<T: ?Sized> {
-    #[inline]
-    fn check(self)
+    #[inline(always)]
+    fn check(self) -> Self
     where
         Self: Sized,
     {
+        self
     }
 }
 
@@ -219,6 +249,10 @@ pub trait Forwarded<T: ?Sized> {
 impl<T: ?Sized> Forwarded<T> for SignalCarrier {}
 #[diagnostic::do_not_recommend]
 impl<T: ?Sized> Forwarded<T> for ClassifiedError {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized, C> Forwarded<T> for Registered<C> {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> Forwarded<T> for BuiltinClassified {}
 
 /// Each part of a forwarded tuple is walked if it carries signals and is
 /// data otherwise; a type-erased error cannot be walked by `forward`, and
@@ -229,11 +263,12 @@ impl<T: ?Sized> Forwarded<T> for ClassifiedError {}
     note = "move the type-erased error to a field of its own and walk it with `#[signal(chain(...))]`, or skip this field with a reason"
 )]
 pub trait ForwardedPart<T: ?Sized> {
-    #[inline]
-    fn check(self)
+    #[inline(always)]
+    fn check(self) -> Self
     where
         Self: Sized,
     {
+        self
     }
 }
 
@@ -243,6 +278,10 @@ impl<T: ?Sized> ForwardedPart<T> for SignalCarrier {}
 impl<T: ?Sized> ForwardedPart<T> for ClassifiedError {}
 #[diagnostic::do_not_recommend]
 impl<T: ?Sized> ForwardedPart<T> for NoSignals {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized, C> ForwardedPart<T> for Registered<C> {}
+#[diagnostic::do_not_recommend]
+impl<T: ?Sized> ForwardedPart<T> for BuiltinClassified {}
 
 /// A skipped field must be able to carry signals: a skip on a field that
 /// cannot is noise, and would hide the day its type starts to carry.

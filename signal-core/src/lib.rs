@@ -392,7 +392,7 @@ pub use crate::checks::{
 };
 
 #[doc(hidden)]
-#[path = "private.rs"]
+#[path = "private/mod.rs"]
 pub mod __private;
 
 #[cfg(feature = "runtime")]

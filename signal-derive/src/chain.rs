@@ -1,5 +1,5 @@
-//! `chain(...)` fields: the walk of a dynamic `source()` chain, for `has`
-//! and `walk`.
+//! `chain(...)` fields: the walk of a dynamic `source()` chain (`has` asks
+//! it with a walker that stops at the first leaf).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -61,43 +61,6 @@ impl Expander<'_> {
         quote!((&&&#krate::__private::ChainRef(#value)).__signal_chain())
     }
 
-    pub fn chain_has(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {
-        let krate = &self.krate;
-        let head = self.chain_head(ty, value);
-        let rules = self.text_rules(chain);
-        let items = chain.items.iter().map(|item| {
-            let item_ty = &item.ty;
-            let hit = match &item.classifier {
-                None => quote!((&&&&#krate::__private::Maybe(__t)).__signal_has::<__K>()),
-                Some(classifier) => {
-                    let classify = self.classify(item_ty, classifier, &quote!(__t));
-                    quote!(#classify.implies(<__K as #krate::Kind>::ID))
-                }
-            };
-            quote! {
-                if let ::core::option::Option::Some(__t) =
-                    (&#krate::__private::Downcast::<#item_ty>::new()).__signal_downcast(__e)
-                {
-                    return ::core::option::Option::Some(#hit);
-                }
-            }
-        });
-        quote! {
-            match #head {
-                ::core::option::Option::Some(__head) => #krate::__private::chain_has(
-                    __head,
-                    <__K as #krate::Kind>::ID,
-                    #rules,
-                    |__e| {
-                        #(#items)*
-                        ::core::option::Option::None
-                    },
-                ),
-                ::core::option::Option::None => false,
-            }
-        }
-    }
-
     pub fn chain_walk(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {
         let krate = &self.krate;
         let head = self.chain_head(ty, value);
@@ -105,7 +68,10 @@ impl Expander<'_> {
         let items = chain.items.iter().map(|item| {
             let item_ty = &item.ty;
             let walk = match &item.classifier {
-                None => quote!((&&&&#krate::__private::Maybe(__t)).__signal_walk(__w)),
+                None => {
+                    let probe = self.probe_any(item_ty);
+                    quote!(#krate::__private::forward_walk(__t, __w, #probe))
+                }
                 Some(classifier) => {
                     let name = path_string(classifier);
                     let classify = self.classify(item_ty, classifier, &quote!(__t));

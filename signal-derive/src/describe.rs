@@ -1,197 +1,234 @@
-//! `Signal::shape`: the type's static description, for maps.
+//! The type's static description, for `shape` (maps) and for the node table
+//! `walk` names hops from: one string per type, parsed by
+//! `signal_core::__private::desc` on first use, and one function that gives
+//! the forwarded fields' shapes by index.
+//!
+//! Hops are numbered in the order `visit.rs` numbers them: the enum's leaf,
+//! then per variant its leaf and its forwarding fields.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::Path;
+use syn::Member;
+use syn::ext::IdentExt;
 
-use crate::attr::KindPath;
-use crate::expand::{Body, Expander, Role, bodies, filter, path_string, role};
+use crate::attr::{Filter, KindPath};
+use crate::expand::{Expander, Role, bodies, filter, path_string, role};
 use crate::ty::Shape;
 
-impl Expander<'_> {
-    /// `shape()`: the type's description, from a table of variants that is
-    /// a constant (built at compile time, no code per variant).
-    pub fn shape_body(&self) -> TokenStream {
-        let krate = &self.krate;
-        let name = &self.name;
-        let is_enum = matches!(self.input.data, crate::ast::Data::Enum(_));
-        let (leaf, when) = match self.enum_leaf() {
-            Some((leaf, when)) => (self.leaf_id(Some(leaf)), when_name(when)),
-            None => (self.leaf_id(None), when_name(None)),
-        };
-        quote! {
-            #krate::Shape::Type(#krate::TypeInfo {
-                name: #name,
-                type_name: ::core::any::type_name::<Self>(),
-                is_enum: #is_enum,
-                leaf: #leaf,
-                when: #when,
-                variants: Self::__SIGNAL_VARIANTS,
-            })
+/// Writes the description string.
+struct Writer<'e> {
+    text: String,
+    /// The kinds named, by index: their paths as written, and the tokens.
+    kinds: Vec<(String, TokenStream)>,
+    /// The `cfg!(...)` of each conditional item, by index.
+    present: Vec<TokenStream>,
+    expander: &'e Expander<'e>,
+}
+
+impl Writer<'_> {
+    fn string(&mut self, text: &str) {
+        self.text.push('s');
+        self.text.push_str(&text.len().to_string());
+        self.text.push(':');
+        self.text.push_str(text);
+    }
+
+    fn number(&mut self, n: usize) {
+        self.text.push('i');
+        self.text.push_str(&n.to_string());
+        self.text.push(';');
+    }
+
+    fn none(&mut self) {
+        self.text.push('n');
+    }
+
+    fn opt_string(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => self.string(text),
+            None => self.none(),
         }
     }
 
-    /// The inherent constant `shape()` reads: one `VariantInfo` per variant
-    /// (the struct's body for a struct).
-    pub fn variants_const(&self, where_clause: &TokenStream) -> TokenStream {
+    fn kind(&mut self, kind: &KindPath) {
+        let key = path_string(&kind.path);
+        let index = match self.kinds.iter().position(|(known, _)| *known == key) {
+            Some(index) => index,
+            None => {
+                let tokens = self.expander.kind(kind);
+                self.kinds.push((key, quote!(#tokens::ID)));
+                self.kinds.len() - 1
+            }
+        };
+        self.number(index);
+    }
+
+    fn opt_kind(&mut self, kind: Option<&KindPath>) {
+        match kind {
+            Some(kind) => self.kind(kind),
+            None => self.none(),
+        }
+    }
+
+    fn kind_list(&mut self, kinds: &[KindPath]) {
+        self.number(kinds.len());
+        for kind in kinds {
+            self.kind(kind);
+        }
+    }
+
+    fn condition(&mut self, cfgs: &[&syn::Attribute]) {
+        if cfgs.is_empty() {
+            return self.none();
+        }
+        let checks = cfgs.iter().filter_map(|attr| match &attr.meta {
+            syn::Meta::List(list) => {
+                let tokens = &list.tokens;
+                Some(quote!(::core::cfg!(#tokens)))
+            }
+            _ => None,
+        });
+        self.present.push(quote!(true #(&& #checks)*));
+        self.number(self.present.len() - 1);
+    }
+}
+
+impl Expander<'_> {
+    /// `__signal_desc`, the type's parsed description, and
+    /// `__signal_target`, its forwarded fields' shapes by index.
+    pub fn describe_fns(&self) -> TokenStream {
         let krate = &self.krate;
-        let ident = self.input.ident;
-        let (impl_generics, ty_generics, _) = self.input.original.generics.split_for_impl();
+        let mut writer = Writer {
+            text: String::new(),
+            kinds: Vec::new(),
+            present: Vec::new(),
+            expander: self,
+        };
+        let is_enum = matches!(self.input.data, crate::ast::Data::Enum(_));
+        writer.string(&self.name);
+        writer.number(usize::from(is_enum));
+        let (leaf, when) = match self.enum_leaf() {
+            Some((leaf, when)) => (Some(leaf), when),
+            None => (None, None),
+        };
+        writer.opt_kind(leaf);
+        writer.opt_string(when.map(path_string).as_deref());
+        let bodies = bodies(self.input);
+        writer.number(bodies.len());
         let mut targets = Vec::new();
-        let variants: Vec<TokenStream> = bodies(self.input)
-            .into_iter()
-            .map(|body| {
-                let info = self.variant_info(&body, &mut targets);
-                let cfgs = body.cfgs;
-                quote!(#(#cfgs)* #info)
-            })
-            .collect();
-        let nodes = self.nodes.borrow();
-        let nodes = nodes.iter();
+        for body in &bodies {
+            writer.condition(body.cfgs);
+            writer.opt_string(body.variant_name().as_deref());
+            writer.opt_kind(body.leaf);
+            writer.opt_string(body.when.map(path_string).as_deref());
+            let listed: Vec<_> = body
+                .fields
+                .iter()
+                .filter(|field| !matches!(role(field), Role::Unannotated))
+                .collect();
+            writer.number(listed.len());
+            for field in listed {
+                writer.condition(&field.cfgs);
+                if field.sole_unnamed {
+                    writer.none();
+                } else {
+                    match &field.member {
+                        Member::Named(ident) => writer.string(&ident.unraw().to_string()),
+                        Member::Unnamed(index) => writer.number(index.index as usize),
+                    }
+                }
+                writer.string(&crate::doc::type_string(field.ty));
+                let target = match role(field) {
+                    Role::Skip => {
+                        writer.text.push('k');
+                        let reason = field
+                            .attrs
+                            .skip
+                            .get()
+                            .map(syn::LitStr::value)
+                            .unwrap_or_default();
+                        writer.string(&reason);
+                        continue;
+                    }
+                    Role::Forward => {
+                        let shape = Shape::of(field.ty);
+                        let ty = field.ty;
+                        let marker = self.marker(&shape, &mut |leaf| self.probe(leaf));
+                        quote!(#krate::__private::shape_of::<#ty, _>(#marker))
+                    }
+                    Role::Classified(classifier) => self.classified_shape(field.ty, classifier),
+                    Role::Chain(chain) => self.chain_shape(chain),
+                    Role::Unannotated => unreachable!(),
+                };
+                writer.text.push('f');
+                match filter(field) {
+                    Filter::All => {
+                        writer.number(0);
+                        writer.number(0);
+                    }
+                    Filter::Only(kinds) => {
+                        writer.kind_list(kinds);
+                        writer.number(0);
+                    }
+                    Filter::Except(kinds) => {
+                        writer.number(0);
+                        writer.kind_list(kinds);
+                    }
+                }
+                writer.number(targets.len());
+                targets.push((&field.cfgs, target));
+            }
+        }
+        let text = &writer.text;
+        let kinds = writer.kinds.iter().map(|(_, tokens)| tokens);
+        let present = &writer.present;
         let arms = targets.iter().enumerate().map(|(index, (cfgs, target))| {
             let index = index as u32;
             quote!(#(#cfgs)* #index => #target,)
         });
         quote! {
-            #[automatically_derived]
-            #[allow(unused_qualifications, clippy::all)]
-            impl #impl_generics #ident #ty_generics #where_clause {
-                #[doc(hidden)]
-                const __SIGNAL_VARIANTS: &'static [#krate::VariantInfo] = &[#(#variants),*];
+            #[doc(hidden)]
+            fn __signal_desc() -> &'static #krate::__private::Parsed {
+                static __DESC: #krate::__private::Desc = #krate::__private::Desc::new(#text);
+                __DESC.get(&[#(#kinds),*], &[#(#present),*])
+            }
 
-                #[doc(hidden)]
-                const __SIGNAL_NODES: &'static [#krate::Node] = &[#(#nodes),*];
-
-                /// The shapes of the forwarded fields' types, by index: one
-                /// function for the whole type.
-                #[doc(hidden)]
-                fn __signal_target(__index: u32) -> #krate::Shape {
-                    match __index {
-                        #(#arms)*
-                        _ => #krate::Shape::Inert,
-                    }
+            #[doc(hidden)]
+            fn __signal_target(__index: u32) -> #krate::Shape {
+                match __index {
+                    #(#arms)*
+                    _ => #krate::Shape::Inert,
                 }
             }
         }
     }
 
-    fn leaf_id(&self, leaf: Option<&KindPath>) -> TokenStream {
-        match leaf {
-            Some(leaf) => {
-                let kind = self.kind(leaf);
-                quote!(::core::option::Option::Some(#kind::ID))
-            }
-            None => quote!(::core::option::Option::None),
-        }
-    }
-
-    fn variant_info<'i, 'a>(
-        &self,
-        body: &Body<'i, 'a>,
-        targets: &mut Vec<(&'i [&'a syn::Attribute], TokenStream)>,
-    ) -> TokenStream {
+    fn chain_shape(&self, chain: &crate::attr::Chain) -> TokenStream {
         let krate = &self.krate;
-        let name = match body.variant_name() {
-            Some(name) => quote!(::core::option::Option::Some(#name)),
-            None => quote!(::core::option::Option::None),
-        };
-        let when = when_name(body.when);
-        let leaf = self.leaf_id(body.leaf);
-        let fields = body.fields.iter().filter_map(|field| {
-            let target = match role(field) {
-                Role::Unannotated => return None,
-                Role::Skip => {
-                    let reason = field
-                        .attrs
-                        .skip
-                        .get()
-                        .map(syn::LitStr::value)
-                        .unwrap_or_default();
-                    let field_name = self.field_name(field);
-                    let ty = crate::doc::type_string(field.ty);
-                    let cfgs = &field.cfgs;
-                    return Some(quote! {
-                        #(#cfgs)* #krate::FieldInfo {
-                            name: #field_name,
-                            ty: #ty,
-                            edge: #krate::Edge::Skip { reason: #reason },
-                        }
-                    });
+        let items = chain.items.iter().map(|item| {
+            let ty = &item.ty;
+            match &item.classifier {
+                None => {
+                    let probe = self.probe_any(ty);
+                    quote!(#krate::__private::shape_of::<#ty, _>(#probe))
                 }
-                Role::Forward => self.shape_expr(&Shape::of(field.ty)),
-                Role::Classified(classifier) => self.classified_shape(field.ty, classifier),
-                Role::Chain(chain) => {
-                    let items = chain.items.iter().map(|item| {
-                        let ty = &item.ty;
-                        match &item.classifier {
-                            None => {
-                                quote!((&&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
-                            }
-                            Some(classifier) => self.classified_shape(ty, classifier),
-                        }
-                    });
-                    let text = chain.text.iter().map(|rule| {
-                        let kind = self.kind(&rule.kind);
-                        let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
-                        quote!((#kind::ID, &[#(#patterns),*] as &'static [&'static str]))
-                    });
-                    quote! {
-                        #krate::Shape::Chain {
-                            items: #krate::__private::vec![#(#items),*],
-                            text: #krate::__private::vec![#(#text),*],
-                        }
-                    }
-                }
-            };
-            let index = targets.len() as u32;
-            targets.push((&field.cfgs[..], target));
-            let target = quote!(#krate::Target::__new(Self::__signal_target, #index));
-            let (only, except) = self.filter_ids(filter(field));
-            let field_name = self.field_name(field);
-            let ty = crate::doc::type_string(field.ty);
-            let cfgs = &field.cfgs;
-            Some(quote! {
-                #(#cfgs)* #krate::FieldInfo {
-                    name: #field_name,
-                    ty: #ty,
-                    edge: #krate::Edge::Forward {
-                        only: #only,
-                        except: #except,
-                        target: #target,
-                    },
-                }
-            })
+                Some(classifier) => self.classified_shape(ty, classifier),
+            }
+        });
+        let text = chain.text.iter().map(|rule| {
+            let kind = self.kind(&rule.kind);
+            let patterns = rule.patterns.iter().map(|p| p.value().to_lowercase());
+            quote!((#kind::ID, &[#(#patterns),*] as &'static [&'static str]))
         });
         quote! {
-            #krate::VariantInfo { name: #name, leaf: #leaf, when: #when, fields: &[#(#fields),*] }
-        }
-    }
-
-    fn shape_expr(&self, shape: &Shape) -> TokenStream {
-        let krate = &self.krate;
-        match shape {
-            Shape::Leaf(ty) => {
-                quote!((&&&&#krate::__private::Probe::<#ty>::new()).__signal_shape())
-            }
-            Shape::Tuple(elems) => {
-                let elems = elems.iter().enumerate().map(|(index, (_, elem))| {
-                    let elem = self.shape_expr(elem);
-                    quote!((#index, #elem))
-                });
-                quote!(#krate::__private::tuple_shape(#krate::__private::vec![#(#elems),*]))
-            }
-            Shape::Seq(inner, _, _) | Shape::Map(inner) => {
-                let inner = self.shape_expr(inner);
-                quote!(#krate::Shape::Seq(#krate::__private::Box::new(#inner)))
-            }
-            Shape::Opt(inner, _) | Shape::Deref(inner, _, _) => {
-                let inner = self.shape_expr(inner);
-                quote!(#krate::Shape::Transparent(#krate::__private::Box::new(#inner)))
+            #krate::Shape::Chain {
+                items: #krate::__private::Vec::from([#(#items),*]),
+                text: #krate::__private::Vec::from([#(#text),*]),
             }
         }
     }
 
-    fn classified_shape(&self, ty: &dyn quote::ToTokens, classifier: &Path) -> TokenStream {
+    fn classified_shape(&self, ty: &dyn quote::ToTokens, classifier: &syn::Path) -> TokenStream {
         let krate = &self.krate;
         let name = path_string(classifier);
         let classifying = self.classifying(ty, classifier);
@@ -201,15 +238,5 @@ impl Expander<'_> {
                 kinds: #classifying.__signal_kinds(),
             }
         }
-    }
-}
-
-fn when_name(when: Option<&Path>) -> TokenStream {
-    match when {
-        Some(path) => {
-            let path = path_string(path);
-            quote!(::core::option::Option::Some(#path))
-        }
-        None => quote!(::core::option::Option::None),
     }
 }

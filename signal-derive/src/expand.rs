@@ -1,13 +1,15 @@
 //! Code generation: assembles the impl. Reads the checked model; parses
-//! nothing. Each generated method lives in its own file: `has.rs`,
-//! `walk.rs`, `describe.rs` (`shape`), `fixtures.rs`, and `field_checks.rs`
-//! (the compile-time guarantee).
+//! nothing. Each generated part lives in its own file: `visit.rs` (the one
+//! body `has` and `walk` run), `describe.rs` (the static description behind
+//! `shape` and the node table), `fixtures.rs`, and `field_checks.rs` (the
+//! compile-time guarantee; forwarded fields are checked where `visit.rs`
+//! reads them).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Ident, Member, Path, Type};
+use syn::{DeriveInput, Ident, Path, Type};
 
 use crate::ast::{Data, Field, Input};
 use crate::attr::{Chain, Filter, KindPath};
@@ -53,9 +55,8 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
                 ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
                 ChainProbeDirect as _, ChainProbeNone as _, ClassifyNo as _, ClassifyYes as _,
                 DefaultNone as _, DefaultSome as _, DowncastNo as _, DowncastYes as _,
-                FixtureCarrier as _, FixtureInert as _, MaybeBuiltin as _, MaybeCarrier as _,
-                MaybeClassified as _, MaybeInert as _, ShapeBuiltin as _, ShapeCarrier as _,
-                ShapeClassified as _, ShapeInert as _,
+                FixtureCarrier as _, FixtureInert as _, LfBuiltin as _, LfErased as _,
+                LfNone as _, LfRegistered as _, LfSignal as _,
             };
             #[allow(unused_imports)]
             use __signal_core::{
@@ -98,8 +99,6 @@ pub struct Expander<'a> {
     pub bounds: Vec<&'a Type>,
     /// The type parameters.
     pub params: Vec<&'a Ident>,
-    /// The nodes `walk` names, for the type's constant table.
-    pub nodes: std::cell::RefCell<Vec<TokenStream>>,
 }
 
 /// What the attributes say a field does.
@@ -173,7 +172,6 @@ impl<'a> Expander<'a> {
             name: input.ident.unraw().to_string(),
             bounds,
             params,
-            nodes: std::cell::RefCell::new(Vec::new()),
         }
     }
 
@@ -183,9 +181,8 @@ impl<'a> Expander<'a> {
         let generics = &self.input.original.generics;
         let (impl_generics, ty_generics, _) = generics.split_for_impl();
         let where_clause = self.where_clause();
-        let has_body = self.has_body();
-        let walk_body = self.walk_body();
-        let shape_body = self.shape_body();
+        let visit_body = self.visit_body();
+        let describe = self.describe_fns();
         let checks = self.field_checks();
         // Test fixtures are generated only with the `fixtures` feature of
         // `signal-core` (which turns on this crate's): they are most of the
@@ -201,29 +198,26 @@ impl<'a> Expander<'a> {
                 }
             }
         });
-        let variants = self.variants_const(&where_clause);
         let doc = crate::doc::impl_doc(self.input, &self.name);
         quote! {
             #[doc = #doc]
             #[automatically_derived]
-            #[allow(unused_qualifications, clippy::needless_return)]
+            #[allow(unused_qualifications)]
             impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
                 #[inline]
                 fn has<__K: #krate::Kind>(&self) -> bool {
-                    #has_body
+                    self.__signal_visit(&mut #krate::__private::Has::<__K>::NEW).is_break()
                 }
 
-                // `#[inline]` on the methods that only traces, maps and tests
-                // call: they are then compiled where they are used, and a
-                // crate that only asks `has` does not pay for them.
-                #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
-                    #walk_body
+                    self.__signal_visit(&mut #krate::__private::Walk::new(
+                        __w,
+                        &Self::__signal_desc().nodes,
+                    ))
                 }
 
-                #[inline]
                 fn shape() -> #krate::Shape {
-                    #shape_body
+                    Self::__signal_desc().shape(::core::any::type_name::<Self>(), Self::__signal_target)
                 }
 
                 #fixtures
@@ -231,7 +225,20 @@ impl<'a> Expander<'a> {
                 #checks
             }
 
-            #variants
+            #[automatically_derived]
+            #[allow(unused_qualifications, clippy::all)]
+            impl #impl_generics #ident #ty_generics #where_clause {
+                #[doc(hidden)]
+                #[inline]
+                fn __signal_visit<__V: #krate::__private::Visitor>(
+                    &self,
+                    __v: &mut __V,
+                ) -> ::core::ops::ControlFlow<()> {
+                    #visit_body
+                }
+
+                #describe
+            }
         }
     }
 
@@ -275,13 +282,6 @@ impl<'a> Expander<'a> {
         quote_spanned!(path.span()=> <#path as #krate::Kind>)
     }
 
-    /// `&& predicate(self)` for a conditional leaf.
-    pub fn when(&self, when: Option<&Path>) -> TokenStream {
-        let krate = &self.krate;
-        when.map(|path| quote!(&& #krate::__private::when(#path, self)))
-            .unwrap_or_default()
-    }
-
     /// A filter's `only` and `except` lists, as `&'static [KindId]`.
     pub fn filter_ids(&self, filter: &Filter) -> (TokenStream, TokenStream) {
         let ids = |kinds: &[KindPath]| {
@@ -293,25 +293,6 @@ impl<'a> Expander<'a> {
             Filter::Only(kinds) => (ids(kinds), ids(&[])),
             Filter::Except(kinds) => (ids(&[]), ids(kinds)),
         }
-    }
-
-    /// How a path names `field`: `None` for the only field of a tuple variant.
-    pub fn field_name(&self, field: &Field) -> TokenStream {
-        let krate = &self.krate;
-        if field.sole_unnamed {
-            return quote!(::core::option::Option::None);
-        }
-        let name = match &field.member {
-            Member::Named(ident) => {
-                let name = ident.unraw().to_string();
-                quote!(#krate::FieldName::Named(#name))
-            }
-            Member::Unnamed(index) => {
-                let index = index.index as usize;
-                quote!(#krate::FieldName::Index(#index))
-            }
-        };
-        quote!(::core::option::Option::Some(#name))
     }
 
     /// The classifier named in `forward_with` or `chain(Type(classifier))`,

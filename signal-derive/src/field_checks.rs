@@ -17,7 +17,7 @@ use syn::Type;
 use crate::attr::Chain;
 use crate::chain::dyn_target;
 use crate::expand::{Expander, Role, role};
-use crate::ty::{Probed, Shape, StdName, probes, span_range, std_names, undecidable};
+use crate::ty::{Probed, StdName, probes, span_range, std_names, undecidable};
 
 impl Expander<'_> {
     pub fn field_checks(&self) -> TokenStream {
@@ -45,32 +45,11 @@ impl Expander<'_> {
                     }
                     self.check_call(quote!(#krate::Unannotated), ty, &self.any(&probed))
                 }
+                // Checked where `visit.rs` reads it; the standard names it
+                // reads are checked here.
                 Role::Forward => {
-                    std_names(ty, true, &mut names);
-                    let mut leaves = Vec::new();
-                    Shape::of(ty).leaves(&mut leaves);
-                    let probed: Vec<Probed> = leaves
-                        .into_iter()
-                        .map(|leaf| Probed {
-                            ty: leaf,
-                            dynamic: false,
-                        })
-                        .collect();
-                    // The parts of a tuple: data or carriers, never a
-                    // type-erased error passed over as data.
-                    let parts = if probed.len() > 1 {
-                        probed
-                            .iter()
-                            .map(|part| {
-                                let answer = self.any(std::slice::from_ref(part));
-                                self.check_call(quote!(#krate::ForwardedPart), part.ty, &answer)
-                            })
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    let whole = self.check_call(quote!(#krate::Forwarded), ty, &self.any(&probed));
-                    quote!(#whole #(#parts)*)
+                    std_names(ty, false, &mut names);
+                    continue;
                 }
             };
             checks.push(quote!(#(#cfgs)* { #check }));
@@ -122,6 +101,17 @@ impl Expander<'_> {
         ty: &dyn ToTokens,
         answer: &TokenStream,
     ) -> TokenStream {
+        let call = self.check_expr(check, ty, answer);
+        quote!(#call;)
+    }
+
+    /// The same call as an expression, whose value is the probe's answer.
+    pub fn check_expr(
+        &self,
+        check: TokenStream,
+        ty: &dyn ToTokens,
+        answer: &TokenStream,
+    ) -> TokenStream {
         let krate = &self.krate;
         let (first, last) = span_range(ty);
         let callee = respan(quote!(#check::<#ty>::), first);
@@ -132,7 +122,7 @@ impl Expander<'_> {
         let arg = quote!(#id #args);
         let mut call_args = Group::new(Delimiter::Parenthesis, arg);
         call_args.set_span(last);
-        quote!(#callee #call_args;)
+        quote!(#callee #call_args)
     }
 
     /// A classifier named in `forward_with` or `chain(Type(classifier))`

@@ -13,9 +13,8 @@ mod doc;
 mod expand;
 mod field_checks;
 mod fixtures;
-mod has;
 mod ty;
-mod walk;
+mod visit;
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};

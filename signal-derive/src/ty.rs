@@ -221,6 +221,23 @@ impl<'a> Shape<'a> {
     }
 }
 
+/// Whether `ty` is a standard type that never carries signals (`u64`,
+/// `String`, ...), read by name: the derive checks the name is the standard
+/// one ([`std_names`]).
+pub fn is_std_data(ty: &Type) -> bool {
+    match strip(ty) {
+        Type::Path(path) => std_looking(path).is_some_and(|name| {
+            never_signal(&name.to_string()).is_some()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|last| matches!(last.arguments, PathArguments::None))
+        }),
+        _ => false,
+    }
+}
+
 /// Calls `f` on every type written directly inside `ty`: generic arguments
 /// (and associated-type bindings) of every path segment, tuple, array and
 /// slice elements, reference and pointer targets, trait object bounds'

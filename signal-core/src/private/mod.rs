@@ -1,0 +1,75 @@
+//! Support for generated code. Not public API: anything here may change in
+//! any release.
+//!
+//! - [`visit`]: the visitors a derived type's one visit body runs with
+//!   (`has`, `walk`), and field filters;
+//! - [`forward`]: how a forwarded field is read (`Forward<M>`), its markers,
+//!   and the leaf probe;
+//! - [`desc`]: the type's static description, one string parsed on first use;
+//! - [`chain`]: `chain(...)` fields; [`classify`]: `forward_with` fields;
+//! - [`fixtures`]: the test fixtures' dispatch (feature `fixtures`).
+
+#![allow(clippy::new_without_default, missing_docs)]
+
+use core::ops::ControlFlow;
+
+use crate::classify::Kinds;
+use crate::trace::{Step, Walker};
+
+mod chain;
+mod classify;
+mod desc;
+mod fixtures;
+mod forward;
+mod visit;
+
+pub use crate::checks::Probe;
+pub use crate::kind::KindInfo;
+pub use alloc::vec::Vec;
+
+pub use self::chain::{
+    ChainDeref, ChainDirect, ChainNone, ChainProbe, ChainProbeDeref, ChainProbeDirect,
+    ChainProbeNone, ChainRef, Downcast, DowncastNo, DowncastYes, chain_walk,
+};
+pub use self::classify::{ClassifyNo, ClassifyYes, Classifying, when};
+pub use self::desc::{Desc, Parsed};
+pub use self::fixtures::{DefaultNone, DefaultSome, FixtureCarrier, FixtureInert};
+pub use self::forward::{
+    BuiltinClassified, Deref, Forward, Lf, LfBuiltin, LfErased, LfNone, LfRegistered, LfSignal,
+    Map, Opt, Registered, Seq, Tuple, shape_of,
+};
+pub use self::visit::{Except, Has, Only, Visitor, Walk};
+pub use crate::fixture::{Fixture, FixtureCx};
+
+/// The identity: wraps a check's argument so that its span can cover the
+/// user's whole field type.
+#[inline(always)]
+pub fn id<T>(value: T) -> T {
+    value
+}
+
+/// A type's name without its module path: `IoClassifier`.
+pub fn short_type_name<T: ?Sized>() -> &'static str {
+    let name = core::any::type_name::<T>();
+    let plain = name.split('<').next().unwrap_or(name);
+    plain.rsplit("::").next().unwrap_or(plain)
+}
+
+/// Reports the first of `kinds` that implies the walker's kind, reached
+/// through the classifier `name`.
+pub fn walk_kinds(walker: &mut Walker<'_>, name: &'static str, kinds: Kinds) -> ControlFlow<()> {
+    match kinds.first_implying(walker.kind()) {
+        Some(leaf) => walker.leaf_via(Step::Classifier(name), leaf),
+        None => ControlFlow::Continue(()),
+    }
+}
+
+/// Walks a chain's listed type, read as its marker says.
+#[inline]
+pub fn forward_walk<T: ?Sized + Forward<M>, M>(
+    value: &T,
+    walker: &mut Walker<'_>,
+    _: M,
+) -> ControlFlow<()> {
+    value.__walk(walker)
+}

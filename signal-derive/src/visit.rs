@@ -1,0 +1,244 @@
+//! `__signal_visit`: the type's one generated body. `has` and `walk` run it
+//! with the visitors of `signal_core::__private::visit`; each hop is named by
+//! its index in the type's node table (see `describe.rs`, which numbers them
+//! the same way).
+//!
+//! A forwarded field is one call, `__v.field(node, value, marker)`: the
+//! marker spells out the standard containers of the field's type
+//! (`Seq(Tuple(...))`) around one probe per leaf type, and the probe of a
+//! field that cannot carry signals fails the field's check, spanned over its
+//! type.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Type;
+
+use crate::attr::{Filter, KindPath};
+use crate::expand::{Body, Expander, Role, binding_tokens, bodies, filter, path_string, role};
+use crate::ty::{Shape, is_std_data};
+
+impl Expander<'_> {
+    pub fn visit_body(&self) -> TokenStream {
+        if self.is_empty_enum() {
+            return quote!(match *self {});
+        }
+        let mut node: u16 = 0;
+        let enum_leaf = self.enum_leaf().map(|(leaf, when)| {
+            let leaf = self.leaf_call(leaf, when, &mut node);
+            quote!(#leaf?;)
+        });
+        let bodies = bodies(self.input);
+        let is_enum = bodies.iter().any(|body| body.variant.is_some());
+        let mut silent = false;
+        let mut arms = Vec::new();
+        for body in &bodies {
+            let calls = self.body_calls(body, &mut node);
+            let cfgs = body.cfgs;
+            if is_enum && calls.is_empty() {
+                silent = true;
+                continue;
+            }
+            let pattern = self.pattern(body.path(), body.fields);
+            let conditional = calls.iter().any(|(cfgs, _)| !cfgs.is_empty());
+            let block = match calls.as_slice() {
+                [] => quote!(::core::ops::ControlFlow::Continue(())),
+                [(_, only)] if !conditional => only.clone(),
+                _ if !conditional => {
+                    let (last, init) = calls.split_last().expect("calls");
+                    let init = init.iter().map(|(_, call)| call);
+                    let last = &last.1;
+                    quote!({ #(#init?;)* #last })
+                }
+                _ => {
+                    let calls = calls
+                        .iter()
+                        .map(|(cfgs, call)| quote!(#(#cfgs)* { #call?; }));
+                    quote!({ #(#calls)* ::core::ops::ControlFlow::Continue(()) })
+                }
+            };
+            if is_enum {
+                arms.push(quote!(#(#cfgs)* #pattern => #block,));
+            } else {
+                arms.push(quote!(let #pattern = *self; #block));
+            }
+        }
+        if !is_enum {
+            return quote!(#enum_leaf #(#arms)*);
+        }
+        let rest = silent.then(|| quote!(_ => ::core::ops::ControlFlow::Continue(()),));
+        quote! {
+            #enum_leaf
+            #[allow(unreachable_patterns)]
+            match *self { #(#arms)* #rest }
+        }
+    }
+
+    /// `__v.leaf::<Kind>(node)`, under its `when` predicate.
+    fn leaf_call(&self, leaf: &KindPath, when: Option<&syn::Path>, node: &mut u16) -> TokenStream {
+        let krate = &self.krate;
+        let path = &leaf.path;
+        let index = *node;
+        *node += 1;
+        let call = quote!(__v.leaf::<#path>(#index));
+        match when {
+            Some(when) => quote! {
+                if #krate::__private::when(#when, self) {
+                    #call
+                } else {
+                    ::core::ops::ControlFlow::Continue(())
+                }
+            },
+            None => call,
+        }
+    }
+
+    /// The calls of one variant (or the struct's body), in order.
+    fn body_calls<'i, 'a>(
+        &self,
+        body: &Body<'i, 'a>,
+        node: &mut u16,
+    ) -> Vec<(&'i [&'a syn::Attribute], TokenStream)> {
+        let mut calls = Vec::new();
+        if let Some(leaf) = body.leaf {
+            calls.push((&[][..], self.leaf_call(leaf, body.when, node)));
+        }
+        for (index, field) in body.fields.iter().enumerate() {
+            let value = binding_tokens(index);
+            let role = role(field);
+            if !role.binds() {
+                continue;
+            }
+            let at = *node;
+            *node += 1;
+            let call = match role {
+                Role::Forward => {
+                    let marker = self.checked_marker(field.ty);
+                    quote!(__v.field(#at, #value, #marker))
+                }
+                Role::Classified(classifier) => {
+                    let name = path_string(classifier);
+                    let classify = self.classify(field.ty, classifier, &value);
+                    quote!(__v.kinds(#at, #name, #classify))
+                }
+                Role::Chain(chain) => {
+                    let walk = self.chain_walk(field.ty, chain, &value);
+                    let krate = &self.krate;
+                    quote!(__v.dynamic(#at, &mut |__w: &mut #krate::Walker<'_>| #walk))
+                }
+                Role::Skip | Role::Unannotated => unreachable!(),
+            };
+            let call = match self.filter_type(filter(field)) {
+                Some(filter) => quote! {
+                    if __v.passes::<#filter>() {
+                        #call
+                    } else {
+                        ::core::ops::ControlFlow::Continue(())
+                    }
+                },
+                None => call,
+            };
+            calls.push((&field.cfgs[..], call));
+        }
+        calls
+    }
+
+    /// `Only<(A, (B, ()))>` or `Except<...>` for a filtered field.
+    pub fn filter_type(&self, filter: &Filter) -> Option<TokenStream> {
+        let krate = &self.krate;
+        let list = |kinds: &[KindPath]| {
+            kinds.iter().rev().fold(quote!(()), |rest, kind| {
+                let path = &kind.path;
+                quote!((#path, #rest))
+            })
+        };
+        match filter {
+            Filter::All => None,
+            Filter::Only(kinds) => {
+                let list = list(kinds);
+                Some(quote!(#krate::__private::Only<#list>))
+            }
+            Filter::Except(kinds) => {
+                let list = list(kinds);
+                Some(quote!(#krate::__private::Except<#list>))
+            }
+        }
+    }
+
+    /// The probe of a leaf type: its marker.
+    pub fn probe(&self, ty: &Type) -> TokenStream {
+        let krate = &self.krate;
+        if is_std_data(ty) {
+            return quote!(#krate::NoSignals);
+        }
+        self.probe_any(ty)
+    }
+
+    /// The probe of a type named by tokens (a chain's listed type).
+    pub fn probe_any(&self, ty: &dyn quote::ToTokens) -> TokenStream {
+        let krate = &self.krate;
+        quote!((&&&&&#krate::__private::Lf::<#ty>::new()).__signal_leaf())
+    }
+
+    /// The marker of a field's type, with the field's checks: the whole
+    /// reaches a carrier, and no tuple part is a type-erased error.
+    fn checked_marker(&self, ty: &Type) -> TokenStream {
+        let krate = &self.krate;
+        let shape = Shape::of(ty);
+        let mut leaves = Vec::new();
+        shape.leaves(&mut leaves);
+        if leaves.len() == 1 {
+            let probe = self.probe(leaves[0]);
+            let checked = self.check_expr(quote!(#krate::Forwarded), ty, &probe);
+            return self.marker(&shape, &mut |_| checked.clone());
+        }
+        let probes: Vec<TokenStream> = leaves.iter().map(|leaf| self.probe(leaf)).collect();
+        let any = probes
+            .iter()
+            .cloned()
+            .reduce(|acc, probe| quote!(#krate::or(#acc, #probe)))
+            .unwrap_or_else(|| quote!(#krate::NoSignals));
+        let whole = self.check_expr(quote!(#krate::Forwarded), ty, &any);
+        let mut parts = leaves.iter().zip(&probes);
+        let marker = self.marker(&shape, &mut |_| {
+            let (leaf, probe) = parts.next().expect("one probe per leaf");
+            self.check_expr(quote!(#krate::ForwardedPart), *leaf, probe)
+        });
+        quote!({ let _ = #whole; #marker })
+    }
+
+    /// The marker of `shape`, with `leaf` giving each leaf's marker in walk
+    /// order.
+    pub fn marker(&self, shape: &Shape, leaf: &mut dyn FnMut(&Type) -> TokenStream) -> TokenStream {
+        let krate = &self.krate;
+        match shape {
+            Shape::Leaf(ty) => leaf(ty),
+            Shape::Tuple(elems) => {
+                let parts: Vec<TokenStream> = elems
+                    .iter()
+                    .map(|(_, elem)| self.marker(elem, leaf))
+                    .collect();
+                let list = parts
+                    .iter()
+                    .rev()
+                    .fold(quote!(()), |rest, part| quote!((#part, #rest)));
+                quote!(#krate::__private::Tuple(#list))
+            }
+            Shape::Seq(inner, _, _) => {
+                let inner = self.marker(inner, leaf);
+                quote!(#krate::__private::Seq(#inner))
+            }
+            Shape::Map(inner) => {
+                let inner = self.marker(inner, leaf);
+                quote!(#krate::__private::Map(#inner))
+            }
+            Shape::Opt(inner, _) => {
+                let inner = self.marker(inner, leaf);
+                quote!(#krate::__private::Opt(#inner))
+            }
+            Shape::Deref(inner, _, _) => {
+                let inner = self.marker(inner, leaf);
+                quote!(#krate::__private::Deref(#inner))
+            }
+        }
+    }
+}
