@@ -22,6 +22,11 @@ pub trait Kind: Sized + 'static {
     /// The kind's identity, usable where kinds are chosen at run time.
     const ID: KindId;
 
+    /// `Self`: named by the derive as `<K as Kind>::__Me`, so that a name
+    /// that is not a kind is reported once, on the user's attribute.
+    #[doc(hidden)]
+    type __Me: Kind;
+
     /// Whether raising `Self` also raises `Q`: true when `Q` is `Self`, one
     /// of the kinds `Self` implies, or a kind that includes one of them,
     /// directly or transitively.
@@ -332,6 +337,7 @@ macro_rules! __kind_one {
         #[diagnostic::do_not_recommend]
         impl $crate::Kind for $name {
             const NAME: &'static str = ::core::stringify!($name);
+            type __Me = $name;
             const ID: $crate::KindId = $crate::KindId::__new(&$crate::__private::KindInfo {
                 name: ::core::stringify!($name),
                 wire: $crate::__kind_wire!($name $($wire)?),

@@ -13,7 +13,6 @@ use syn::ext::IdentExt;
 
 use crate::attr::{Filter, KindPath};
 use crate::expand::{Expander, Role, bodies, filter, path_string, role};
-use crate::ty::Shape;
 
 /// Writes the description string.
 struct Writer<'e> {
@@ -115,7 +114,7 @@ impl Expander<'_> {
         writer.opt_string(when.map(path_string).as_deref());
         let bodies = bodies(self.input);
         writer.number(bodies.len());
-        let mut targets = Vec::new();
+        let mut targets = 0;
         for body in &bodies {
             writer.condition(body.cfgs);
             writer.opt_string(body.variant_name().as_deref());
@@ -138,28 +137,17 @@ impl Expander<'_> {
                     }
                 }
                 writer.string(&crate::doc::type_string(field.ty));
-                let target = match role(field) {
-                    Role::Skip => {
-                        writer.text.push('k');
-                        let reason = field
-                            .attrs
-                            .skip
-                            .get()
-                            .map(syn::LitStr::value)
-                            .unwrap_or_default();
-                        writer.string(&reason);
-                        continue;
-                    }
-                    Role::Forward => {
-                        let shape = Shape::of(field.ty);
-                        let ty = field.ty;
-                        let marker = self.marker(&shape, &mut |leaf| self.probe(leaf));
-                        quote!(#krate::__private::shape_of::<#ty, _>(#marker))
-                    }
-                    Role::Classified(classifier) => self.classified_shape(field.ty, classifier),
-                    Role::Chain(chain) => self.chain_shape(chain),
-                    Role::Unannotated => unreachable!(),
-                };
+                if let Role::Skip = role(field) {
+                    writer.text.push('k');
+                    let reason = field
+                        .attrs
+                        .skip
+                        .get()
+                        .map(syn::LitStr::value)
+                        .unwrap_or_default();
+                    writer.string(&reason);
+                    continue;
+                }
                 writer.text.push('f');
                 match filter(field) {
                     Filter::All => {
@@ -175,17 +163,13 @@ impl Expander<'_> {
                         writer.kind_list(kinds);
                     }
                 }
-                writer.number(targets.len());
-                targets.push((&field.cfgs, target));
+                writer.number(targets);
+                targets += 1;
             }
         }
         let text = &writer.text;
         let kinds = writer.kinds.iter().map(|(_, tokens)| tokens);
         let present = &writer.present;
-        let arms = targets.iter().enumerate().map(|(index, (cfgs, target))| {
-            let index = index as u32;
-            quote!(#(#cfgs)* #index => #target,)
-        });
         quote! {
             #[doc(hidden)]
             fn __signal_desc() -> &'static #krate::__private::Parsed {
@@ -194,16 +178,16 @@ impl Expander<'_> {
             }
 
             #[doc(hidden)]
+            #[inline]
             fn __signal_target(__index: u32) -> #krate::Shape {
-                match __index {
-                    #(#arms)*
-                    _ => #krate::Shape::Inert,
-                }
+                let mut __d = #krate::__private::Describe::new(__index);
+                let _ = Self::__signal_visit(::core::option::Option::None, &mut __d);
+                __d.finish()
             }
         }
     }
 
-    fn chain_shape(&self, chain: &crate::attr::Chain) -> TokenStream {
+    pub fn chain_shape(&self, chain: &crate::attr::Chain) -> TokenStream {
         let krate = &self.krate;
         let items = chain.items.iter().map(|item| {
             let ty = &item.ty;
@@ -228,7 +212,11 @@ impl Expander<'_> {
         }
     }
 
-    fn classified_shape(&self, ty: &dyn quote::ToTokens, classifier: &syn::Path) -> TokenStream {
+    pub fn classified_shape(
+        &self,
+        ty: &dyn quote::ToTokens,
+        classifier: &syn::Path,
+    ) -> TokenStream {
         let krate = &self.krate;
         let name = path_string(classifier);
         let classifying = self.classifying(ty, classifier);

@@ -30,6 +30,7 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
     // Everything generated names the crate through one import, so a wrong
     // `crate = "..."` path is one error, on the attribute.
     let alias: Path = syn::parse_quote!(__signal_core);
+    let imports = input.as_ref().map(imports).unwrap_or_default();
     let output = match input {
         Some(input) if !cx.has_errors() => Expander::new(&input, alias).expand(),
         _ => {
@@ -42,30 +43,72 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
     // there.
     let (first, _) = crate::ty::span_range(&krate);
     let import = quote_spanned!(first=> use #krate as __signal_core;);
-    // The dispatch traits generated code calls methods of, in scope once for
-    // the whole expansion.
     quote! {
         #[doc(hidden)]
         #[allow(non_upper_case_globals, unused_qualifications)]
         const _: () = {
             #[allow(unused_imports)]
             #import
-            #[allow(unused_imports)]
+            #imports
+            #output
+        };
+    }
+}
+
+/// The dispatch traits the generated code calls methods of, in scope once for
+/// the whole expansion: only the families it uses.
+fn imports(input: &Input) -> TokenStream {
+    let (mut forward, mut probe, mut chain, mut classify) = (false, false, false, false);
+    for field in input.all_fields() {
+        match role(field) {
+            Role::Forward => forward = true,
+            Role::Classified(_) => classify = true,
+            Role::Chain(items) => {
+                (forward, probe, chain) = (true, true, true);
+                classify |= items.items.iter().any(|item| item.classifier.is_some());
+            }
+            Role::Skip | Role::Unannotated => probe = true,
+        }
+    }
+    let fixtures = cfg!(feature = "fixtures");
+    forward |= fixtures;
+    let mut names: Vec<TokenStream> = Vec::new();
+    if forward {
+        names.push(quote! {
             use __signal_core::__private::{
-                ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
-                ChainProbeDirect as _, ChainProbeNone as _, ClassifyNo as _, ClassifyYes as _,
-                DefaultNone as _, DefaultSome as _, DowncastNo as _, DowncastYes as _,
-                FixtureCarrier as _, FixtureInert as _, LfBuiltin as _, LfErased as _,
-                LfNone as _, LfRegistered as _, LfSignal as _,
+                LfBuiltin as _, LfErased as _, LfNone as _, LfRegistered as _, LfSignal as _,
             };
-            #[allow(unused_imports)]
+        });
+    }
+    if probe || fixtures {
+        names.push(quote! {
             use __signal_core::{
                 DynProbeError as _, DynProbeNone as _, DynProbeSignal as _, ProbeBuiltin as _,
                 ProbeClassified as _, ProbeErased as _, ProbeNone as _, ProbeSignal as _,
             };
-            #output
-        };
+        });
     }
+    if chain {
+        names.push(quote! {
+            use __signal_core::__private::{
+                ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
+                ChainProbeDirect as _, ChainProbeNone as _, DowncastNo as _, DowncastYes as _,
+            };
+        });
+    }
+    if classify || fixtures {
+        names.push(quote! {
+            use __signal_core::__private::{ClassifyNo as _, ClassifyYes as _};
+        });
+    }
+    if fixtures {
+        names.push(quote! {
+            use __signal_core::__private::{
+                DefaultNone as _, DefaultSome as _, FixtureCarrier as _, FixtureInert as _,
+            };
+        });
+    }
+    quote!(#(#[allow(unused_imports)] #names)*)
 }
 
 /// After an error, an impl that carries nothing, so code using the type does
@@ -206,16 +249,20 @@ impl<'a> Expander<'a> {
             impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
                 #[inline]
                 fn has<__K: #krate::Kind>(&self) -> bool {
-                    self.__signal_visit(&mut #krate::__private::Has::<__K>::NEW).is_break()
+                    let __v = &mut #krate::__private::Has::<__K>::NEW;
+                    Self::__signal_visit(::core::option::Option::Some(self), __v).is_break()
                 }
 
+                // `#[inline]` on the methods that only traces, maps and tests
+                // call: they are then compiled where they are used, and a
+                // crate that only asks `has` does not pay for them.
+                #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
-                    self.__signal_visit(&mut #krate::__private::Walk::new(
-                        __w,
-                        &Self::__signal_desc().nodes,
-                    ))
+                    let __v = &mut #krate::__private::Walk::new(__w, &Self::__signal_desc().nodes);
+                    Self::__signal_visit(::core::option::Option::Some(self), __v)
                 }
 
+                #[inline]
                 fn shape() -> #krate::Shape {
                     Self::__signal_desc().shape(::core::any::type_name::<Self>(), Self::__signal_target)
                 }
@@ -231,7 +278,7 @@ impl<'a> Expander<'a> {
                 #[doc(hidden)]
                 #[inline]
                 fn __signal_visit<__V: #krate::__private::Visitor>(
-                    &self,
+                    __this: ::core::option::Option<&Self>,
                     __v: &mut __V,
                 ) -> ::core::ops::ControlFlow<()> {
                     #visit_body

@@ -493,17 +493,25 @@ pub fn std_names(ty: &Type, containers_only: bool, out: &mut Vec<StdName>) {
             continue;
         };
         let arity = type_args(last).len();
+        let mut key = String::new();
+        for segment in &path.path.segments {
+            key.push_str(&segment.ident.to_string());
+            key.push_str("::");
+        }
+        key.push_str(&arity.to_string());
+        if path.path.leading_colon.is_some() {
+            key.insert(0, ':');
+        }
+        if out.iter().any(|known| known.key == key) {
+            continue;
+        }
         let units = (0..arity).map(|_| quote!(()));
         let args = (arity > 0).then(|| quote!(<#(#units),*>));
         let mut written_path = path.path.clone();
         if let Some(last) = written_path.segments.last_mut() {
             last.arguments = PathArguments::None;
         }
-        let standard: syn::Path = syn::parse_str(standard).expect("standard path");
-        let key = format!("{}{}", written_path.to_token_stream(), arity);
-        if out.iter().any(|known| known.key == key) {
-            continue;
-        }
+        let standard = std_path(standard);
         out.push(StdName {
             written: quote!(#written_path #args),
             standard: quote!(#standard #args),
@@ -511,6 +519,15 @@ pub fn std_names(ty: &Type, containers_only: bool, out: &mut Vec<StdName>) {
             key,
         });
     }
+}
+
+/// `::std::vec::Vec` as tokens, without parsing.
+fn std_path(path: &str) -> TokenStream {
+    let segments = path.trim_start_matches("::").split("::").map(|segment| {
+        let ident = Ident::new(segment, Span::call_site());
+        quote!(:: #ident)
+    });
+    quote!(#(#segments)*)
 }
 
 /// Whether `ty` mentions `Self` or one of `params` anywhere.

@@ -18,10 +18,14 @@ use crate::expand::{Body, Expander, Role, binding_tokens, bodies, filter, path_s
 use crate::ty::{Shape, is_std_data};
 
 impl Expander<'_> {
+    /// The body of `__signal_visit(__this: Option<&Self>, __v)`: with a
+    /// value, its leaves and forwarded fields; without one, the forwarded
+    /// fields' shapes (for `shape`). Each field's marker is bound once, at
+    /// the top, and read by both.
     pub fn visit_body(&self) -> TokenStream {
-        if self.is_empty_enum() {
-            return quote!(match *self {});
-        }
+        let continue_ = quote!(::core::ops::ControlFlow::Continue(()));
+        let mut markers = Vec::new();
+        let mut targets = Vec::new();
         let mut node: u16 = 0;
         let enum_leaf = self.enum_leaf().map(|(leaf, when)| {
             let leaf = self.leaf_call(leaf, when, &mut node);
@@ -32,7 +36,7 @@ impl Expander<'_> {
         let mut silent = false;
         let mut arms = Vec::new();
         for body in &bodies {
-            let calls = self.body_calls(body, &mut node);
+            let calls = self.body_calls(body, &mut node, &mut markers, &mut targets);
             let cfgs = body.cfgs;
             if is_enum && calls.is_empty() {
                 silent = true;
@@ -41,7 +45,7 @@ impl Expander<'_> {
             let pattern = self.pattern(body.path(), body.fields);
             let conditional = calls.iter().any(|(cfgs, _)| !cfgs.is_empty());
             let block = match calls.as_slice() {
-                [] => quote!(::core::ops::ControlFlow::Continue(())),
+                [] => continue_.clone(),
                 [(_, only)] if !conditional => only.clone(),
                 _ if !conditional => {
                     let (last, init) = calls.split_last().expect("calls");
@@ -53,36 +57,53 @@ impl Expander<'_> {
                     let calls = calls
                         .iter()
                         .map(|(cfgs, call)| quote!(#(#cfgs)* { #call?; }));
-                    quote!({ #(#calls)* ::core::ops::ControlFlow::Continue(()) })
+                    quote!({ #(#calls)* #continue_ })
                 }
             };
             if is_enum {
                 arms.push(quote!(#(#cfgs)* #pattern => #block,));
             } else {
-                arms.push(quote!(let #pattern = *self; #block));
+                arms.push(quote!(let #pattern = *__this; #block));
             }
         }
-        if !is_enum {
-            return quote!(#enum_leaf #(#arms)*);
-        }
-        let rest = silent.then(|| quote!(_ => ::core::ops::ControlFlow::Continue(()),));
+        let value = if self.is_empty_enum() {
+            quote!(match *__this {})
+        } else if is_enum {
+            let rest = silent.then(|| quote!(_ => #continue_,));
+            quote! {
+                #enum_leaf
+                #[allow(unreachable_patterns)]
+                match *__this { #(#arms)* #rest }
+            }
+        } else {
+            quote!(#enum_leaf #(#arms)*)
+        };
+        let targets = targets
+            .iter()
+            .map(|(cfgs, target)| quote!(#(#cfgs)* #target;));
         quote! {
-            #enum_leaf
-            #[allow(unreachable_patterns)]
-            match *self { #(#arms)* #rest }
+            #(#markers)*
+            match __this {
+                ::core::option::Option::Some(__this) => { #value }
+                ::core::option::Option::None => {
+                    #(#targets)*
+                    let _ = __v;
+                    #continue_
+                }
+            }
         }
     }
 
     /// `__v.leaf::<Kind>(node)`, under its `when` predicate.
     fn leaf_call(&self, leaf: &KindPath, when: Option<&syn::Path>, node: &mut u16) -> TokenStream {
         let krate = &self.krate;
-        let path = &leaf.path;
+        let kind = self.kind(leaf);
         let index = *node;
         *node += 1;
-        let call = quote!(__v.leaf::<#path>(#index));
+        let call = quote!(__v.leaf::<#kind::__Me>(#index));
         match when {
             Some(when) => quote! {
-                if #krate::__private::when(#when, self) {
+                if #krate::__private::when(#when, __this) {
                     #call
                 } else {
                     ::core::ops::ControlFlow::Continue(())
@@ -92,12 +113,17 @@ impl Expander<'_> {
         }
     }
 
-    /// The calls of one variant (or the struct's body), in order.
+    /// The calls of one variant (or the struct's body), in order; each
+    /// forwarded field's marker goes to `markers`, and what describes its
+    /// shape to `targets`.
     fn body_calls<'i, 'a>(
         &self,
         body: &Body<'i, 'a>,
         node: &mut u16,
+        markers: &mut Vec<TokenStream>,
+        targets: &mut Vec<(&'i [&'a syn::Attribute], TokenStream)>,
     ) -> Vec<(&'i [&'a syn::Attribute], TokenStream)> {
+        let krate = &self.krate;
         let mut calls = Vec::new();
         if let Some(leaf) = body.leaf {
             calls.push((&[][..], self.leaf_call(leaf, body.when, node)));
@@ -110,19 +136,28 @@ impl Expander<'_> {
             }
             let at = *node;
             *node += 1;
+            let target = targets.len() as u32;
+            let cfgs = &field.cfgs[..];
             let call = match role {
                 Role::Forward => {
                     let marker = self.checked_marker(field.ty);
-                    quote!(__v.field(#at, #value, #marker))
+                    let name = quote::format_ident!("__m{}", target);
+                    markers.push(quote!(#(#cfgs)* let #name = #marker;));
+                    let ty = field.ty;
+                    targets.push((cfgs, quote!(__v.target::<#ty, _>(#target, #name))));
+                    quote!(__v.field(#at, #value, #name))
                 }
                 Role::Classified(classifier) => {
                     let name = path_string(classifier);
                     let classify = self.classify(field.ty, classifier, &value);
+                    let shape = self.classified_shape(field.ty, classifier);
+                    targets.push((cfgs, quote!(__v.target_shape(#target, || #shape))));
                     quote!(__v.kinds(#at, #name, #classify))
                 }
                 Role::Chain(chain) => {
                     let walk = self.chain_walk(field.ty, chain, &value);
-                    let krate = &self.krate;
+                    let shape = self.chain_shape(chain);
+                    targets.push((cfgs, quote!(__v.target_shape(#target, || #shape))));
                     quote!(__v.dynamic(#at, &mut |__w: &mut #krate::Walker<'_>| #walk))
                 }
                 Role::Skip | Role::Unannotated => unreachable!(),
@@ -137,7 +172,7 @@ impl Expander<'_> {
                 },
                 None => call,
             };
-            calls.push((&field.cfgs[..], call));
+            calls.push((cfgs, call));
         }
         calls
     }
@@ -147,8 +182,8 @@ impl Expander<'_> {
         let krate = &self.krate;
         let list = |kinds: &[KindPath]| {
             kinds.iter().rev().fold(quote!(()), |rest, kind| {
-                let path = &kind.path;
-                quote!((#path, #rest))
+                let kind = self.kind(kind);
+                quote!((#kind::__Me, #rest))
             })
         };
         match filter {

@@ -38,7 +38,7 @@ pub use self::forward::{
     BuiltinClassified, Deref, Forward, Lf, LfBuiltin, LfErased, LfNone, LfRegistered, LfSignal,
     Map, Opt, Registered, Seq, Tuple, shape_of,
 };
-pub use self::visit::{Except, Has, Only, Visitor, Walk};
+pub use self::visit::{Describe, Except, Has, Only, Visitor, Walk};
 pub use crate::fixture::{Fixture, FixtureCx};
 
 /// The identity: wraps a check's argument so that its span can cover the

@@ -10,6 +10,7 @@ use core::ops::ControlFlow;
 
 use crate::classify::Kinds;
 use crate::kind::{Kind, KindId};
+use crate::shape::Shape;
 use crate::trace::{Node, Step, Walker};
 
 use super::forward::Forward;
@@ -47,6 +48,77 @@ pub trait Visitor {
         node: u16,
         walk: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()>;
+
+    /// Without a value: the forwarded field of type `T` numbered `target`
+    /// among the type's forwarding fields, read with `marker`.
+    #[inline(always)]
+    fn target<T: ?Sized + Forward<M>, M>(&mut self, target: u32, marker: M) {
+        let _ = (target, marker);
+    }
+
+    /// Without a value: a forwarding field whose shape `shape` gives.
+    #[inline(always)]
+    fn target_shape(&mut self, target: u32, shape: impl FnOnce() -> Shape) {
+        let _ = (target, shape);
+    }
+}
+
+/// `shape`: the shape of one forwarding field, by its number.
+pub struct Describe {
+    target: u32,
+    shape: Option<Shape>,
+}
+
+impl Describe {
+    #[allow(missing_docs)]
+    pub fn new(target: u32) -> Self {
+        Describe {
+            target,
+            shape: None,
+        }
+    }
+
+    #[allow(missing_docs)]
+    pub fn finish(self) -> Shape {
+        self.shape.unwrap_or(Shape::Inert)
+    }
+}
+
+impl Visitor for Describe {
+    fn kind(&self) -> KindId {
+        unreachable_kind()
+    }
+    fn leaf<L: Kind>(&mut self, _: u16) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u16, _: &T, _: M) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    fn kinds(&mut self, _: u16, _: &'static str, _: Kinds) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    fn dynamic(
+        &mut self,
+        _: u16,
+        _: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
+    ) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+    fn target<T: ?Sized + Forward<M>, M>(&mut self, target: u32, _: M) {
+        if target == self.target {
+            self.shape = Some(T::__shape());
+        }
+    }
+    fn target_shape(&mut self, target: u32, shape: impl FnOnce() -> Shape) {
+        if target == self.target {
+            self.shape = Some(shape());
+        }
+    }
+}
+
+/// `Describe` visits no value, so no kind is asked about.
+fn unreachable_kind() -> KindId {
+    crate::vocab::TransientNetwork::ID
 }
 
 /// `has::<K>()`: stops at the first leaf that implies `K`.
