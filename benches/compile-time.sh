@@ -9,6 +9,10 @@
 # directory: dependencies once, then the generated crate alone, `RUNS` times
 # (`touch src/lib.rs`, non-incremental, same profile), and reports the
 # medians and their ratio for `cargo build` (dev profile) and `cargo check`.
+# Then, incrementally (`CARGO_INCREMENTAL=1`, as in an editor), it changes one
+# line of `src/other.rs`, a module that does not touch the error types, and
+# times `cargo check` again; the peak memory of the compiler in that check
+# and in the full check are read with GNU time.
 #
 # With a nightly toolchain installed (and NIGHTLY=1, the default), it then
 # rebuilds each crate once on nightly with `-Z time-passes`, and the signal
@@ -81,27 +85,83 @@ for command in build check; do
     unset times
 done
 
-lines() { wc -l <"$OUT/$1/src/lib.rs" | tr -d ' '; }
+# Incremental checks after a one-line edit in another module of the crate,
+# and the compiler's peak memory (GNU time's maximum resident set size, in
+# KiB: the largest of cargo and the rustc it waits for).
+declare -A INCR RSS_INCR RSS_FULL ALL_INCR
+have_time=0
+[ -x /usr/bin/time ] && have_time=1
+peak() {
+    # peak <file> <flavour> <cargo args...>: runs cargo in the flavour's
+    # directory, writing the peak RSS (KiB) to <file>.
+    local file=$1 flavour=$2
+    shift 2
+    if [ "$have_time" = 1 ]; then
+        (cd "$OUT/$flavour" && /usr/bin/time -f %M -o "$file" cargo "$@" --offline --quiet)
+    else
+        (cd "$OUT/$flavour" && cargo "$@" --offline --quiet)
+        echo 0 >"$file"
+    fi
+}
+for flavour in "${FLAVOURS[@]}"; do
+    log "incremental check: $flavour (first check)"
+    (cd "$OUT/$flavour" && CARGO_INCREMENTAL=1 CARGO_TARGET_DIR="$OUT/target-$flavour-incr" cargo check --offline --quiet)
+done
+declare -A itimes=() irss=() frss=()
+for run in $(seq "$RUNS"); do
+    for flavour in "${FLAVOURS[@]}"; do
+        sed -i "s/EDITED: u64 = [0-9]*/EDITED: u64 = $run/" "$OUT/$flavour/src/other.rs"
+        start=$(date +%s.%N)
+        CARGO_INCREMENTAL=1 CARGO_TARGET_DIR="$OUT/target-$flavour-incr" peak "$OUT/$flavour.rss" "$flavour" check
+        end=$(date +%s.%N)
+        t=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }')
+        itimes[$flavour]+="$t "
+        irss[$flavour]+="$(cat "$OUT/$flavour.rss") "
+        touch "$OUT/$flavour/src/lib.rs"
+        CARGO_TARGET_DIR="$OUT/target-$flavour" peak "$OUT/$flavour.rss" "$flavour" check
+        frss[$flavour]+="$(cat "$OUT/$flavour.rss") "
+        log "  run $run, $flavour: incremental $t s"
+    done
+done
+for flavour in "${FLAVOURS[@]}"; do
+    INCR[$flavour]=$(echo "${itimes[$flavour]}" | tr ' ' '\n' | grep . | median)
+    ALL_INCR[$flavour]=$(echo "${itimes[$flavour]}" | xargs | sed 's/ /, /g')
+    RSS_INCR[$flavour]=$(echo "${irss[$flavour]}" | tr ' ' '\n' | grep . | median)
+    RSS_FULL[$flavour]=$(echo "${frss[$flavour]}" | tr ' ' '\n' | grep . | median)
+done
+
+lines() { cat "$OUT/$1"/src/*.rs | wc -l | tr -d ' '; }
 
 echo "## Compile time: 200 enums × 20 variants"
 echo
 echo "Generated crate: $(lines thiserror) lines (\`thiserror\`), $(lines handwritten) lines (\`thiserror\` + hand-written methods), $(lines signal) lines (\`thiserror\` + \`Signal\`)."
-echo "Each figure: wall time of rebuilding the generated crate alone (dependencies built), non-incremental,"
-echo "median of $RUNS runs, $(rustc --version)."
+echo "Each time: wall time of rebuilding the generated crate alone (dependencies built), median of $RUNS runs, interleaved,"
+echo "$(rustc --version). Full builds are non-incremental (\`touch src/lib.rs\`); the incremental check follows a one-line edit"
+echo "in \`src/other.rs\`, a module that does not touch the error types. Memory: the compiler's peak resident set (GNU time)."
+echo "The goal is the issue's: each figure at most 1.3× the hand-written methods it replaces."
 echo
-echo "| command | \`thiserror\` alone (s) | + hand-written (s) | + \`Signal\` (s) | \`Signal\` ÷ \`thiserror\` | goal | \`Signal\` ÷ hand-written | runs (thiserror; hand-written; signal) |"
+echo "| figure | \`thiserror\` alone | + hand-written | + \`Signal\` | \`Signal\` ÷ \`thiserror\` | \`Signal\` ÷ hand-written | goal | runs (thiserror; hand-written; signal) |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
-for command in build check; do
-    a=${MEDIAN[$command,thiserror]}
-    h=${MEDIAN[$command,handwritten]}
-    b=${MEDIAN[$command,signal]}
-    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
-    versus=$(awk -v a="$h" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
-    verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.3) ? "met" : "**missed**" }')
-    label="cargo $command"
-    [ "$command" = build ] && label="cargo build (dev)"
-    echo "| \`$label\` | $a | $h | $b | ${ratio}× | ≤ 1.30× ($verdict) | ${versus}× | ${ALL[$command,thiserror]}; ${ALL[$command,handwritten]}; ${ALL[$command,signal]} |"
+row() {
+    # row <label> <unit> <thiserror> <hand-written> <signal> <runs>
+    local label=$1 unit=$2 a=$3 h=$4 b=$5 runs=$6
+    local ratio versus verdict
+    ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "—" }')
+    versus=$(awk -v a="$h" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "—" }')
+    verdict=$(awk -v r="$versus" 'BEGIN { if (r == "—") print "—"; else print (r <= 1.3) ? "≤ 1.30× (met)" : "≤ 1.30× (**missed**)" }')
+    echo "| $label | $a $unit | $h $unit | $b $unit | ${ratio}× | ${versus}× | $verdict | $runs |"
+}
+for command in check build; do
+    label="\`cargo $command\`, crate alone"
+    [ "$command" = build ] && label="\`cargo build\` (dev), crate alone"
+    row "$label" s "${MEDIAN[$command,thiserror]}" "${MEDIAN[$command,handwritten]}" "${MEDIAN[$command,signal]}" \
+        "${ALL[$command,thiserror]}; ${ALL[$command,handwritten]}; ${ALL[$command,signal]}"
 done
+row "incremental \`cargo check\` after a one-line edit elsewhere" s "${INCR[thiserror]}" "${INCR[handwritten]}" "${INCR[signal]}" \
+    "${ALL_INCR[thiserror]}; ${ALL_INCR[handwritten]}; ${ALL_INCR[signal]}"
+mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
+row "peak memory, full \`cargo check\`" MiB "$(mib "${RSS_FULL[thiserror]}")" "$(mib "${RSS_FULL[handwritten]}")" "$(mib "${RSS_FULL[signal]}")" "medians"
+row "peak memory, incremental \`cargo check\`" MiB "$(mib "${RSS_INCR[thiserror]}")" "$(mib "${RSS_INCR[handwritten]}")" "$(mib "${RSS_INCR[signal]}")" "medians"
 echo
 
 if [ "$NIGHTLY" != 1 ] || ! rustup run nightly rustc --version >/dev/null 2>&1; then

@@ -136,6 +136,14 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// Whether the walker records paths (generated code: a walk that does
+    /// not need names does not read them).
+    #[doc(hidden)]
+    #[inline]
+    pub fn __records(&self) -> bool {
+        self.path.is_some()
+    }
+
     /// Steps down (generated code: pairs with [`__pop`](Self::__pop), without
     /// a closure per field).
     #[doc(hidden)]

@@ -172,6 +172,7 @@ impl Expander<'_> {
         let present = &writer.present;
         quote! {
             #[doc(hidden)]
+            #[inline]
             fn __signal_desc() -> &'static #krate::__private::Parsed {
                 static __DESC: #krate::__private::Desc = #krate::__private::Desc::new(#text);
                 __DESC.get(&[#(#kinds),*], &[#(#present),*])

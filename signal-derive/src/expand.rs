@@ -258,7 +258,7 @@ impl<'a> Expander<'a> {
                 // crate that only asks `has` does not pay for them.
                 #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
-                    let __v = &mut #krate::__private::Walk::new(__w, &Self::__signal_desc().nodes);
+                    let __v = &mut #krate::__private::Walk::new(__w, Self::__signal_desc);
                     Self::__signal_visit(::core::option::Option::Some(self), __v)
                 }
 

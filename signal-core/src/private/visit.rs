@@ -13,6 +13,7 @@ use crate::kind::{Kind, KindId};
 use crate::shape::Shape;
 use crate::trace::{Node, Step, Walker};
 
+use super::desc::Parsed;
 use super::forward::Forward;
 
 /// What a derived type's visit body reports: leaves and forwarded fields,
@@ -181,15 +182,30 @@ pub struct Walk<'w, 'a> {
 }
 
 impl<'w, 'a> Walk<'w, 'a> {
-    #[allow(missing_docs)]
+    /// A walk of a type whose description `desc` gives: read only when the
+    /// walker records paths, so that yes/no questions (`has_kind`) neither
+    /// parse it nor allocate.
     #[inline]
-    pub fn new(walker: &'w mut Walker<'a>, nodes: &'static [Node]) -> Self {
+    pub fn new(walker: &'w mut Walker<'a>, desc: fn() -> &'static Parsed) -> Self {
+        let nodes: &'static [Node] = if walker.__records() {
+            &desc().nodes
+        } else {
+            &[]
+        };
         Walk { walker, nodes }
     }
 
     #[inline]
     fn node(&self, node: u16) -> Node {
-        self.nodes[usize::from(node)]
+        const UNNAMED: Node = Node {
+            ty: "",
+            variant: None,
+            field: None,
+        };
+        self.nodes
+            .get(usize::from(node))
+            .copied()
+            .unwrap_or(UNNAMED)
     }
 
     #[inline]
