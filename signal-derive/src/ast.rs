@@ -10,6 +10,8 @@ use crate::ctxt::Ctxt;
 pub struct Input<'a> {
     pub original: &'a DeriveInput,
     pub ident: &'a Ident,
+    /// The type parameters, collected once.
+    pub params: Vec<&'a Ident>,
     pub attrs: Attrs,
     pub data: Data<'a>,
 }
@@ -71,6 +73,11 @@ impl<'a> Input<'a> {
         Some(Input {
             original: node,
             ident: &node.ident,
+            params: node
+                .generics
+                .type_params()
+                .map(|param| &param.ident)
+                .collect(),
             attrs,
             data,
         })

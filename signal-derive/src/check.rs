@@ -15,14 +15,8 @@ pub fn check(cx: &Ctxt, input: &Input) {
             .for_each(|variant| check_variant(cx, variant)),
         Data::Struct(data) => data.fields.iter().for_each(|field| check_field(cx, field)),
     }
-    let params: Vec<&Ident> = input
-        .original
-        .generics
-        .type_params()
-        .map(|param| &param.ident)
-        .collect();
     for field in input.all_fields() {
-        check_type(cx, field, &params);
+        check_type(cx, field, &input.params);
     }
 }
 

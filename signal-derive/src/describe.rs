@@ -136,7 +136,7 @@ impl Expander<'_> {
                         Member::Unnamed(index) => writer.number(index.index as usize),
                     }
                 }
-                writer.string(&crate::doc::type_string(field.ty));
+                writer.string(&crate::text::type_string(field.ty));
                 if let Role::Skip = role(field) {
                     writer.text.push('k');
                     let reason = field

@@ -5,45 +5,15 @@ use std::fmt::Write as _;
 use quote::ToTokens;
 use syn::{PathArguments, Type};
 
+use crate::text::type_string;
+
 use crate::ast::{Data, Field, Input};
 use crate::attr::{Filter, KindPath};
-
-/// A type as written, with the spacing a person would use.
-pub fn type_string(ty: &Type) -> String {
-    let raw = ty.to_token_stream().to_string();
-    let mut out = raw;
-    for (from, to) in [
-        (" < ", "<"),
-        ("< ", "<"),
-        (" <", "<"),
-        (" >", ">"),
-        (" ,", ","),
-        (":: ", "::"),
-        (" ::", "::"),
-        ("& ", "&"),
-        ("( ", "("),
-        (" )", ")"),
-        ("[ ", "["),
-        (" ]", "]"),
-        (" ;", ";"),
-        ("' ", "'"),
-    ] {
-        while out.contains(from) {
-            out = out.replace(from, to);
-        }
-    }
-    out
-}
 
 /// Markdown for the impl: which variants raise which kinds, which fields
 /// forward what (with links to the wrapped types), which are skipped and why.
 pub fn impl_doc(input: &Input, name: &str) -> String {
-    let params: Vec<String> = input
-        .original
-        .generics
-        .type_params()
-        .map(|param| param.ident.to_string())
-        .collect();
+    let params: Vec<String> = input.params.iter().map(ToString::to_string).collect();
     let mut lines = Vec::new();
     let push_fields = |lines: &mut Vec<String>, prefix: &str, fields: &[Field]| {
         for field in fields {

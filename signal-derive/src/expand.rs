@@ -15,6 +15,7 @@ use crate::ast::{Data, Field, Input};
 use crate::attr::{Chain, Filter, KindPath};
 use crate::check::check;
 use crate::ctxt::Ctxt;
+pub use crate::text::path_string;
 use crate::ty::{Shape, mentions};
 
 pub fn derive(node: &DeriveInput) -> TokenStream {
@@ -188,12 +189,7 @@ pub fn filter<'f>(field: &'f Field) -> &'f Filter {
 
 impl<'a> Expander<'a> {
     fn new(input: &'a Input<'a>, krate: Path) -> Self {
-        let params: Vec<&Ident> = input
-            .original
-            .generics
-            .type_params()
-            .map(|param| &param.ident)
-            .collect();
+        let params = input.params.clone();
         let mut bounds: Vec<&'a Type> = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         for field in input.all_fields() {
@@ -361,11 +357,6 @@ impl<'a> Expander<'a> {
         let classifying = self.classifying(ty, classifier);
         quote!(#classifying.__signal_classify(#value))
     }
-}
-
-/// A path as written, for names in traces and maps.
-pub fn path_string(path: &Path) -> String {
-    quote!(#path).to_string().replace(' ', "")
 }
 
 pub fn binding(index: usize) -> Ident {

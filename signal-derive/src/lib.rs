@@ -13,6 +13,7 @@ mod doc;
 mod expand;
 mod field_checks;
 mod fixtures;
+mod text;
 mod ty;
 mod visit;
 

@@ -335,7 +335,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
             {
                 format!(
                     "the projection `{}` can be any type",
-                    crate::doc::type_string(part)
+                    crate::text::type_string(part)
                 )
             }
             Type::Path(path) => {
@@ -353,7 +353,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
                 } else if (is_param || is_self) && path.path.segments.len() > 1 {
                     format!(
                         "the projection `{}` can be any type",
-                        crate::doc::type_string(part)
+                        crate::text::type_string(part)
                     )
                 } else {
                     continue;
@@ -386,7 +386,7 @@ pub fn undecidable(ty: &Type, params: &[&Ident]) -> Option<Undecidable> {
             }
             Type::Verbatim(_) | Type::Infer(_) | Type::ImplTrait(_) => format!(
                 "the derive cannot read the type `{}`",
-                crate::doc::type_string(part)
+                crate::text::type_string(part)
             ),
             _ => continue,
         };
