@@ -22,8 +22,14 @@
 # Prints Markdown on stdout. Everything is written under $OUT (default
 # /tmp/signal-compile-time), never in the repository.
 #
+# With INSTRUCTIONS=1 (and valgrind installed) it also counts the compiler's
+# instructions in one `cargo check` of each crate alone, under callgrind:
+# deterministic, unlike wall time on a shared machine, and slow (minutes per
+# flavour).
+#
 #   bash benches/compile-time.sh
 #   RUNS=5 OUT=/tmp/ct bash benches/compile-time.sh
+#   INSTRUCTIONS=1 NIGHTLY=0 bash benches/compile-time.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -163,6 +169,29 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 row "peak memory, full \`cargo check\`" MiB "$(mib "${RSS_FULL[thiserror]}")" "$(mib "${RSS_FULL[handwritten]}")" "$(mib "${RSS_FULL[signal]}")" "medians"
 row "peak memory, incremental \`cargo check\`" MiB "$(mib "${RSS_INCR[thiserror]}")" "$(mib "${RSS_INCR[handwritten]}")" "$(mib "${RSS_INCR[signal]}")" "medians"
 echo
+
+if [ "${INSTRUCTIONS:-0}" = 1 ] && command -v valgrind >/dev/null; then
+    declare -A IR
+    for flavour in "${FLAVOURS[@]}"; do
+        log "instructions: cargo check, $flavour (callgrind)"
+        touch "$OUT/$flavour/src/lib.rs"
+        # The compiler's own command line for the crate, as cargo runs it.
+        line=$(cd "$OUT/$flavour" && CARGO_TARGET_DIR="$OUT/target-$flavour" cargo check --offline -v 2>&1 |
+            grep 'Running `' | grep -- '--crate-name errors_' | tail -1)
+        line=${line#*Running \`}
+        line=${line%\`}
+        (cd "$OUT/$flavour" && eval "valgrind --tool=callgrind --callgrind-out-file=/dev/null $line") \
+            >/dev/null 2>"$OUT/$flavour.callgrind.txt" || true
+        IR[$flavour]=$(grep -o 'refs: *[0-9,]*' "$OUT/$flavour.callgrind.txt" | tr -dc '0-9')
+    done
+    echo "### Compiler instructions, \`cargo check\` of each crate alone (callgrind, one run)"
+    echo
+    echo "| \`thiserror\` alone | + hand-written | + \`Signal\` | \`Signal\` ÷ hand-written | \`Signal\` ÷ \`thiserror\` |"
+    echo "|---:|---:|---:|---:|---:|"
+    awk -v a="${IR[thiserror]}" -v h="${IR[handwritten]}" -v b="${IR[signal]}" \
+        'BEGIN { printf "| %.2f G | %.2f G | %.2f G | %.2f× | %.2f× |\n", a / 1e9, h / 1e9, b / 1e9, b / h, b / a }'
+    echo
+fi
 
 if [ "$NIGHTLY" != 1 ] || ! rustup run nightly rustc --version >/dev/null 2>&1; then
     log "no nightly toolchain (or NIGHTLY=0): skipping the -Z time-passes breakdown"
