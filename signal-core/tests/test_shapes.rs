@@ -260,3 +260,33 @@ fn test_enum_level_leaf_fixtures() {
     assert_eq!(signal_core::assert_fixtures!(Tree), 1);
     signal_core::assert_fixtures!(HttpError);
 }
+
+/// A leaf whose kind is the type's parameter: each instantiation raises its
+/// own kind, in `has`, traces and maps alike (the description is shared by
+/// the instantiations; its kinds are not).
+#[derive(Debug, Signal)]
+pub enum Raised<K: Kind> {
+    #[signal(leaf = "K")]
+    Raised(#[signal(skip = "a marker for the kind")] PhantomData<K>),
+}
+
+#[test]
+fn test_kind_parameter_per_instantiation() {
+    let retryable: Raised<Retryable> = Raised::Raised(PhantomData);
+    let reconnect: Raised<NeedsReconnect> = Raised::Raised(PhantomData);
+    assert!(retryable.has::<Retryable>());
+    assert!(!retryable.has::<NeedsReconnect>());
+    assert!(reconnect.has::<NeedsReconnect>());
+    assert!(!reconnect.has::<Retryable>());
+    // The maps, each asked after the other instantiation's was built.
+    let first = map::<Raised<Retryable>>().to_markdown();
+    let second = map::<Raised<NeedsReconnect>>().to_markdown();
+    assert!(first.contains("## Retryable"), "{first}");
+    assert!(!first.contains("## NeedsReconnect"), "{first}");
+    assert!(second.contains("## NeedsReconnect"), "{second}");
+    assert!(!second.contains("## Retryable"), "{second}");
+    assert_eq!(
+        reconnect.trace::<NeedsReconnect>().unwrap().to_string(),
+        "Raised::Raised (NeedsReconnect)"
+    );
+}

@@ -168,13 +168,23 @@ impl Expander<'_> {
             }
         }
         let text = &writer.text;
+        // Kinds named through the type's parameters differ per
+        // instantiation, which a static cannot: one parse per kind list.
+        let generic_kinds = self
+            .kind_paths()
+            .any(|kind| path_mentions(&kind.path, &self.params));
+        let constructor = if generic_kinds {
+            quote!(generic)
+        } else {
+            quote!(new)
+        };
         let kinds = writer.kinds.iter().map(|(_, tokens)| tokens);
         let present = &writer.present;
         quote! {
             #[doc(hidden)]
             #[inline]
             fn __signal_desc() -> &'static #krate::__private::Parsed {
-                static __DESC: #krate::__private::Desc = #krate::__private::Desc::new(#text);
+                static __DESC: #krate::__private::Desc = #krate::__private::Desc::#constructor(#text);
                 __DESC.get(&[#(#kinds),*], &[#(#present),*])
             }
 
@@ -186,6 +196,22 @@ impl Expander<'_> {
                 __d.finish()
             }
         }
+    }
+
+    /// Every kind the attributes name.
+    fn kind_paths(&self) -> impl Iterator<Item = &KindPath> {
+        let input = self.input;
+        let leaves = input.attrs.leaf.get().into_iter().chain(
+            bodies(input)
+                .into_iter()
+                .filter_map(|body| body.leaf)
+                .collect::<Vec<_>>(),
+        );
+        let filters = input.all_fields().flat_map(|field| match filter(field) {
+            Filter::All => &[][..],
+            Filter::Only(kinds) | Filter::Except(kinds) => &kinds[..],
+        });
+        leaves.chain(filters)
     }
 
     pub fn chain_shape(&self, chain: &crate::attr::Chain) -> TokenStream {
@@ -228,4 +254,18 @@ impl Expander<'_> {
             }
         }
     }
+}
+
+/// Whether a kind's path names one of the type's parameters.
+fn path_mentions(path: &syn::Path, params: &[&syn::Ident]) -> bool {
+    path.segments.iter().any(|segment| {
+        params.iter().any(|param| segment.ident == **param)
+            || match &segment.arguments {
+                syn::PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => crate::ty::mentions(ty, params),
+                    _ => false,
+                }),
+                _ => false,
+            }
+    })
 }

@@ -26,7 +26,7 @@ impl Expander<'_> {
         let continue_ = quote!(::core::ops::ControlFlow::Continue(()));
         let mut markers = Vec::new();
         let mut targets = Vec::new();
-        let mut node: u16 = 0;
+        let mut node: u32 = 0;
         let enum_leaf = self.enum_leaf().map(|(leaf, when)| {
             let leaf = self.leaf_call(leaf, when, &mut node);
             quote!(#leaf?;)
@@ -95,7 +95,7 @@ impl Expander<'_> {
     }
 
     /// `__v.leaf::<Kind>(node)`, under its `when` predicate.
-    fn leaf_call(&self, leaf: &KindPath, when: Option<&syn::Path>, node: &mut u16) -> TokenStream {
+    fn leaf_call(&self, leaf: &KindPath, when: Option<&syn::Path>, node: &mut u32) -> TokenStream {
         let krate = &self.krate;
         let kind = self.kind(leaf);
         let index = *node;
@@ -119,7 +119,7 @@ impl Expander<'_> {
     fn body_calls<'i, 'a>(
         &self,
         body: &Body<'i, 'a>,
-        node: &mut u16,
+        node: &mut u32,
         markers: &mut Vec<TokenStream>,
         targets: &mut Vec<(&'i [&'a syn::Attribute], TokenStream)>,
     ) -> Vec<(&'i [&'a syn::Attribute], TokenStream)> {

@@ -27,7 +27,13 @@ use crate::trace::{FieldName, Node};
 pub struct Desc {
     text: &'static str,
     parsed: OnceLock<Parsed>,
+    /// For a generic type whose kinds are type parameters: one parse per
+    /// list of kinds (per instantiation), since the static is shared.
+    by_kinds: Option<Mutex<Vec<ByKinds>>>,
 }
+
+/// A description parsed for one list of kinds.
+type ByKinds = (Vec<KindId>, &'static Parsed);
 
 impl Desc {
     #[allow(missing_docs)]
@@ -35,15 +41,39 @@ impl Desc {
         Desc {
             text,
             parsed: OnceLock::new(),
+            by_kinds: None,
+        }
+    }
+
+    /// A description whose kinds depend on the type's parameters.
+    pub const fn generic(text: &'static str) -> Self {
+        Desc {
+            text,
+            parsed: OnceLock::new(),
+            by_kinds: Some(Mutex::new(Vec::new())),
         }
     }
 
     /// The parsed description, `kinds` and `present` as the derive passes
-    /// them (the same on every call).
+    /// them (the same on every call, but for kinds that are type
+    /// parameters).
     #[inline]
     pub fn get(&'static self, kinds: &[KindId], present: &[bool]) -> &'static Parsed {
-        self.parsed
-            .get_or_init(|| Parsed::parse(self.text, kinds, present))
+        match &self.by_kinds {
+            None => self
+                .parsed
+                .get_or_init(|| Parsed::parse(self.text, kinds, present)),
+            Some(cache) => {
+                let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((_, parsed)) = cache.iter().find(|(known, _)| known == kinds) {
+                    return parsed;
+                }
+                let parsed: &'static Parsed =
+                    Box::leak(Box::new(Parsed::parse(self.text, kinds, present)));
+                cache.push((kinds.to_vec(), parsed));
+                parsed
+            }
+        }
     }
 }
 

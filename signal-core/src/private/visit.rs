@@ -23,12 +23,12 @@ pub trait Visitor {
     fn kind(&self) -> KindId;
 
     /// The value raises `L` at `node`.
-    fn leaf<L: Kind>(&mut self, node: u16) -> ControlFlow<()>;
+    fn leaf<L: Kind>(&mut self, node: u32) -> ControlFlow<()>;
 
     /// A forwarded field, consulted for every kind.
     fn field<T: ?Sized + Forward<M>, M>(
         &mut self,
-        node: u16,
+        node: u32,
         value: &T,
         marker: M,
     ) -> ControlFlow<()>;
@@ -41,12 +41,12 @@ pub trait Visitor {
     }
 
     /// A field read by a classifier (`forward_with`): `name` as written.
-    fn kinds(&mut self, node: u16, name: &'static str, kinds: Kinds) -> ControlFlow<()>;
+    fn kinds(&mut self, node: u32, name: &'static str, kinds: Kinds) -> ControlFlow<()>;
 
     /// A field walked by generated code (`chain(...)`).
     fn dynamic(
         &mut self,
-        node: u16,
+        node: u32,
         walk: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()>;
 
@@ -89,18 +89,18 @@ impl Visitor for Describe {
     fn kind(&self) -> KindId {
         unreachable_kind()
     }
-    fn leaf<L: Kind>(&mut self, _: u16) -> ControlFlow<()> {
+    fn leaf<L: Kind>(&mut self, _: u32) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
-    fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u16, _: &T, _: M) -> ControlFlow<()> {
+    fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u32, _: &T, _: M) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
-    fn kinds(&mut self, _: u16, _: &'static str, _: Kinds) -> ControlFlow<()> {
+    fn kinds(&mut self, _: u32, _: &'static str, _: Kinds) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
     fn dynamic(
         &mut self,
-        _: u16,
+        _: u32,
         _: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         ControlFlow::Continue(())
@@ -146,12 +146,12 @@ impl<K: Kind> Visitor for Has<K> {
     }
 
     #[inline(always)]
-    fn leaf<L: Kind>(&mut self, _: u16) -> ControlFlow<()> {
+    fn leaf<L: Kind>(&mut self, _: u32) -> ControlFlow<()> {
         stop_if(L::implies::<K>())
     }
 
     #[inline(always)]
-    fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u16, value: &T, _: M) -> ControlFlow<()> {
+    fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u32, value: &T, _: M) -> ControlFlow<()> {
         stop_if(value.__has::<K>())
     }
 
@@ -161,13 +161,13 @@ impl<K: Kind> Visitor for Has<K> {
     }
 
     #[inline]
-    fn kinds(&mut self, _: u16, _: &'static str, kinds: Kinds) -> ControlFlow<()> {
+    fn kinds(&mut self, _: u32, _: &'static str, kinds: Kinds) -> ControlFlow<()> {
         stop_if(kinds.implies(K::ID))
     }
 
     fn dynamic(
         &mut self,
-        _: u16,
+        _: u32,
         walk: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         let mut stop = |_: &[Step]| ControlFlow::Break(());
@@ -196,22 +196,19 @@ impl<'w, 'a> Walk<'w, 'a> {
     }
 
     #[inline]
-    fn node(&self, node: u16) -> Node {
+    fn node(&self, node: u32) -> Node {
         const UNNAMED: Node = Node {
             ty: "",
             variant: None,
             field: None,
         };
-        self.nodes
-            .get(usize::from(node))
-            .copied()
-            .unwrap_or(UNNAMED)
+        self.nodes.get(node as usize).copied().unwrap_or(UNNAMED)
     }
 
     #[inline]
     fn enter(
         &mut self,
-        node: u16,
+        node: u32,
         inner: impl FnOnce(&mut Walker<'a>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         let node = self.node(node);
@@ -229,23 +226,23 @@ impl Visitor for Walk<'_, '_> {
     }
 
     #[inline]
-    fn leaf<L: Kind>(&mut self, node: u16) -> ControlFlow<()> {
+    fn leaf<L: Kind>(&mut self, node: u32) -> ControlFlow<()> {
         let node = self.node(node);
         self.walker.leaf(node, L::ID)
     }
 
     #[inline]
-    fn field<T: ?Sized + Forward<M>, M>(&mut self, node: u16, value: &T, _: M) -> ControlFlow<()> {
+    fn field<T: ?Sized + Forward<M>, M>(&mut self, node: u32, value: &T, _: M) -> ControlFlow<()> {
         self.enter(node, |walker| value.__walk(walker))
     }
 
-    fn kinds(&mut self, node: u16, name: &'static str, kinds: Kinds) -> ControlFlow<()> {
+    fn kinds(&mut self, node: u32, name: &'static str, kinds: Kinds) -> ControlFlow<()> {
         self.enter(node, |walker| super::walk_kinds(walker, name, kinds))
     }
 
     fn dynamic(
         &mut self,
-        node: u16,
+        node: u32,
         walk: &mut dyn FnMut(&mut Walker<'_>) -> ControlFlow<()>,
     ) -> ControlFlow<()> {
         self.enter(node, |walker| walk(walker))
