@@ -1,13 +1,13 @@
 //! Support for generated code. Not public API: anything here may change in
 //! any release.
 //!
-//! - [`visit`]: the visitors a derived type's one visit body runs with
-//!   (`has`, `walk`), and field filters;
-//! - [`forward`]: how a forwarded field is read (`Forward<M>`), its markers,
+//! - `visit`: the visitors a derived type's one visit body runs with
+//!   (`has`, `walk`, the shape of one field), and field filters;
+//! - `forward`: how a forwarded field is read (`Forward<M>`), its markers,
 //!   and the leaf probe;
-//! - [`desc`]: the type's static description, one string parsed on first use;
-//! - [`chain`]: `chain(...)` fields; [`classify`]: `forward_with` fields;
-//! - [`fixtures`]: the test fixtures' dispatch (feature `fixtures`).
+//! - `desc`: the type's static description, one string parsed on first use;
+//! - `chain`: `chain(...)` fields; `classify`: `forward_with` fields;
+//! - `fixtures`: the test fixtures' dispatch (feature `fixtures`).
 
 #![allow(clippy::new_without_default, missing_docs)]
 
