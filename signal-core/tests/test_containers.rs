@@ -143,3 +143,39 @@ fn test_traces_lists_every_path_in_order() {
     );
     assert!(vec![E::Miss].traces::<Reconnect>().is_empty());
 }
+
+/// The longest tuple the derive reads, forwarded: its last part is walked.
+#[derive(Signal)]
+pub struct Wide {
+    #[signal(forward)]
+    pub parts: (
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        u8,
+        E,
+    ),
+}
+
+#[test]
+fn test_sixteen_part_tuple_forwards_its_last_part() {
+    let wide = |last| Wide {
+        parts: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last),
+    };
+    pair(
+        wide(E::Hit),
+        wide(E::Miss),
+        "Wide.parts.15 → E::Hit (Reconnect)",
+    );
+}

@@ -422,3 +422,41 @@ fn test_crate_path_through_a_reexport() {
     assert!(!ThroughReexport::Inner(Leafy::Benign).has::<Reconnect>());
     assert!(!ThroughReexport::Plain.has::<Reconnect>());
 }
+
+mod when_calls {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use signal_core::{Signal, kind};
+
+    kind! {
+        pub Unauthorized;
+        pub Unrelated;
+    }
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    fn is_401(error: &HttpError) -> bool {
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        matches!(error, HttpError::Status(401))
+    }
+
+    #[derive(Signal)]
+    pub enum HttpError {
+        #[signal(leaf = "Unauthorized", when = "is_401")]
+        Status(u16),
+    }
+
+    /// A conditional leaf's predicate runs only when the kind asked about is
+    /// one the leaf raises: `has` of an unrelated kind stays a plain match.
+    #[test]
+    fn test_when_predicate_not_called_for_unrelated_kinds() {
+        CALLS.store(0, Ordering::SeqCst);
+        assert!(!HttpError::Status(401).has::<Unrelated>());
+        assert!(HttpError::Status(401).trace::<Unrelated>().is_none());
+        assert_eq!(CALLS.load(Ordering::SeqCst), 0);
+        // The twin: asked about the leaf's own kind, it decides.
+        assert!(HttpError::Status(401).has::<Unauthorized>());
+        assert!(!HttpError::Status(500).has::<Unauthorized>());
+        assert_eq!(CALLS.load(Ordering::SeqCst), 2);
+    }
+}

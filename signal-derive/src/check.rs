@@ -35,8 +35,19 @@ fn check_type(cx: &Ctxt, field: &Field, params: &[&Ident]) {
         // A part of a forwarded tuple that may hold anything would pass for
         // data.
         if attrs.forward.get().is_some() {
+            let shape = ty::Shape::of(field.ty);
+            if let Some(len) = shape.longest_tuple().filter(|len| *len > ty::MAX_TUPLE) {
+                cx.error_spanned_by(
+                    field.ty,
+                    format!(
+                        "this forwarded field holds a tuple of {len} parts, and the derive reads \
+                         tuples of up to {}: name the parts in a struct that derives `Signal`",
+                        ty::MAX_TUPLE
+                    ),
+                );
+            }
             let mut leaves = Vec::new();
-            ty::Shape::of(field.ty).leaves(&mut leaves);
+            shape.leaves(&mut leaves);
             if leaves.len() > 1
                 && let Some(part) = leaves
                     .iter()

@@ -212,7 +212,8 @@ use syn::{DeriveInput, parse_macro_input};
 /// Misuse: [forward-on-non-carrier], [forward-on-variant],
 /// [forward-with-value], [duplicate-forward], [forward-and-skip],
 /// [forward-on-type-erased-error] (use `chain`),
-/// [forward-tuple-with-type-erased-part]. Forgetting `forward`:
+/// [forward-tuple-with-type-erased-part], [forward-tuple-too-long] (tuples
+/// of up to 16 parts). Forgetting `forward`:
 /// [missed-wrapper-direct], [missed-wrapper-in-vec],
 /// [missed-wrapper-in-tuple-in-vec], [missed-wrapper-in-map-value],
 /// [missed-wrapper-in-generic-struct], [undecidable-type-parameter] and the
@@ -465,6 +466,7 @@ use syn::{DeriveInput, parse_macro_input};
 /// [forward-and-skip]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/forward-and-skip.rs
 /// [forward-on-type-erased-error]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/forward-on-type-erased-error.rs
 /// [forward-tuple-with-type-erased-part]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/forward-tuple-with-type-erased-part.rs
+/// [forward-tuple-too-long]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/forward-tuple-too-long.rs
 /// [missed-wrapper-direct]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/missed-wrapper-direct.rs
 /// [missed-wrapper-in-vec]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/missed-wrapper-in-vec.rs
 /// [missed-wrapper-in-tuple-in-vec]: https://github.com/signal-rs/signal/blob/main/signal-core/tests/ui/missed-wrapper-in-tuple-in-vec.rs

@@ -23,6 +23,10 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote};
 use syn::{GenericArgument, Ident, PathArguments, ReturnType, Type, TypeParamBound};
 
+/// The longest tuple a forwarded field may hold (signal-core's
+/// `__private::forward::MAX_TUPLE`).
+pub const MAX_TUPLE: usize = 16;
+
 pub enum Shape<'a> {
     /// Dispatched by the compiler: `Signal`, a registered classifier, or
     /// nothing (data).
@@ -193,6 +197,22 @@ impl<'a> Shape<'a> {
                 }
             }
             _ => Shape::Leaf(ty),
+        }
+    }
+
+    /// The length of the longest tuple in the shape, if any.
+    pub fn longest_tuple(&self) -> Option<usize> {
+        match self {
+            Shape::Leaf(_) => None,
+            Shape::Tuple(elems) => elems
+                .iter()
+                .filter_map(|(_, elem)| elem.longest_tuple())
+                .chain(Some(elems.len()))
+                .max(),
+            Shape::Seq(inner, _, _)
+            | Shape::Opt(inner, _)
+            | Shape::Deref(inner, _, _)
+            | Shape::Map(inner) => inner.longest_tuple(),
         }
     }
 

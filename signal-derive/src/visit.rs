@@ -100,16 +100,11 @@ impl Expander<'_> {
         let kind = self.kind(leaf);
         let index = *node;
         *node += 1;
-        let call = quote!(__v.leaf::<#kind::__Me>(#index));
         match when {
             Some(when) => quote! {
-                if #krate::__private::when(#when, __this) {
-                    #call
-                } else {
-                    ::core::ops::ControlFlow::Continue(())
-                }
+                __v.leaf_if::<#kind::__Me>(#index, || #krate::__private::when(#when, __this))
             },
-            None => call,
+            None => quote!(__v.leaf::<#kind::__Me>(#index)),
         }
     }
 

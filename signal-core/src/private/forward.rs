@@ -243,6 +243,10 @@ macro_rules! deref {
 
 deref!(Box<T>, Arc<T>, Rc<T>, &T, &mut T);
 
+/// A tuple's parts, by position: tuples of up to [`MAX_TUPLE`] parts (the
+/// derive refuses longer ones, naming the fix).
+pub const MAX_TUPLE: usize = 16;
+
 /// A tuple's parts, by position.
 pub trait Parts<L> {
     /// Whether a part carries `K`.
@@ -296,6 +300,10 @@ tuples! {
     (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9)
     (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10)
     (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10, N MN 11)
+    (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10, N MN 11, O MO 12)
+    (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10, N MN 11, O MO 12, P MP 13)
+    (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10, N MN 11, O MO 12, P MP 13, Q MQ 14)
+    (A MA 0, B MB 1, C MC 2, D MD 3, E ME 4, F MF 5, G MG 6, H MH 7, I MI 8, J MJ 9, L ML 10, N MN 11, O MO 12, P MP 13, Q MQ 14, R MR 15)
 }
 
 impl<T: Parts<L>, L> Forward<Tuple<L>> for T {

@@ -25,6 +25,10 @@ pub trait Visitor {
     /// The value raises `L` at `node`.
     fn leaf<L: Kind>(&mut self, node: u32) -> ControlFlow<()>;
 
+    /// The value raises `L` at `node` if `raised` says so (a `when`
+    /// predicate), asked only when `L` answers the question.
+    fn leaf_if<L: Kind>(&mut self, node: u32, raised: impl FnOnce() -> bool) -> ControlFlow<()>;
+
     /// A forwarded field, consulted for every kind.
     fn field<T: ?Sized + Forward<M>, M>(
         &mut self,
@@ -92,6 +96,9 @@ impl Visitor for Describe {
     fn leaf<L: Kind>(&mut self, _: u32) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
+    fn leaf_if<L: Kind>(&mut self, _: u32, _: impl FnOnce() -> bool) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
     fn field<T: ?Sized + Forward<M>, M>(&mut self, _: u32, _: &T, _: M) -> ControlFlow<()> {
         ControlFlow::Continue(())
     }
@@ -148,6 +155,11 @@ impl<K: Kind> Visitor for Has<K> {
     #[inline(always)]
     fn leaf<L: Kind>(&mut self, _: u32) -> ControlFlow<()> {
         stop_if(L::implies::<K>())
+    }
+
+    #[inline(always)]
+    fn leaf_if<L: Kind>(&mut self, _: u32, raised: impl FnOnce() -> bool) -> ControlFlow<()> {
+        stop_if(L::implies::<K>() && raised())
     }
 
     #[inline(always)]
@@ -229,6 +241,15 @@ impl Visitor for Walk<'_, '_> {
     fn leaf<L: Kind>(&mut self, node: u32) -> ControlFlow<()> {
         let node = self.node(node);
         self.walker.leaf(node, L::ID)
+    }
+
+    #[inline]
+    fn leaf_if<L: Kind>(&mut self, node: u32, raised: impl FnOnce() -> bool) -> ControlFlow<()> {
+        if L::ID.implies(self.walker.kind()) && raised() {
+            self.leaf::<L>(node)
+        } else {
+            ControlFlow::Continue(())
+        }
     }
 
     #[inline]
