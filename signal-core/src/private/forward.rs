@@ -243,11 +243,8 @@ macro_rules! deref {
 
 deref!(Box<T>, Arc<T>, Rc<T>, &T, &mut T);
 
-/// A tuple's parts, by position: tuples of up to [`MAX_TUPLE`] parts (the
-/// derive refuses longer ones, naming the fix).
-pub const MAX_TUPLE: usize = 16;
-
-/// A tuple's parts, by position.
+/// A tuple's parts, by position: tuples of up to 16 parts (the derive's
+/// `ty::MAX_TUPLE`, which refuses longer ones, naming the fix).
 pub trait Parts<L> {
     /// Whether a part carries `K`.
     fn __has<K: Kind>(&self) -> bool;
