@@ -145,6 +145,7 @@ fn test_traces_lists_every_path_in_order() {
 }
 
 /// The longest tuple the derive reads, forwarded: its last part is walked.
+#[allow(clippy::type_complexity)]
 #[derive(Signal)]
 pub struct Wide {
     #[signal(forward)]
