@@ -240,3 +240,202 @@ async fn test_tower_rebuilds_the_resource_then_retries_at_once() {
     })
     .await;
 }
+
+/// Timeouts with no attempt cap: only the backoff's end or the intensity
+/// stops them.
+fn uncapped() -> Policy {
+    Policy::new()
+        .on::<Transient>(Reaction::Retry)
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(ms(100), ms(100)).with_jitter(0.0))
+        .intensity(Intensity::new(1000, Duration::from_secs(3600)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_adjust_honours_the_end_of_backons_backoff() {
+    within(HOUR_LIMIT, async {
+        let policy = uncapped();
+        let timeouts = Script::new(vec![CallError::Timeout; 100]);
+        let result = (|| std::future::ready(timeouts.call()))
+            .retry(ExponentialBuilder::default().with_max_times(2))
+            .when(policy.backon_when())
+            .adjust(policy.backon_adjust())
+            .await;
+        assert!(result.is_err());
+        assert_eq!(
+            timeouts.calls(),
+            3,
+            "backon's backoff said stop after 2 retries"
+        );
+    })
+    .await;
+}
+
+/// The twin: while backon's backoff goes on, the rule's delays apply.
+#[tokio::test(start_paused = true)]
+async fn test_backon_adjust_retries_while_backons_backoff_goes_on() {
+    within(HOUR_LIMIT, async {
+        let policy = uncapped();
+        let script = Script::new(vec![CallError::Timeout; 5]);
+        let result = (|| std::future::ready(script.call()))
+            .retry(ExponentialBuilder::default().with_max_times(10))
+            .when(policy.backon_when())
+            .adjust(policy.backon_adjust())
+            .await;
+        assert_eq!(result.ok(), Some(6));
+        assert_eq!(script.gaps_ms(), [100; 5]);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_adjust_enforces_the_restart_intensity() {
+    within(HOUR_LIMIT, async {
+        let policy = uncapped().intensity(Intensity::new(2, Duration::from_secs(60)));
+        let timeouts = Script::new(vec![CallError::Timeout; 100]);
+        let result = (|| std::future::ready(timeouts.call()))
+            .retry(ExponentialBuilder::default().with_max_times(50))
+            .when(policy.backon_when())
+            .adjust(policy.backon_adjust())
+            .await;
+        assert!(result.is_err());
+        assert_eq!(timeouts.calls(), 3, "two restarts allowed in the window");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_intensity_is_a_window_not_a_total() {
+    within(HOUR_LIMIT, async {
+        // Two restarts per second, one every 600 ms: never more than two in
+        // any second, so the window never overflows.
+        let policy = Policy::new()
+            .on::<Transient>(Reaction::Retry)
+            .backoff(Backoff::new(ms(600), ms(600)).with_jitter(0.0))
+            .intensity(Intensity::new(2, Duration::from_secs(1)));
+        let script = Script::new(vec![CallError::Timeout; 6]);
+        let result = (|| std::future::ready(script.call()))
+            .retry(policy.backon_backoff())
+            .when(policy.backon_when())
+            .adjust(policy.backon_adjust())
+            .await;
+        assert_eq!(result.ok(), Some(7));
+        // The twin: faster than the window allows, it stops.
+        let fast = Policy::new()
+            .on::<Transient>(Reaction::Retry)
+            .backoff(Backoff::new(ms(100), ms(100)).with_jitter(0.0))
+            .intensity(Intensity::new(2, Duration::from_secs(1)));
+        let script = Script::new(vec![CallError::Timeout; 6]);
+        let result = (|| std::future::ready(script.call()))
+            .retry(fast.backon_backoff())
+            .when(fast.backon_when())
+            .adjust(fast.backon_adjust())
+            .await;
+        assert!(result.is_err());
+        assert_eq!(script.calls(), 3);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_rebuilds_the_resource_of_a_rebuild_rule() {
+    within(HOUR_LIMIT, async {
+        let db = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let policy = Policy::new()
+            .on::<PoolGone>(Reaction::rebuild(&db))
+            .backoff(Backoff::new(ms(10), ms(10)));
+        let pool = db.clone();
+        let result = (|| {
+            let value = *pool.get();
+            std::future::ready(if value == 0 {
+                Err(CallError::PoolGone)
+            } else {
+                Ok(value)
+            })
+        })
+        .retry(policy.backon_backoff())
+        .when(policy.backon_when())
+        .adjust(policy.backon_adjust())
+        .await;
+        assert_eq!(result.ok(), Some(1));
+        assert_eq!(db.stats().rebuilds, 1);
+    })
+    .await;
+}
+
+/// Delays of one call that fails `n` times, under a seeded policy with wide
+/// jitter.
+fn seeded() -> Policy {
+    Policy::new().on::<Transient>(Reaction::Retry).backoff(
+        Backoff::new(ms(10_000), ms(10_000))
+            .with_jitter(1.0)
+            .with_seed(3),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_backon_calls_draw_their_own_jitter() {
+    within(HOUR_LIMIT, async {
+        let policy = seeded();
+        let (a, b) = (
+            Script::new(vec![CallError::Timeout; 3]),
+            Script::new(vec![CallError::Timeout; 3]),
+        );
+        with_backon(&policy, &a).await.unwrap();
+        with_backon(&policy, &b).await.unwrap();
+        assert_ne!(a.gaps_ms(), b.gaps_ms(), "two calls retry in lockstep");
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_tower_requests_draw_their_own_jitter() {
+    within(HOUR_LIMIT, async {
+        let policy = seeded();
+        let (a, b) = (
+            Script::new(vec![CallError::Timeout; 3]),
+            Script::new(vec![CallError::Timeout; 3]),
+        );
+        with_tower(&policy, &a).await.unwrap();
+        with_tower(&policy, &b).await.unwrap();
+        assert_ne!(a.gaps_ms(), b.gaps_ms(), "two requests retry in lockstep");
+    })
+    .await;
+}
+
+/// A request that ran on generation 0 fails after another caller already
+/// replaced it: the healthy new pool must not be rebuilt again.
+#[tokio::test(start_paused = true)]
+async fn test_tower_rebuilds_from_the_generation_the_failed_request_used() {
+    within(HOUR_LIMIT, async {
+        let db = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let policy = Policy::new()
+            .on::<PoolGone>(Reaction::rebuild(&db))
+            .backoff(Backoff::new(ms(100), ms(100)));
+        let pool = db.clone();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = Arc::clone(&calls);
+        let result = ServiceBuilder::new()
+            .retry(policy.tower("query"))
+            .service_fn(move |_request: u8| {
+                let pool = pool.clone();
+                let call = counted.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    let lease = pool.get();
+                    if call == 0 {
+                        // Meanwhile, another caller finds the pool gone and
+                        // rebuilds it.
+                        pool.rebuild_from(lease.generation()).await.unwrap();
+                        return Err(CallError::PoolGone); // late, on the old pool
+                    }
+                    Ok(*lease)
+                }
+            })
+            .oneshot(1)
+            .await;
+        assert_eq!(result.ok(), Some(1));
+        assert_eq!(db.stats().rebuilds, 1, "the healthy new pool was rebuilt");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    })
+    .await;
+}

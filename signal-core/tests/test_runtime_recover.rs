@@ -185,29 +185,32 @@ async fn test_without_recover_a_stopped_worker_stays_stopped() {
     .await;
 }
 
+/// A request sent to a running, healthy worker is refused and not kept: the
+/// failure that comes later backs off as if it had never been sent.
 #[tokio::test(start_paused = true)]
-async fn test_recover_while_running_skips_the_next_backoff() {
+async fn test_recover_while_running_is_refused_and_does_not_linger() {
     within(48 * HOUR_LIMIT, async {
         let supervisor = Supervisor::new();
         let peers_up = Arc::new(AtomicBool::new(true));
         let worker = spawn_sync(&supervisor, &peers_up, roomy());
         worker.wait_for(|s| s.runs == 1).await;
 
-        // The request arrives while the worker runs; the run then fails.
-        worker.recover();
+        assert!(!worker.recover(), "nothing to recover from");
+        assert!(!worker.nudger().recover());
         peers_up.store(false, Ordering::SeqCst);
         let failed_at = Instant::now();
         worker.nudge();
 
-        // The failure restarts the worker at once from a clean state; the next
-        // run fails too (the peers are still down) and backs off from the first
-        // delay: the request was used up.
         let status = worker
             .wait_for(|s| s.runs == 2 && s.phase == Phase::BackingOff)
             .await;
-        assert_eq!(status.failures, 2);
-        assert_eq!(status.retry.attempt, 1, "reset before the second failure");
-        assert_eq!(status.retry.backoff_until, Some(failed_at + 10 * MINUTE));
+        assert_eq!(
+            Instant::now(),
+            failed_at + 10 * MINUTE,
+            "the backoff was kept"
+        );
+        assert_eq!(status.retry.attempt, 2);
+        assert_eq!(status.retry.backoff_until, Some(failed_at + 30 * MINUTE));
         supervisor.shutdown().await;
     })
     .await;

@@ -1,5 +1,6 @@
 //! Capped exponential backoff with jitter.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Capped exponential backoff with proportional jitter.
@@ -114,7 +115,7 @@ impl Backoff {
     /// assert_eq!(high, Duration::from_millis(200));
     /// ```
     pub fn delay(&self, attempt: u32) -> Duration {
-        let mut rng = Jitter::new(self.seed, u64::from(attempt));
+        let mut rng = Jitter::new(u64::from(attempt));
         self.jittered(attempt, &mut rng)
     }
 
@@ -135,14 +136,14 @@ impl Backoff {
         Delays {
             backoff: *self,
             attempt: 0,
-            rng: Jitter::new(self.seed, 0),
+            rng: Jitter::new(0),
         }
     }
 
     /// The delay before retry `attempt`, drawing the jitter from `rng`.
     pub(crate) fn jittered(&self, attempt: u32, rng: &mut Jitter) -> Duration {
         let base = self.base_delay(attempt);
-        let jittered = base - base.mul_f64(self.clamped_jitter() * rng.next_unit());
+        let jittered = base - base.mul_f64(self.clamped_jitter() * rng.next_unit(self.seed));
         ceil_millis(jittered).min(base)
     }
 
@@ -173,25 +174,48 @@ impl Iterator for Delays {
 }
 
 /// The random source of jitter: one stream per worker, resource or call.
+///
+/// A stream is a number and a count of draws. Each draw is made from the
+/// seed of the backoff it is drawn for, so a rule's own seeded backoff is
+/// honoured next to the policy's; with a seed, the draws of one stream are
+/// reproducible and two streams differ; without, they are random.
 #[derive(Clone, Debug)]
-pub(crate) struct Jitter(fastrand::Rng);
+pub(crate) struct Jitter {
+    stream: u64,
+    draws: u64,
+}
 
 impl Jitter {
-    /// A generator for one stream. With a seed, each stream gets its own
-    /// reproducible sequence; without, a random one.
-    pub(crate) fn new(seed: Option<u64>, stream: u64) -> Self {
-        Jitter(match seed {
-            Some(seed) => {
-                fastrand::Rng::with_seed(seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15))
-            }
-            None => fastrand::Rng::new(),
-        })
+    /// The stream numbered `stream`.
+    pub(crate) fn new(stream: u64) -> Self {
+        Jitter { stream, draws: 0 }
     }
 
-    /// A number in `[0, 1)`.
-    fn next_unit(&mut self) -> f64 {
-        self.0.f64()
+    /// A stream no other call, request or resource of this process shares.
+    pub(crate) fn fresh() -> Self {
+        static STREAMS: AtomicU64 = AtomicU64::new(1);
+        Jitter::new(STREAMS.fetch_add(1, Ordering::Relaxed))
     }
+
+    /// A number in `[0, 1)`, for a backoff seeded with `seed`.
+    fn next_unit(&mut self, seed: Option<u64>) -> f64 {
+        self.draws = self.draws.wrapping_add(1);
+        match seed {
+            Some(seed) => {
+                let mixed = mix(mix(seed ^ mix(self.stream)) ^ self.draws);
+                fastrand::Rng::with_seed(mixed).f64()
+            }
+            None => fastrand::f64(),
+        }
+    }
+}
+
+/// splitmix64's finaliser: nearby inputs give unrelated outputs.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 fn ceil_millis(delay: Duration) -> Duration {
@@ -222,9 +246,9 @@ mod tests {
         let backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
             .with_jitter(0.5)
             .with_seed(42);
-        let mut a = Jitter::new(backoff.seed, 3);
-        let mut b = Jitter::new(backoff.seed, 3);
-        let mut other = Jitter::new(backoff.seed, 4);
+        let mut a = Jitter::new(3);
+        let mut b = Jitter::new(3);
+        let mut other = Jitter::new(4);
         let mut differs = false;
         for attempt in 1..50 {
             let delay = backoff.jittered(attempt, &mut a);
@@ -243,7 +267,7 @@ mod tests {
     fn no_jitter_means_exact_delays() {
         let backoff =
             Backoff::new(Duration::from_millis(100), Duration::from_secs(2)).with_jitter(f64::NAN);
-        let mut rng = Jitter::new(None, 0);
+        let mut rng = Jitter::new(0);
         assert_eq!(backoff.jittered(2, &mut rng), Duration::from_millis(200));
         assert_eq!(
             backoff.bounds(2),

@@ -2,39 +2,161 @@
 //! supervises workers.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
 
 use super::backoff::Jitter;
-use super::log::Report;
+use super::ladder::{Failed, Step};
+use super::log::{Report, Subject};
 use super::metrics;
-use super::policy::{Policy, Reaction, ReactionName};
+use super::policy::{Policy, RuleMatch};
 use crate::Signal;
 
-/// Gives each retried call its own jitter stream.
-static CALLS: AtomicU64 = AtomicU64::new(0);
+/// The generation of each resource the policy may rebuild, as an attempt
+/// found it when it started.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Seen(Vec<(usize, u64)>);
+
+impl Seen {
+    pub(crate) fn now(policy: &Policy) -> Seen {
+        Seen(
+            policy
+                .resources()
+                .map(|resource| (resource.0.id(), resource.generation()))
+                .collect(),
+        )
+    }
+
+    /// The generation of the matched rule's resource the attempt used (0
+    /// when the rule does not rebuild).
+    pub(crate) fn of(&self, matched: &RuleMatch<'_>) -> u64 {
+        matched.resource().map_or(0, |resource| {
+            let id = resource.0.id();
+            self.0
+                .iter()
+                .find(|(known, _)| *known == id)
+                .map_or_else(|| resource.generation(), |&(_, generation)| generation)
+        })
+    }
+}
+
+/// One call's (or request's) side of the ladder: its attempt count, its
+/// restart window and its jitter stream.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempts {
+    pub(crate) attempt: u32,
+    pub(crate) restarts: VecDeque<Instant>,
+    pub(crate) jitter: Option<Jitter>,
+}
+
+impl Attempts {
+    pub(crate) fn new() -> Self {
+        Attempts {
+            attempt: 0,
+            restarts: VecDeque::new(),
+            jitter: None,
+        }
+    }
+
+    /// The step that answers `error`, from the ladder, with its one event and
+    /// its one metric. `backoff_over` is what the caller's own backoff says
+    /// (`backon`'s end), `false` elsewhere.
+    pub(crate) fn step<E: Signal + 'static>(
+        &mut self,
+        policy: &Policy,
+        subject: Subject,
+        name: &str,
+        error: &E,
+        seen: &Seen,
+        backoff_over: bool,
+    ) -> Step {
+        self.attempt = self.attempt.saturating_add(1);
+        let attempt = self.attempt;
+        let matched = policy.rule_for(error);
+        let rule = matched.rule;
+        let trace = matched.kind.and_then(|kind| error.trace_kind(kind));
+        let report = Report {
+            subject,
+            worker: name,
+            attempt,
+            kind: matched.kind,
+            trace: trace.as_ref(),
+            error_type: std::any::type_name::<E>(),
+        };
+        // Its own stream, drawn at the first failure: no two calls retry in
+        // lockstep.
+        let jitter = self.jitter.get_or_insert_with(Jitter::fresh);
+        let (delay, reader_panic) = policy.delay_after(rule, attempt, Some(error), jitter);
+        if reader_panic.is_some() {
+            report.reader_panicked();
+        }
+        let failed = Failed {
+            matched,
+            attempt,
+            seen: seen.of(&matched),
+            proposed: (!backoff_over).then_some(delay),
+        };
+        let step = policy.step(failed, &mut self.restarts, Instant::now());
+        report.step(rule.level, &step, &policy.intensity, self.restarts.len());
+        let stopped = match step {
+            Step::Stop(reason) => Some(reason),
+            _ => None,
+        };
+        metrics::step(subject, name, step.reaction(), stopped, matched.kind, false);
+        step
+    }
+
+    /// Carries out a step that tries again: the retry's wait, or the
+    /// rebuild (and the wait if it failed).
+    pub(crate) async fn carry_out(&self, subject: Subject, name: &str, step: &Step) {
+        match step {
+            Step::Rebuild {
+                resource,
+                from,
+                after_failure,
+            } => {
+                if resource.0.rebuild_from(*from).await.is_err() {
+                    let report = Report {
+                        subject,
+                        worker: name,
+                        attempt: self.attempt,
+                        kind: None,
+                        trace: None,
+                        error_type: "",
+                    };
+                    report.rebuild_failed(resource.name(), *after_failure);
+                    tokio::time::sleep(*after_failure).await;
+                }
+            }
+            Step::Retry { delay } => tokio::time::sleep(*delay).await,
+            Step::Stop(_) => {}
+        }
+    }
+}
 
 impl Policy {
     /// Calls `op` until it succeeds, reacting to each failure as a
-    /// supervisor would react to a worker's: by the kinds the error carries.
+    /// supervisor would react to a worker's: by the kinds the error carries,
+    /// through the same reaction ladder ([`Policy::step`]).
     ///
-    /// * [`Retry`](Reaction::Retry): waits for the rule's backoff (or the
+    /// * [`Retry`](super::Reaction::Retry): waits for the rule's backoff (or the
     ///   policy's), lengthened to the error's
     ///   [Retry-After](Self::honour_retry_after) if it has one, then calls
     ///   again.
-    /// * [`Rebuild`](Reaction::Rebuild): rebuilds the resource (once for all
+    /// * [`Rebuild`](super::Reaction::Rebuild): rebuilds the resource (once for all
     ///   the callers and workers that saw the same generation fail), then
     ///   calls again at once; if the rebuild fails, backs off first.
-    /// * [`Stop`](Reaction::Stop): returns the error.
+    /// * [`Stop`](super::Reaction::Stop): returns the error.
     ///
     /// It also returns the error when the rule's
     /// [maximum number of attempts](super::Rule::max_attempts) is
     /// reached, or when the retries within the policy's
     /// [`Intensity`](super::Intensity) window exceed its limit. Each failure
-    /// is reported by the same `tracing` event a supervisor emits, with
-    /// `worker` set to `name`. A panic in `op` is not caught: it unwinds
-    /// through the caller, as without retries.
+    /// is reported by one `tracing` event (as a supervisor's, with `worker`
+    /// set to `name`) and one metric. Each call draws its jitter from a
+    /// stream of its own. A panic in `op` is not caught: it unwinds through
+    /// the caller, as without retries; a panic in a Retry-After reader is
+    /// logged and the reader's answer ignored.
     ///
     /// `op` is an async closure, or a closure returning a future; it may
     /// borrow from its surroundings, since the call runs in the caller's
@@ -78,86 +200,18 @@ impl Policy {
         F: AsyncFnMut() -> Result<T, E>,
         E: Signal + 'static,
     {
-        let stream = CALLS.fetch_add(1, Ordering::Relaxed);
-        let mut jitter = Jitter::new(self.seed(), stream);
-        let mut restarts = VecDeque::new();
-        let mut attempt = 0u32;
+        let mut attempts = Attempts::new();
         loop {
-            // The generation of each resource the policy may rebuild, as
-            // this attempt found it.
-            let seen: Vec<(usize, u64)> = self
-                .resources()
-                .map(|resource| (resource.0.id(), resource.generation()))
-                .collect();
+            let seen = Seen::now(self);
             let error = match op().await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            attempt = attempt.saturating_add(1);
-            let decision = self.rule_for(&error);
-            let rule = decision.rule;
-            let trace = decision.kind.and_then(|kind| error.trace_kind(kind));
-            let report = Report {
-                worker: name,
-                attempt,
-                kind: decision.kind,
-                trace: trace.as_ref(),
-                error_type: std::any::type_name::<E>(),
-                exhausted_message: "call failed; its rule allows no more attempts, giving up",
-            };
-            let rebuild = match &rule.reaction {
-                Reaction::Retry => None,
-                Reaction::Rebuild(resource) => Some(resource),
-                Reaction::Stop => {
-                    report.reaction(
-                        rule.level,
-                        ReactionName::Stop,
-                        std::time::Duration::ZERO,
-                        "call failed; its reaction is to stop",
-                    );
-                    return Err(error);
-                }
-            };
-            if rule.exhausted(attempt) {
-                report.exhausted(rule.level);
+            let step = attempts.step(self, Subject::Call, name, &error, &seen, false);
+            if let Step::Stop(_) = step {
                 return Err(error);
             }
-            if self.intensity.record(&mut restarts, Instant::now()) {
-                report.intensity_exceeded(restarts.len(), self.intensity.within);
-                return Err(error);
-            }
-            match rebuild {
-                Some(resource) => {
-                    metrics::call_retry(name, ReactionName::Rebuild, decision.kind);
-                    report.reaction(
-                        rule.level,
-                        ReactionName::Rebuild,
-                        std::time::Duration::ZERO,
-                        "call failed; rebuilding a shared resource, then retrying",
-                    );
-                    let id = resource.0.id();
-                    let from = seen
-                        .iter()
-                        .find(|(known, _)| *known == id)
-                        .map_or_else(|| resource.generation(), |&(_, generation)| generation);
-                    if resource.0.rebuild_from(from).await.is_err() {
-                        let delay = self.delay_after(rule, attempt, Some(&error), &mut jitter);
-                        report.rebuild_failed(resource.name(), delay);
-                        tokio::time::sleep(delay).await;
-                    }
-                }
-                None => {
-                    metrics::call_retry(name, ReactionName::Retry, decision.kind);
-                    let delay = self.delay_after(rule, attempt, Some(&error), &mut jitter);
-                    report.reaction(
-                        rule.level,
-                        ReactionName::Retry,
-                        delay,
-                        "call failed; retrying after backoff",
-                    );
-                    tokio::time::sleep(delay).await;
-                }
-            }
+            attempts.carry_out(Subject::Call, name, &step).await;
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::policy::ReactionName;
+use super::intensity::Intensity;
+use super::ladder::Step;
+pub(crate) use super::names::Subject;
+use super::names::{ReactionName, StopReason};
 use crate::{KindId, Trace};
 
 /// Emits a `tracing` event at a level chosen at run time (the macros want a
@@ -32,8 +35,9 @@ pub(crate) fn millis(delay: Duration) -> u64 {
     u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// What is known about one failure, for the events that report it.
+/// What is known about one failure, for the event that reports its step.
 pub(crate) struct Report<'a> {
+    pub(crate) subject: Subject,
     pub(crate) worker: &'a str,
     pub(crate) attempt: u32,
     /// The kind whose rule matched.
@@ -42,26 +46,58 @@ pub(crate) struct Report<'a> {
     pub(crate) trace: Option<&'a Trace>,
     /// The error's type name, or `"panic"`.
     pub(crate) error_type: &'a str,
-    /// The message of the event that reports the maximum number of attempts
-    /// reached.
-    pub(crate) exhausted_message: &'static str,
 }
 
 impl Report<'_> {
-    /// The reaction chosen for the failure, at the rule's level.
-    pub(crate) fn reaction(
-        &self,
-        level: Level,
-        reaction: ReactionName,
-        delay: Duration,
-        message: &str,
-    ) {
+    /// The one event of a step: at the rule's level, except a stop by the
+    /// restart intensity, which is always ERROR. `restarts` is the window
+    /// after the step.
+    pub(crate) fn step(&self, level: Level, step: &Step, intensity: &Intensity, restarts: usize) {
+        let noun = self.subject.noun();
+        let message = match (step, self.subject) {
+            (Step::Stop(StopReason::Reaction), _) => {
+                format!("{noun} failed; its reaction is to stop")
+            }
+            (Step::Stop(StopReason::Exhausted), Subject::Worker) => {
+                "worker failed; its rule allows no more attempts, worker stopped".to_owned()
+            }
+            (Step::Stop(StopReason::Exhausted), _) => {
+                format!("{noun} failed; its rule allows no more attempts, giving up")
+            }
+            (Step::Stop(StopReason::IntensityExceeded), Subject::Worker) => {
+                "restart intensity exceeded; worker stopped".to_owned()
+            }
+            (Step::Stop(StopReason::IntensityExceeded), _) => {
+                format!("restart intensity exceeded; {noun} given up")
+            }
+            (Step::Rebuild { .. }, Subject::Worker) => {
+                "worker failed; rebuilding a shared resource, then restarting".to_owned()
+            }
+            (Step::Rebuild { .. }, _) => {
+                format!("{noun} failed; rebuilding a shared resource, then retrying")
+            }
+            (Step::Retry { .. }, _) => format!("{noun} failed; retrying after backoff"),
+        };
+        if let Step::Stop(StopReason::IntensityExceeded) = step {
+            tracing::error!(
+                worker = self.worker,
+                reaction = ReactionName::Stop.as_str(),
+                attempt = self.attempt,
+                restarts,
+                within_ms = millis(intensity.within),
+                kind = self.kind.map(KindId::name),
+                trace = self.trace.map(tracing::field::display),
+                error_type = self.error_type,
+                "{message}"
+            );
+            return;
+        }
         event_at!(
             level,
             worker = self.worker,
-            reaction = reaction.as_str(),
+            reaction = step.reaction().as_str(),
             attempt = self.attempt,
-            delay_ms = millis(delay),
+            delay_ms = millis(step.delay()),
             kind = self.kind.map(KindId::name),
             trace = self.trace.map(tracing::field::display),
             error_type = self.error_type,
@@ -69,45 +105,32 @@ impl Report<'_> {
         );
     }
 
-    /// The rule's maximum number of attempts is reached: at the rule's level.
-    pub(crate) fn exhausted(&self, level: Level) {
-        event_at!(
-            level,
-            worker = self.worker,
-            reaction = ReactionName::Stop.as_str(),
-            attempt = self.attempt,
-            kind = self.kind.map(KindId::name),
-            trace = self.trace.map(tracing::field::display),
-            error_type = self.error_type,
-            "{}",
-            self.exhausted_message
-        );
-    }
-
-    /// Too many restarts: always ERROR.
-    pub(crate) fn intensity_exceeded(&self, restarts: usize, within: Duration) {
-        tracing::error!(
-            worker = self.worker,
-            reaction = ReactionName::Stop.as_str(),
-            attempt = self.attempt,
-            restarts,
-            within_ms = millis(within),
-            kind = self.kind.map(KindId::name),
-            trace = self.trace.map(tracing::field::display),
-            error_type = self.error_type,
-            "restart intensity exceeded; worker stopped"
-        );
-    }
-
     /// The rebuild a failure asked for failed: always ERROR.
     pub(crate) fn rebuild_failed(&self, resource: &str, delay: Duration) {
+        let message = match self.subject {
+            Subject::Worker => "resource rebuild failed; backing off before restarting",
+            Subject::Call | Subject::Request => {
+                "resource rebuild failed; backing off before retrying"
+            }
+        };
         tracing::error!(
             worker = self.worker,
             reaction = ReactionName::Rebuild.as_str(),
             attempt = self.attempt,
             delay_ms = millis(delay),
             resource,
-            "resource rebuild failed; backing off before restarting"
+            "{message}"
+        );
+    }
+
+    /// A Retry-After reader panicked: always ERROR. The panic's message is
+    /// not logged (it may hold values).
+    pub(crate) fn reader_panicked(&self) {
+        tracing::error!(
+            worker = self.worker,
+            attempt = self.attempt,
+            error_type = self.error_type,
+            "a Retry-After reader panicked; its answer is ignored"
         );
     }
 }

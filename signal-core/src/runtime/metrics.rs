@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::policy::ReactionName;
-use super::retry::StopReason;
+use super::names::{ReactionName, StopReason, Subject};
 use crate::KindId;
 
 fn kind_label(kind: Option<KindId>, panic: bool) -> &'static str {
@@ -25,8 +24,27 @@ fn reason_label(reason: StopReason) -> &'static str {
     }
 }
 
+/// The one metric of a step: a worker's restart or stop, a call's retry
+/// or giving up.
+/// `stopped` is the reason of a stop, `None` for a restart by `reaction`.
+pub(crate) fn step(
+    subject: Subject,
+    name: &str,
+    reaction: ReactionName,
+    stopped: Option<StopReason>,
+    kind: Option<KindId>,
+    panic: bool,
+) {
+    match (subject, stopped) {
+        (Subject::Worker, Some(reason)) => stop(name, reason),
+        (Subject::Worker, None) => restart(name, reaction, kind, panic),
+        (_, Some(reason)) => call_stop(name, reason),
+        (_, None) => call_retry(name, reaction, kind),
+    }
+}
+
 /// A worker is restarted (after a backoff or a rebuild).
-pub(crate) fn restart(worker: &str, reaction: ReactionName, kind: Option<KindId>, panic: bool) {
+fn restart(worker: &str, reaction: ReactionName, kind: Option<KindId>, panic: bool) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(
         "signal_runtime_restarts_total",
@@ -40,7 +58,7 @@ pub(crate) fn restart(worker: &str, reaction: ReactionName, kind: Option<KindId>
 }
 
 /// A worker stops.
-pub(crate) fn stop(worker: &str, reason: StopReason) {
+fn stop(worker: &str, reason: StopReason) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(
         "signal_runtime_stops_total",
@@ -52,6 +70,19 @@ pub(crate) fn stop(worker: &str, reason: StopReason) {
     let _ = (worker, reason_label(reason));
 }
 
+/// A call (or request) gives up.
+fn call_stop(call: &str, reason: StopReason) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(
+        "signal_runtime_call_stops_total",
+        "call" => call.to_owned(),
+        "reason" => reason_label(reason),
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (call, reason_label(reason));
+}
+
 /// A worker spent `waited` backing off.
 pub(crate) fn backoff(worker: &str, waited: Duration) {
     #[cfg(feature = "metrics")]
@@ -61,8 +92,8 @@ pub(crate) fn backoff(worker: &str, waited: Duration) {
     let _ = (worker, waited);
 }
 
-/// A call is retried.
-pub(crate) fn call_retry(call: &str, reaction: ReactionName, kind: Option<KindId>) {
+/// A call (or request) is retried.
+fn call_retry(call: &str, reaction: ReactionName, kind: Option<KindId>) {
     #[cfg(feature = "metrics")]
     ::metrics::counter!(
         "signal_runtime_call_retries_total",

@@ -146,14 +146,18 @@ mod cancel;
 mod deadline;
 mod error;
 mod intensity;
+mod ladder;
 mod log;
 mod metrics;
+mod names;
 mod policy;
 mod resource;
 mod retry;
 mod retry_after;
 mod state;
 mod supervisor;
+mod time;
+mod unwind;
 #[cfg(feature = "backon")]
 mod with_backon;
 #[cfg(feature = "tower")]
@@ -163,13 +167,15 @@ pub use backoff::{Backoff, Delays};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
 pub use intensity::Intensity;
-pub use policy::{Policy, Reaction, ReactionName, ResourceRef, Rule, RuleMatch};
+pub use ladder::{Failed, Step};
+pub use names::{ReactionName, StopReason};
+pub use policy::{Policy, Reaction, ResourceRef, Rule, RuleMatch};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
-pub use retry::{RetryState, StopReason};
+pub use retry::RetryState;
 pub use retry_after::RetryAfter;
 pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{
-    Nudger, Phase, RunContext, ShutdownReport, Supervisor, WorkerHandle, WorkerStatus,
+    Nudger, Phase, RunContext, ShutdownReport, Supervisor, Watcher, WorkerHandle, WorkerStatus,
 };
 #[cfg(feature = "tower")]
 pub use with_tower::TowerPolicy;

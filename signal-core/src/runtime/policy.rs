@@ -8,6 +8,7 @@ use tracing::Level;
 
 use super::backoff::{Backoff, Jitter};
 use super::intensity::Intensity;
+use super::names::ReactionName;
 use super::resource::{Rebuildable, Resource};
 use super::retry_after::{RetryAfter, RetryAfterHooks};
 use crate::{Kind, KindId, Signal};
@@ -26,42 +27,14 @@ pub enum Reaction {
     Stop,
 }
 
-/// The name of a [`Reaction`], for logs and [`RetryState`](super::RetryState).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ReactionName {
-    /// [`Reaction::Retry`].
-    Retry,
-    /// [`Reaction::Rebuild`].
-    Rebuild,
-    /// [`Reaction::Stop`].
-    Stop,
-}
-
-impl ReactionName {
-    /// `"retry"`, `"rebuild"` or `"stop"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReactionName::Retry => "retry",
-            ReactionName::Rebuild => "rebuild",
-            ReactionName::Stop => "stop",
-        }
-    }
-}
-
-impl fmt::Display for ReactionName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl Reaction {
     /// Rebuild `resource`, then restart.
     pub fn rebuild<T: Send + Sync + 'static>(resource: &Resource<T>) -> Reaction {
         Reaction::Rebuild(ResourceRef(resource.erased()))
     }
 
-    /// This reaction's name.
-    pub fn kind(&self) -> ReactionName {
+    /// This reaction's name (for events, metrics and history).
+    pub fn name(&self) -> ReactionName {
         match self {
             Reaction::Retry => ReactionName::Retry,
             Reaction::Rebuild(_) => ReactionName::Rebuild,
@@ -263,6 +236,16 @@ pub struct RuleMatch<'p> {
     pub rule: &'p Rule,
 }
 
+impl<'p> RuleMatch<'p> {
+    /// The resource the rule rebuilds, if its reaction is a rebuild.
+    pub fn resource(&self) -> Option<&'p ResourceRef> {
+        match &self.rule.reaction {
+            Reaction::Rebuild(resource) => Some(resource),
+            Reaction::Retry | Reaction::Stop => None,
+        }
+    }
+}
+
 impl Policy {
     /// No rules; everything is retried with backoff and logged at ERROR
     /// (panics too); default [`Backoff`] and [`Intensity`]; a worker counts as
@@ -392,27 +375,25 @@ impl Policy {
     }
 
     /// The wait before the attempt after failure number `attempt` that
-    /// `rule` picked: its backoff's (or the policy's) jittered delay,
-    /// lengthened to what the error's Retry-After says, up to the backoff's
-    /// maximum.
+    /// `rule` picked: its backoff's (or the policy's) jittered delay, drawn
+    /// from `jitter` with that backoff's seed, lengthened to what the
+    /// error's Retry-After says, up to the backoff's maximum. `Err` with
+    /// the message if the Retry-After reader panicked (the delay is then
+    /// the backoff's alone).
     pub(crate) fn delay_after<E: 'static>(
         &self,
         rule: &Rule,
         attempt: u32,
         error: Option<&E>,
         jitter: &mut Jitter,
-    ) -> Duration {
+    ) -> (Duration, Option<Arc<str>>) {
         let backoff = rule.backoff.as_ref().unwrap_or(&self.backoff);
         let delay = backoff.jittered(attempt, jitter);
-        match error.and_then(|error| self.retry_after.read(error)) {
-            Some(asked) => delay.max(asked.min(backoff.max)),
-            None => delay,
+        match error.map(|error| self.retry_after.read(error)) {
+            Some(Ok(Some(asked))) => (delay.max(asked.min(backoff.max)), None),
+            Some(Err(panic)) => (delay, Some(panic)),
+            Some(Ok(None)) | None => (delay, None),
         }
-    }
-
-    /// The seed of the policy's jitter.
-    pub(crate) fn seed(&self) -> Option<u64> {
-        self.backoff.seed
     }
 
     /// The resources the rules may rebuild.

@@ -30,7 +30,10 @@ type RebuildFn<T> = Box<dyn Fn() -> BoxFuture<'static, Result<T, BoxError>> + Se
 /// A failed rebuild is shared too: the requests that waited on it get its
 /// error, and the next attempt waits for the resource's [`Backoff`], so a
 /// resource that cannot be rebuilt is tried at a bounded rate instead of in a
-/// loop.
+/// loop. A rebuild that panics (its closure or its future) is a failed
+/// rebuild too, whose error's source carries the panic's message: no worker
+/// waiting on it dies of it. With a seeded [`Backoff`], each resource draws
+/// its jitter from a stream of its own.
 ///
 /// A rebuild is all or nothing: the new value is published only once the
 /// rebuild future completes. If the request that drives it is cancelled (its
@@ -155,6 +158,18 @@ impl std::error::Error for RebuildError {
     }
 }
 
+/// The source of a [`RebuildError`] whose rebuild panicked.
+#[derive(Debug)]
+struct RebuildPanicked(Arc<str>);
+
+impl fmt::Display for RebuildPanicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the rebuild panicked: {}", self.0)
+    }
+}
+
+impl std::error::Error for RebuildPanicked {}
+
 /// Counters of a [`Resource`], for tests and dashboards.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResourceStats {
@@ -249,7 +264,8 @@ impl<T: Send + Sync + 'static> ResourceBuilder<T> {
             let fut = (rebuild.clone())();
             Box::pin(async move { fut.await.map_err(Into::into) })
         });
-        let jitter = Jitter::new(self.backoff.seed, u64::MAX);
+        // Its own stream: seeded resources do not retry in lockstep.
+        let jitter = Jitter::fresh();
         Resource {
             inner: Arc::new(Inner {
                 name: self.name,
@@ -404,7 +420,15 @@ impl<T: Send + Sync + 'static> Inner<T> {
         }
         let attempt = self.attempts.fetch_add(1, Ordering::Relaxed) + 1;
         let flight = Flight::start(&self.rebuilding);
-        let result = (self.rebuild)().await;
+        // A panic in the rebuild (its closure or its future) is a failed
+        // attempt like any other: shared with the waiters, backed off.
+        let result = match super::unwind::call(|| (self.rebuild)()) {
+            Ok(rebuild) => match super::unwind::caught(rebuild).await {
+                Ok(result) => result,
+                Err(panic) => Err(Box::new(RebuildPanicked(panic)) as BoxError),
+            },
+            Err(panic) => Err(Box::new(RebuildPanicked(panic)) as BoxError),
+        };
         drop(flight);
         self.finished.fetch_add(1, Ordering::Release);
         match result {
@@ -442,7 +466,7 @@ impl<T: Send + Sync + 'static> Inner<T> {
                 gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
                 let attempts = gate.consecutive_failures;
                 let delay = self.backoff.jittered(attempts, &mut gate.jitter);
-                gate.not_before = Some(Instant::now() + delay);
+                gate.not_before = Some(super::time::after(Instant::now(), delay));
                 let error = RebuildError {
                     resource: Arc::clone(&self.name),
                     attempt,

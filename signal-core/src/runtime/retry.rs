@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::policy::ReactionName;
+use super::names::{ReactionName, StopReason};
 
 /// Everything a worker remembers about its failures.
 ///
@@ -30,19 +30,6 @@ pub struct RetryState {
     pub last_reaction: Option<ReactionName>,
     /// Why the worker is stopped, while it is.
     pub stopped: Option<StopReason>,
-}
-
-/// Why a worker stopped by itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum StopReason {
-    /// Its error (or panic) has the reaction [`Stop`](super::Reaction::Stop).
-    Reaction,
-    /// It restarted more often than its [`Intensity`](super::Intensity)
-    /// allows.
-    IntensityExceeded,
-    /// Its error's rule allows no more attempts
-    /// ([`Rule::max_attempts`](super::Rule::max_attempts)).
-    Exhausted,
 }
 
 impl RetryState {

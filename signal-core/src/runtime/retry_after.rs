@@ -50,13 +50,14 @@ impl RetryAfterHooks {
         self.0.push((TypeId::of::<E>(), hook));
     }
 
-    /// What `error` says, if its type has a reader.
-    pub(crate) fn read<E: 'static>(&self, error: &E) -> Option<Duration> {
+    /// What `error` says, if its type has a reader; `Err` with the panic's
+    /// message if the reader panicked.
+    pub(crate) fn read<E: 'static>(&self, error: &E) -> Result<Option<Duration>, Arc<str>> {
         let id = TypeId::of::<E>();
-        self.0
-            .iter()
-            .find(|(known, _)| *known == id)
-            .and_then(|(_, read)| read(error))
+        match self.0.iter().find(|(known, _)| *known == id) {
+            Some((_, read)) => super::unwind::call(|| read(error)),
+            None => Ok(None),
+        }
     }
 }
 

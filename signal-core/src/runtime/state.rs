@@ -1,13 +1,15 @@
 //! State that survives restarts, and the record of the last runs.
 
 use std::fmt;
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::lock;
-use super::policy::ReactionName;
+use super::names::ReactionName;
 use crate::KindId;
 
 /// A value a supervised worker keeps across its runs: a cursor, a
@@ -22,7 +24,9 @@ use crate::KindId;
 /// Changes are whole: [`update`](Self::update) works on a copy and stores it
 /// only once the closure returns, so a panic inside it leaves the previous
 /// value, and since it is not async, a run cancelled at an `.await` can
-/// never leave the value half changed.
+/// never leave the value half changed. Updates do not overlap: one that
+/// starts while another runs waits for it, so none is lost. The value can be
+/// awaited ([`wait_for`](Self::wait_for)).
 ///
 /// ```
 /// # use signal_core::runtime::{Policy, State, Supervisor};
@@ -46,20 +50,32 @@ use crate::KindId;
 /// # }
 /// ```
 pub struct State<S> {
-    value: Arc<Mutex<S>>,
+    inner: Arc<Inner<S>>,
+}
+
+type Reset<S> = Box<dyn Fn(&mut S) + Send + Sync>;
+
+struct Inner<S> {
+    value: Mutex<S>,
+    /// Notified on every change.
+    changed: Notify,
+    /// Puts the value's retry part back when its worker is recovered.
+    reset: Option<Reset<S>>,
 }
 
 impl<S> Clone for State<S> {
     fn clone(&self) -> Self {
         State {
-            value: Arc::clone(&self.value),
+            inner: Arc::clone(&self.inner),
         }
     }
 }
 
 impl<S: fmt::Debug> fmt::Debug for State<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("State").field(&*lock(&self.value)).finish()
+        f.debug_tuple("State")
+            .field(&*lock(&self.inner.value))
+            .finish()
     }
 }
 
@@ -73,7 +89,38 @@ impl<S> State<S> {
     /// A state holding `value`.
     pub fn new(value: S) -> Self {
         State {
-            value: Arc::new(Mutex::new(value)),
+            inner: Arc::new(Inner {
+                value: Mutex::new(value),
+                changed: Notify::new(),
+                reset: None,
+            }),
+        }
+    }
+
+    /// A state holding `value`, and `reset`, which a supervisor calls on it
+    /// when it [recovers](super::WorkerHandle::recover) the worker the state
+    /// was given to: the retry state a worker keeps in its own value (a
+    /// `retry_after` it was told, a count of failed attempts) is reset with
+    /// the supervisor's, in one place, and what the worker has done (its
+    /// cursor, its checkpoint) is kept.
+    ///
+    /// ```
+    /// # use signal_core::runtime::State;
+    /// #[derive(Clone, Default)]
+    /// struct Sync {
+    ///     cursor: u64,
+    ///     chainlock_retry_after: Option<u64>,
+    /// }
+    /// let state = State::with_reset(Sync::default(), |sync| sync.chainlock_retry_after = None);
+    /// # let _ = state;
+    /// ```
+    pub fn with_reset(value: S, reset: impl Fn(&mut S) + Send + Sync + 'static) -> Self {
+        State {
+            inner: Arc::new(Inner {
+                value: Mutex::new(value),
+                changed: Notify::new(),
+                reset: Some(Box::new(reset)),
+            }),
         }
     }
 
@@ -82,30 +129,90 @@ impl<S> State<S> {
     where
         S: Clone,
     {
-        lock(&self.value).clone()
+        lock(&self.inner.value).clone()
     }
 
     /// Reads the value through `read`.
     pub fn get_with<R>(&self, read: impl FnOnce(&S) -> R) -> R {
-        read(&lock(&self.value))
+        read(&lock(&self.inner.value))
     }
 
     /// Replaces the value, returning the previous one.
     pub fn set(&self, value: S) -> S {
-        std::mem::replace(&mut *lock(&self.value), value)
+        let previous = std::mem::replace(&mut *lock(&self.inner.value), value);
+        self.inner.changed.notify_waiters();
+        previous
     }
 
-    /// Changes the value through `change`, all or nothing: `change` works on
-    /// a copy, stored when it returns; if it panics, the value stays as it
-    /// was.
+    /// Changes the value through `change`, all or nothing, and one change at
+    /// a time: `change` works on a copy, stored when it returns, and the
+    /// value stays locked meanwhile, so two overlapping updates both land
+    /// (neither overwrites the other's). If `change` panics, the value stays
+    /// as it was. `change` must not use this `State` itself (it would wait
+    /// on its own lock).
     pub fn update<R>(&self, change: impl FnOnce(&mut S) -> R) -> R
     where
         S: Clone,
     {
-        let mut next = self.get();
-        let result = change(&mut next);
-        *lock(&self.value) = next;
+        let result = {
+            let mut value = lock(&self.inner.value);
+            let mut next = value.clone();
+            let result = change(&mut next);
+            *value = next;
+            result
+        };
+        self.inner.changed.notify_waiters();
         result
+    }
+
+    /// Waits until the value satisfies `predicate` (checked now, then after
+    /// every [`set`](Self::set) and [`update`](Self::update)), and returns a
+    /// copy of it. Cancellation-safe.
+    ///
+    /// A worker's status changes when it fails or restarts, not when its
+    /// state does: to wait for what a worker has stored, wait on its state.
+    pub async fn wait_for(&self, mut predicate: impl FnMut(&S) -> bool) -> S
+    where
+        S: Clone,
+    {
+        loop {
+            let mut changed = pin!(self.inner.changed.notified());
+            changed.as_mut().enable();
+            {
+                let value = lock(&self.inner.value);
+                if predicate(&value) {
+                    return value.clone();
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// Applies the reset given to [`with_reset`](Self::with_reset), if any,
+    /// all or nothing; `Err` with the message if it panicked.
+    pub(crate) fn reset(&self) -> Result<(), Arc<str>>
+    where
+        S: Clone,
+    {
+        let Some(reset) = &self.inner.reset else {
+            return Ok(());
+        };
+        let done = {
+            let mut value = lock(&self.inner.value);
+            let mut next = value.clone();
+            let done = super::unwind::call(|| reset(&mut next));
+            if done.is_ok() {
+                *value = next;
+            }
+            done
+        };
+        self.inner.changed.notify_waiters();
+        done
+    }
+
+    /// Whether a reset was given.
+    pub(crate) fn has_reset(&self) -> bool {
+        self.inner.reset.is_some()
     }
 }
 

@@ -1,6 +1,5 @@
 //! The supervisor: runs workers, reacts to their failures, shuts them down.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
@@ -20,13 +19,17 @@ use tracing::{Instrument, Span};
 use super::backoff::Jitter;
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
+use super::ladder::{Failed, Step};
 use super::lock;
-use super::log::{self, Report};
+use super::log::{self, Report, Subject};
 use super::metrics;
-use super::policy::{Policy, Reaction, ReactionName, ResourceRef};
+use super::names::{ReactionName, StopReason};
+use super::policy::{Policy, ResourceRef};
 use super::resource::{Lease, Resource};
-use super::retry::{RetryState, StopReason};
+use super::retry::RetryState;
 use super::state::{RECENT_RUNS, RunOutcome, RunRecord, State};
+use super::time;
+use super::unwind::{self, panic_message};
 use crate::{KindId, Signal};
 
 /// Runs supervised workers and shuts them all down.
@@ -145,9 +148,27 @@ impl Supervisor {
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
     {
-        let shared = Arc::new(Shared::new(name.into(), Arc::clone(&self.inner.cancel)));
-        let policy = policy.into();
-        self.inner.spawned.fetch_add(1, Ordering::Relaxed);
+        self.spawn_with_hook(name.into(), policy.into(), None, factory)
+    }
+
+    fn spawn_with_hook<F, Fut, T, E>(
+        &self,
+        name: Box<str>,
+        policy: Arc<Policy>,
+        on_recover: Option<OnRecover>,
+        factory: F,
+    ) -> WorkerHandle<T, E>
+    where
+        F: FnOnce(RunContext) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+        T: Send + 'static,
+        E: Signal + Send + Sync + 'static,
+    {
+        let index = self.inner.spawned.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared::new(name, Arc::clone(&self.inner.cancel), index));
+        if let Some(hook) = on_recover {
+            lock(&shared.record).history().on_recover = Some(hook);
+        }
         let run = Task::new(Arc::clone(&shared));
         let mut tasks = lock(&self.inner.tasks);
         if let Some(set) = tasks.set.as_mut() {
@@ -160,13 +181,17 @@ impl Supervisor {
             set.push(Arc::clone(&shared) as Arc<dyn CoreRef>);
         }
         // Else shut down: `run` is dropped unstarted and reports it.
-        WorkerHandle { shared }
+        WorkerHandle {
+            watcher: Watcher { shared },
+        }
     }
 
     /// Starts a worker whose runs all share `state`: what a run stores there
     /// is what the next run starts from, after a failure, a panic or a
     /// rebuild. Otherwise as [`spawn`](Self::spawn); `factory` gets the
-    /// state next to the [`RunContext`].
+    /// state next to the [`RunContext`]. A state made with
+    /// [`State::with_reset`] is reset when the worker is
+    /// [recovered](WorkerHandle::recover).
     ///
     /// ```
     /// # use signal_core::runtime::{Policy, State, Supervisor};
@@ -190,13 +215,19 @@ impl Supervisor {
         factory: F,
     ) -> WorkerHandle<T, E>
     where
-        S: Send + 'static,
+        S: Clone + Send + 'static,
         F: FnOnce(RunContext, State<S>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = Result<T, E>> + Send + 'static,
         T: Send + 'static,
         E: Signal + Send + Sync + 'static,
     {
-        self.spawn(name, policy, move |ctx| factory(ctx, state))
+        let on_recover = state.has_reset().then(|| {
+            let state = state.clone();
+            Arc::new(move || state.reset()) as OnRecover
+        });
+        self.spawn_with_hook(name.into(), policy.into(), on_recover, move |ctx| {
+            factory(ctx, state)
+        })
     }
 
     /// Whether [`shutdown`](Self::shutdown) has been called.
@@ -253,7 +284,8 @@ impl Supervisor {
                 for worker in &drained.1 {
                     worker.core().nudge.notify_one();
                 }
-                let deadline = Instant::now() + grace;
+                // Saturating: `Duration::MAX` is as good as no limit.
+                let deadline = time::after(Instant::now(), grace);
                 let _ = tokio::time::timeout_at(deadline, cancel.all_gone()).await;
                 let aborted = cancel.live();
                 for worker in &drained.1 {
@@ -334,12 +366,6 @@ impl Core {
         }
     }
 
-    /// Asks for a recovery.
-    fn request_recovery(&self) {
-        self.recover.store(true, Ordering::SeqCst);
-        self.changed.notify_waiters();
-    }
-
     /// Waits for a recovery request and takes it. Cancellation-safe: a
     /// request is taken only when this returns.
     async fn recovery_requested(&self) {
@@ -370,7 +396,15 @@ pub(crate) trait CoreRef: Send + Sync + 'static {
 
     /// Whether the worker has exited.
     fn is_exited(&self) -> bool;
+
+    /// Recovers the worker if it is backing off or stopped and (with
+    /// `kinds`) its last failure carries one of `kinds`.
+    fn recover_on(&self, kinds: Option<&[KindId]>) -> bool;
 }
+
+/// Resets a worker's own state on recovery; `Err` with the message if it
+/// panicked.
+type OnRecover = Arc<dyn Fn() -> Result<(), Arc<str>> + Send + Sync>;
 
 struct Shared<T, E> {
     core: Core,
@@ -381,6 +415,8 @@ struct Shared<T, E> {
 /// finished (an idle worker pays for no history).
 struct Record<T, E> {
     phase: Phase,
+    /// The worker's number in its supervisor, for its jitter stream.
+    index: u32,
     runs: u64,
     /// Aborts the worker's task, once it is spawned.
     abort: Option<AbortHandle>,
@@ -396,6 +432,8 @@ struct History<E> {
     /// The error it is stopped with, while it is; then the one it ended with.
     error: Option<SupervisorError<E>>,
     recent: VecDeque<RunRecord>,
+    /// Resets the worker's state on recovery.
+    on_recover: Option<OnRecover>,
 }
 
 impl<E> Default for History<E> {
@@ -406,6 +444,7 @@ impl<E> Default for History<E> {
             last_failure: None,
             error: None,
             recent: VecDeque::new(),
+            on_recover: None,
         }
     }
 }
@@ -418,6 +457,7 @@ impl<E> Clone for History<E> {
             last_failure: self.last_failure.clone(),
             error: self.error.clone(),
             recent: self.recent.clone(),
+            on_recover: self.on_recover.clone(),
         }
     }
 }
@@ -451,7 +491,7 @@ impl<T, E> Record<T, E> {
     }
 }
 
-impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
+impl<T: Send + 'static, E: Signal + Send + Sync + 'static> CoreRef for Shared<T, E> {
     fn core(&self) -> &Core {
         &self.core
     }
@@ -465,10 +505,42 @@ impl<T: Send + 'static, E: Send + Sync + 'static> CoreRef for Shared<T, E> {
     fn is_exited(&self) -> bool {
         lock(&self.record).phase == Phase::Done
     }
+
+    fn recover_on(&self, kinds: Option<&[KindId]>) -> bool {
+        self.recover_when(|record| match kinds {
+            None => true,
+            Some(kinds) => record
+                .history
+                .as_ref()
+                .and_then(|history| history.last_failure.as_ref())
+                .and_then(Failure::error)
+                .is_some_and(|error| kinds.iter().any(|&kind| error.has_kind(kind))),
+        })
+    }
 }
 
 impl<T, E> Shared<T, E> {
-    fn new(name: Box<str>, cancel: Arc<Cancel>) -> Self {
+    /// Asks for a recovery if the worker is backing off or stopped and
+    /// `condition` holds, both checked under the record's lock: a worker
+    /// that is running or rebuilding refuses it (and keeps nothing pending
+    /// that a later failure could act on).
+    fn recover_when(&self, condition: impl FnOnce(&Record<T, E>) -> bool) -> bool {
+        let accepted = {
+            let record = lock(&self.record);
+            let waiting = matches!(record.phase, Phase::BackingOff | Phase::Stopped);
+            let accepted = waiting && condition(&record);
+            if accepted {
+                self.core.recover.store(true, Ordering::SeqCst);
+            }
+            accepted
+        };
+        if accepted {
+            self.core.changed.notify_waiters();
+        }
+        accepted
+    }
+
+    fn new(name: Box<str>, cancel: Arc<Cancel>, index: u64) -> Self {
         Shared {
             core: Core {
                 name,
@@ -482,6 +554,7 @@ impl<T, E> Shared<T, E> {
             },
             record: Mutex::new(Record {
                 phase: Phase::Starting,
+                index: index as u32,
                 runs: 0,
                 abort: None,
                 history: None,
@@ -650,8 +723,13 @@ impl Nudger {
     }
 
     /// See [`WorkerHandle::recover`].
-    pub fn recover(&self) {
-        self.0.core().request_recovery();
+    pub fn recover(&self) -> bool {
+        self.0.recover_on(None)
+    }
+
+    /// See [`WorkerHandle::recover_on`].
+    pub fn recover_on(&self, kinds: &[KindId]) -> bool {
+        self.0.recover_on(Some(kinds))
     }
 }
 
@@ -661,48 +739,74 @@ impl fmt::Debug for Nudger {
     }
 }
 
-/// The handle of a supervised worker.
+/// The handle of a supervised worker: what a [`Watcher`] does, and
+/// [`join`](Self::join).
 ///
 /// Dropping it does not stop the worker.
 pub struct WorkerHandle<T, E> {
+    watcher: Watcher<T, E>,
+}
+
+/// Watches and recovers one worker: its status, [`wait_for`](Self::wait_for),
+/// [`recover`](Self::recover) and its conditional forms, [`nudge`](Self::nudge).
+/// Cheap to clone and send anywhere; from [`WorkerHandle::watcher`]. Unlike
+/// the handle, it cannot [`join`](WorkerHandle::join) (which takes the
+/// worker's value).
+pub struct Watcher<T, E> {
     shared: Arc<Shared<T, E>>,
+}
+
+impl<T, E> Clone for Watcher<T, E> {
+    fn clone(&self) -> Self {
+        Watcher {
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl<T, E> fmt::Debug for WorkerHandle<T, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WorkerHandle")
+            .field("name", &&*self.watcher.shared.core.name)
+            .field("phase", &lock(&self.watcher.shared.record).phase)
+            .finish()
+    }
+}
+
+impl<T, E> fmt::Debug for Watcher<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watcher")
             .field("name", &&*self.shared.core.name)
             .field("phase", &lock(&self.shared.record).phase)
             .finish()
     }
 }
 
-impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
+impl<T: Send + 'static, E: Signal + Send + Sync + 'static> Watcher<T, E> {
     /// The worker's name.
     pub fn name(&self) -> &str {
         &self.shared.core.name
     }
 
-    /// Wakes the worker from [`RunContext::sleep_until`] now, or, if it is busy, at
-    /// its next sleep. Capacity 1 and lossy: nudges sent while it is busy
-    /// collapse into one, and none is lost.
+    /// See [`WorkerHandle::nudge`].
     pub fn nudge(&self) {
         self.shared.core.nudge.notify_one();
     }
 
-    /// An external event says the worker's failures may be over (peers
-    /// reconnected, credentials renewed).
-    ///
-    /// A worker that is backing off or stopped resets its whole
-    /// [`RetryState`] and restarts at once. A running worker keeps the
-    /// request (capacity 1) and acts on it when it next backs off or stops.
-    pub fn recover(&self) {
-        self.shared.core.request_recovery();
+    /// See [`WorkerHandle::recover`].
+    pub fn recover(&self) -> bool {
+        self.shared.recover_when(|_| true)
     }
 
-    /// A handle that nudges or recovers this worker.
-    pub fn nudger(&self) -> Nudger {
-        Nudger(Arc::clone(&self.shared) as Arc<dyn CoreRef>)
+    /// See [`WorkerHandle::recover_on`].
+    pub fn recover_on(&self, kinds: &[KindId]) -> bool {
+        CoreRef::recover_on(&*self.shared, Some(kinds))
+    }
+
+    /// See [`WorkerHandle::recover_if`].
+    pub fn recover_if(&self, condition: impl FnOnce(&WorkerStatus<E>) -> bool) -> bool {
+        self.shared
+            .recover_when(|record| condition(&record.status()))
     }
 
     /// A snapshot of the worker.
@@ -724,7 +828,7 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
             .unwrap_or_default()
     }
 
-    /// Waits until the worker's status satisfies `predicate` and returns it.
+    /// See [`WorkerHandle::wait_for`].
     pub async fn wait_for(
         &self,
         mut predicate: impl FnMut(&WorkerStatus<E>) -> bool,
@@ -746,10 +850,110 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
     pub fn is_finished(&self) -> bool {
         self.phase() == Phase::Done
     }
+}
+
+impl<T: Send + 'static, E: Signal + Send + Sync + 'static> WorkerHandle<T, E> {
+    /// The worker's name.
+    pub fn name(&self) -> &str {
+        self.watcher.name()
+    }
+
+    /// Wakes the worker from [`RunContext::sleep_until`] now, or, if it is busy, at
+    /// its next sleep. Capacity 1 and lossy: nudges sent while it is busy
+    /// collapse into one, and none is lost.
+    pub fn nudge(&self) {
+        self.watcher.nudge();
+    }
+
+    /// An external event says the worker's failures may be over (peers
+    /// reconnected, credentials renewed): if it is waiting in the
+    /// supervisor's hands, it starts again at once. Returns whether the
+    /// request was taken.
+    ///
+    /// What it does depends on where the worker is:
+    ///
+    /// * **Backing off** or **stopped**: taken. The worker resets its whole
+    ///   [`RetryState`] (the attempt count, the backoff, and the restart
+    ///   intensity window too: the outside world says the cause is gone, so
+    ///   the restarts it caused no longer count), resets its
+    ///   [`State`] if that was made [with a reset](State::with_reset), and
+    ///   starts a run at once.
+    /// * **Starting**, **running**: refused (`false`), and nothing is kept:
+    ///   the worker is already trying, and a request kept until it next
+    ///   fails would turn that unrelated failure (even one whose reaction is
+    ///   to stop) into an immediate restart.
+    /// * **Rebuilding**: refused: the worker restarts as soon as the rebuild
+    ///   ends (or backs off if it fails, and can be recovered then).
+    /// * **Done**: refused.
+    ///
+    /// The check and the request are one step: a worker cannot leave its
+    /// backoff between them and find the request later. To recover only a
+    /// worker that failed for a given reason, use
+    /// [`recover_on`](Self::recover_on) or [`recover_if`](Self::recover_if).
+    pub fn recover(&self) -> bool {
+        self.watcher.recover()
+    }
+
+    /// Like [`recover`](Self::recover), only if the worker's last failure
+    /// carries one of `kinds` (checked with [`Signal::has_kind`], in the same
+    /// step): a worker stopped on corrupt storage is not revived by "the
+    /// peers reconnected", and a panic carries no kind.
+    pub fn recover_on(&self, kinds: &[KindId]) -> bool {
+        self.watcher.recover_on(kinds)
+    }
+
+    /// Like [`recover`](Self::recover), only if `condition` holds for the
+    /// worker's status, checked in the same step as the request.
+    pub fn recover_if(&self, condition: impl FnOnce(&WorkerStatus<E>) -> bool) -> bool {
+        self.watcher.recover_if(condition)
+    }
+
+    /// A handle that nudges or recovers this worker.
+    pub fn nudger(&self) -> Nudger {
+        Nudger(Arc::clone(&self.watcher.shared) as Arc<dyn CoreRef>)
+    }
+
+    /// A cloneable handle that reads this worker's status and recovers it.
+    pub fn watcher(&self) -> Watcher<T, E> {
+        self.watcher.clone()
+    }
+
+    /// A snapshot of the worker.
+    pub fn status(&self) -> WorkerStatus<E> {
+        self.watcher.status()
+    }
+
+    /// Where the worker is.
+    pub fn phase(&self) -> Phase {
+        self.watcher.phase()
+    }
+
+    /// A copy of the worker's retry state.
+    pub fn retry_state(&self) -> RetryState {
+        self.watcher.retry_state()
+    }
+
+    /// Waits until the worker's status satisfies `predicate` and returns it.
+    ///
+    /// The predicate is checked now and on every status change (a run
+    /// starting, a failure, a stop, a recovery); to wait for something a
+    /// worker stores in its [`State`], wait on the state
+    /// ([`State::wait_for`]).
+    pub async fn wait_for(
+        &self,
+        predicate: impl FnMut(&WorkerStatus<E>) -> bool,
+    ) -> WorkerStatus<E> {
+        self.watcher.wait_for(predicate).await
+    }
+
+    /// Whether the worker has exited.
+    pub fn is_finished(&self) -> bool {
+        self.watcher.is_finished()
+    }
 
     /// Cancels this worker alone, as [`Supervisor::shutdown`] would.
     pub fn abort(&self) {
-        CoreRef::abort(&*self.shared);
+        CoreRef::abort(&*self.watcher.shared);
     }
 
     /// Waits for the worker to finish: its value, or the typed error it
@@ -799,15 +1003,18 @@ impl<T: Send + 'static, E: Send + Sync + 'static> WorkerHandle<T, E> {
 
     async fn exit_outcome(&self) -> Result<T, SupervisorError<E>> {
         self.wait_for(|status| status.phase == Phase::Done).await;
-        lock(&self.shared.record).outcome.take().map_or_else(
-            || {
-                Err(SupervisorError::Shutdown {
-                    worker: Arc::from(&*self.shared.core.name),
-                    last: None,
-                })
-            },
-            |outcome| *outcome,
-        )
+        lock(&self.watcher.shared.record)
+            .outcome
+            .take()
+            .map_or_else(
+                || {
+                    Err(SupervisorError::Shutdown {
+                        worker: Arc::from(&*self.watcher.shared.core.name),
+                        last: None,
+                    })
+                },
+                |outcome| *outcome,
+            )
     }
 }
 
@@ -859,14 +1066,28 @@ impl<T, E> Task<T, E> {
     }
 
     /// Starts a run: returns its number and attempt.
+    ///
+    /// A recovery taken while the worker was leaving its backoff (its delay
+    /// ran out as the request came) is applied here, so a request that was
+    /// taken is never left pending into the run.
     fn begin_run(&self) -> (u64, u32) {
-        let started = {
+        let (started, recovered) = {
             let mut record = lock(&self.shared.record);
             record.runs += 1;
             record.phase = Phase::Running;
+            let mut recovered = None;
+            if self.shared.core.recover.swap(false, Ordering::SeqCst) {
+                let history = record.history();
+                history.retry.reset();
+                history.error = None;
+                recovered = Some(history.on_recover.clone());
+            }
             let attempt = record.history.as_ref().map_or(0, |h| h.retry.attempt);
-            (record.runs, attempt)
+            ((record.runs, attempt), recovered)
         };
+        if let Some(on_recover) = recovered {
+            recovered_with(&self.shared.core.name, on_recover.as_ref());
+        }
         self.shared.core.changed.notify_waiters();
         started
     }
@@ -884,6 +1105,28 @@ impl<T, E> Task<T, E> {
             });
             record.phase = Phase::Done;
             record.outcome = Some(Box::new(Ok(value)));
+        }
+        self.shared.core.changed.notify_waiters();
+    }
+
+    /// The supervisor's reaction to a failure panicked: the worker ends
+    /// with the panic as its error.
+    fn end_panicked(&self, message: Arc<str>) {
+        tracing::error!(
+            worker = &*self.shared.core.name,
+            "the reaction to a failure panicked; worker ended"
+        );
+        {
+            let mut record = lock(&self.shared.record);
+            let history = record.history();
+            let error = SupervisorError::Panicked {
+                worker: Arc::from(&*self.shared.core.name),
+                attempt: history.retry.attempt,
+                message,
+            };
+            history.error = Some(error.clone());
+            record.phase = Phase::Done;
+            record.outcome = Some(Box::new(Err(error)));
         }
         self.shared.core.changed.notify_waiters();
     }
@@ -915,6 +1158,8 @@ impl<T, E> Task<T, E> {
 struct Run<'a, T, E> {
     shared: &'a Shared<T, E>,
     runs: u64,
+    /// The worker's number in its supervisor.
+    index: u32,
     h: History<E>,
 }
 
@@ -928,6 +1173,7 @@ where
         Run {
             shared,
             runs: record.runs,
+            index: record.index,
             h: record.history.as_deref().cloned().unwrap_or_default(),
         }
     }
@@ -936,9 +1182,11 @@ where
         &self.shared.core.name
     }
 
-    /// The jitter stream of this reaction: the worker's name and its
-    /// failure count, so that with a seed each worker (by name) gets its
-    /// own reproducible delays, and each failure a fresh draw.
+    /// The jitter stream of this reaction: the worker's name, its number
+    /// in its supervisor and its failure count, so that with a seed each
+    /// worker (two of the same name too) gets its own delays, reproducible
+    /// from one run of the program to the next, and each failure a fresh
+    /// draw.
     fn jitter_stream(&self) -> u64 {
         let name = self
             .name()
@@ -946,7 +1194,8 @@ where
             .fold(0xCBF2_9CE4_8422_2325_u64, |hash, byte| {
                 (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
             });
-        name ^ self.h.failures.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        name ^ u64::from(self.index).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+            ^ self.h.failures.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
     /// Writes the working copy back, without announcing it.
@@ -964,19 +1213,6 @@ where
         self.shared.core.changed.notify_waiters();
     }
 
-    /// Makes the last recorded run's reaction `reaction`.
-    fn restamp_last(&mut self, reaction: ReactionName) {
-        if let Some(last) = self.h.recent.back_mut() {
-            match &mut last.outcome {
-                RunOutcome::Failed { reaction: was, .. }
-                | RunOutcome::Panicked { reaction: was } => {
-                    *was = reaction;
-                }
-                RunOutcome::Succeeded => {}
-            }
-        }
-    }
-
     /// Adds how a run ended to the recent runs (published with the next
     /// status change).
     fn record(&mut self, started: Instant, outcome: RunOutcome) {
@@ -989,12 +1225,12 @@ where
         });
     }
 
-    /// Reacts to one failed run. Returns when the worker should run again,
-    /// or (with `Break`) when it should end because the supervisor is
-    /// shutting down.
+    /// Reacts to one failed run, by the step the reaction ladder gives.
+    /// Returns when the worker should run again, or (with `Break`) when it
+    /// should end because the supervisor is shutting down.
     async fn fail(
         &mut self,
-        failure: Failure<E>,
+        mut failure: Failure<E>,
         started: Instant,
         policy: &Policy,
         jitter: &mut Jitter,
@@ -1005,143 +1241,134 @@ where
             self.h.retry.forget_backoff();
         }
         self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
+        let attempt = self.h.retry.attempt;
         self.h.failures += 1;
-        self.h.last_failure = Some(failure.clone());
-        let decision = match &failure {
+        let mut matched = match &failure {
             Failure::Error(error) => policy.rule_for(&**error),
             Failure::Panic(_) => policy.rule_for_panic(),
         };
-        let rule = decision.rule;
-        self.h.retry.last_reaction = Some(rule.reaction.kind());
-        let stops = matches!(rule.reaction, Reaction::Stop) || rule.exhausted(self.h.retry.attempt);
-        // A restart the intensity refuses is a stop too; it is known only
-        // below, and recorded there.
-        let reaction = if stops {
-            ReactionName::Stop
-        } else {
-            rule.reaction.kind()
+        let (mut proposed, reader_panic) =
+            policy.delay_after(matched.rule, attempt, failure.error(), jitter);
+        if let Some(message) = reader_panic {
+            // A panic in what the supervisor calls for the run is a panic
+            // of the run: the panic rule answers it.
+            failure = Failure::Panic(Arc::from(format!(
+                "the Retry-After reader panicked: {message}"
+            )));
+            matched = policy.rule_for_panic();
+            proposed = policy
+                .delay_after::<E>(matched.rule, attempt, None, jitter)
+                .0;
+        }
+        self.h.last_failure = Some(failure.clone());
+        let seen = matched
+            .resource()
+            .map_or(0, |resource| self.shared.core.seen(resource));
+        let failed = Failed {
+            matched,
+            attempt,
+            seen,
+            proposed: Some(proposed),
         };
+        let step = policy.step(failed, &mut self.h.retry.restarts, now);
+        let rule = matched.rule;
+        self.h.retry.last_reaction = Some(rule.reaction.name());
         self.record(
             started,
             match failure {
                 Failure::Error(_) => RunOutcome::Failed {
-                    kind: decision.kind,
-                    reaction,
+                    kind: matched.kind,
+                    reaction: step.reaction(),
                 },
-                Failure::Panic(_) => RunOutcome::Panicked { reaction },
+                Failure::Panic(_) => RunOutcome::Panicked {
+                    reaction: step.reaction(),
+                },
             },
         );
-        let trace = decision
+        let trace = matched
             .kind
             .zip(failure.error())
             .and_then(|(kind, error)| error.trace_kind(kind));
         let shared = self.shared;
         let report = Report {
+            subject: Subject::Worker,
             worker: &shared.core.name,
-            attempt: self.h.retry.attempt,
-            kind: decision.kind,
+            attempt,
+            kind: matched.kind,
             trace: trace.as_ref(),
             error_type: match failure {
                 Failure::Error(_) => std::any::type_name::<E>(),
                 Failure::Panic(_) => "panic",
             },
-            exhausted_message: "worker failed; its rule allows no more attempts, worker stopped",
         };
+        let restarts = self.h.retry.restarts.len();
+        report.step(rule.level, &step, &policy.intensity, restarts);
+        let stopped = match step {
+            Step::Stop(reason) => Some(reason),
+            _ => None,
+        };
+        metrics::step(
+            Subject::Worker,
+            self.name(),
+            step.reaction(),
+            stopped,
+            matched.kind,
+            failure.is_panic(),
+        );
 
-        let rebuild = match &rule.reaction {
-            Reaction::Retry => None,
-            Reaction::Rebuild(resource) => Some(resource),
-            Reaction::Stop => {
-                report.reaction(
-                    rule.level,
-                    ReactionName::Stop,
-                    Duration::ZERO,
-                    "worker failed; its reaction is to stop",
-                );
-                let worker = Arc::from(&*shared.core.name);
-                let attempt = self.h.retry.attempt;
-                let error = match failure {
-                    Failure::Error(error) => SupervisorError::Stopped {
-                        worker,
+        let worker = || Arc::from(&*shared.core.name);
+        match step {
+            Step::Stop(reason) => {
+                let error = match (reason, failure) {
+                    (StopReason::Reaction, Failure::Error(error)) => SupervisorError::Stopped {
+                        worker: worker(),
                         attempt,
                         error,
                     },
-                    Failure::Panic(message) => SupervisorError::Panicked {
-                        worker,
+                    (StopReason::Reaction, Failure::Panic(message)) => SupervisorError::Panicked {
+                        worker: worker(),
                         attempt,
                         message,
                     },
+                    (StopReason::Exhausted, last) => SupervisorError::Exhausted {
+                        worker: worker(),
+                        attempts: attempt,
+                        last,
+                    },
+                    (StopReason::IntensityExceeded, last) => SupervisorError::IntensityExceeded {
+                        worker: worker(),
+                        restarts,
+                        within: policy.intensity.within,
+                        last,
+                    },
                 };
-                return self.park(StopReason::Reaction, error).await;
+                self.park(reason, error).await
             }
-        };
-
-        if rule.exhausted(self.h.retry.attempt) {
-            report.exhausted(rule.level);
-            let error = SupervisorError::Exhausted {
-                worker: Arc::from(&*shared.core.name),
-                attempts: self.h.retry.attempt,
-                last: failure,
-            };
-            return self.park(StopReason::Exhausted, error).await;
-        }
-
-        let intensity = &policy.intensity;
-        if intensity.record(&mut self.h.retry.restarts, now) {
-            self.restamp_last(ReactionName::Stop);
-            let restarts = self.h.retry.restarts.len();
-            report.intensity_exceeded(restarts, intensity.within);
-            let error = SupervisorError::IntensityExceeded {
-                worker: Arc::from(&*shared.core.name),
-                restarts,
-                within: intensity.within,
-                last: failure,
-            };
-            return self.park(StopReason::IntensityExceeded, error).await;
-        }
-
-        let attempt = self.h.retry.attempt;
-        let reaction = rule.reaction.kind();
-        metrics::restart(self.name(), reaction, decision.kind, failure.is_panic());
-        match rebuild {
-            Some(resource) => {
-                report.reaction(
-                    rule.level,
-                    ReactionName::Rebuild,
-                    Duration::ZERO,
-                    "worker failed; rebuilding a shared resource, then restarting",
-                );
+            Step::Rebuild {
+                resource,
+                from,
+                after_failure,
+            } => {
                 self.publish(Phase::Rebuilding);
-                let seen = shared.core.seen(resource);
                 let rebuilt = tokio::select! {
                     biased;
                     () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
-                    rebuilt = resource.0.rebuild_from(seen) => rebuilt,
+                    rebuilt = resource.0.rebuild_from(from) => rebuilt,
                 };
                 if rebuilt.is_err() {
-                    let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
-                    report.rebuild_failed(resource.name(), delay);
-                    return self.back_off(delay).await;
+                    report.rebuild_failed(resource.name(), after_failure);
+                    return self.back_off(after_failure).await;
                 }
                 ControlFlow::Continue(())
             }
-            None => {
-                let delay = policy.delay_after(rule, attempt, failure.error(), jitter);
-                report.reaction(
-                    rule.level,
-                    ReactionName::Retry,
-                    delay,
-                    "worker failed; retrying after backoff",
-                );
-                self.back_off(delay).await
-            }
+            Step::Retry { delay } => self.back_off(delay).await,
         }
     }
 
     /// Waits out `delay`, or less if the worker is recovered; `Break` if the
     /// supervisor shuts down meanwhile.
     async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
-        let until = Instant::now() + delay;
+        let until = time::after(Instant::now(), delay);
         self.h.retry.backoff_until = Some(until);
         self.h.retry.last_delay = Some(delay);
         self.publish(Phase::BackingOff);
@@ -1166,7 +1393,6 @@ where
     /// Stops with `error` until the worker is recovered; `Break` if the
     /// supervisor shuts down first.
     async fn park(&mut self, reason: StopReason, error: SupervisorError<E>) -> ControlFlow<()> {
-        metrics::stop(self.name(), reason);
         self.h.retry.stopped = Some(reason);
         self.h.error = Some(error);
         self.publish(Phase::Stopped);
@@ -1182,7 +1408,21 @@ where
     fn recovered(&mut self) {
         self.h.retry.reset();
         self.h.error = None;
-        log::recovered(self.name());
+        recovered_with(&self.shared.core.name, self.h.on_recover.as_ref());
+    }
+}
+
+/// A worker was recovered: logged, and its state reset (a reset that
+/// panics is logged and leaves the state as it was).
+fn recovered_with(worker: &str, on_recover: Option<&OnRecover>) {
+    log::recovered(worker);
+    if let Some(reset) = on_recover
+        && reset().is_err()
+    {
+        tracing::error!(
+            worker,
+            "the state's reset panicked; the state is kept as it was"
+        );
     }
 }
 
@@ -1216,13 +1456,18 @@ where
         let policy = &*policy;
         let reaction = async move {
             let mut run = Run::load(shared);
-            let mut jitter = Jitter::new(policy.seed(), run.jitter_stream());
+            let mut jitter = Jitter::new(run.jitter_stream());
             let flow = run.fail(failure, started, policy, &mut jitter).await;
             run.save();
             flow
         };
-        if Box::pin(reaction.instrument(span)).await.is_break() {
-            return;
+        // The reaction calls code that is not the runtime's (the error's
+        // `Signal` impl, tracing subscribers): if that panics, the worker
+        // ends with the panic as its error, never silently.
+        match Box::pin(unwind::caught(reaction.instrument(span))).await {
+            Ok(ControlFlow::Continue(())) => {}
+            Ok(ControlFlow::Break(())) => return,
+            Err(message) => return task.end_panicked(message),
         }
     }
 }
@@ -1233,7 +1478,7 @@ fn begin<F, Fut, T, E>(task: &Task<T, E>, policy: &Policy, factory: &F) -> Caugh
 where
     F: FnOnce(RunContext) -> Fut + Clone,
     T: Send + 'static,
-    E: Send + Sync + 'static,
+    E: Signal + Send + Sync + 'static,
 {
     let core = &task.shared.core;
     core.snapshot(policy);
@@ -1327,15 +1572,5 @@ where
                 }
             }
         }
-    }
-}
-
-fn panic_message(payload: Box<dyn Any + Send>) -> Arc<str> {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        Arc::from(*message)
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        Arc::from(message.as_str())
-    } else {
-        Arc::from("Box<dyn Any>")
     }
 }

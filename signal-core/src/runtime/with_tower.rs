@@ -1,27 +1,25 @@
 //! The policy as a [`tower::retry::Policy`] (feature `tower`): a tower
 //! service retried by kind, with the rules' backoffs and limits.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::time::Instant;
-
-use super::backoff::Jitter;
-use super::log::Report;
-use super::policy::{Policy, Reaction, ReactionName};
+use super::call::{Attempts, Seen};
+use super::ladder::Step;
+use super::log::Subject;
+use super::policy::Policy;
 use crate::Signal;
 
 /// A [`Policy`] as a `tower` retry policy, from [`Policy::tower`].
 ///
 /// Each request gets its own copy (tower clones the policy per request), so
-/// attempts, the intensity window and jitter are counted per request. A
-/// failure is retried as a per-call [`retry`](Policy::retry) would: after
-/// its rule's backoff (lengthened to the error's Retry-After), after a
-/// rebuild of the resource, or not at all; the same events are emitted,
-/// with `worker` set to the policy's name.
+/// attempts, the intensity window and the jitter stream are the request's
+/// own. A failure is answered by the same reaction ladder as a per-call
+/// [`retry`](Policy::retry): after its rule's backoff (lengthened to the
+/// error's Retry-After), after a rebuild of the resource from the generation
+/// the failed attempt started on, or not at all; each failure gets one event
+/// (with `worker` set to the policy's name) and one metric.
 ///
 /// ```
 /// use std::time::Duration;
@@ -51,9 +49,9 @@ use crate::Signal;
 pub struct TowerPolicy {
     policy: Arc<Policy>,
     name: Arc<str>,
-    attempt: u32,
-    restarts: VecDeque<Instant>,
-    jitter: Option<Jitter>,
+    attempts: Attempts,
+    /// The generations the request's current attempt started on.
+    seen: Seen,
 }
 
 impl Policy {
@@ -63,9 +61,8 @@ impl Policy {
         TowerPolicy {
             policy: Arc::new(self.clone()),
             name: name.into(),
-            attempt: 0,
-            restarts: VecDeque::new(),
-            jitter: None,
+            attempts: Attempts::new(),
+            seen: Seen::default(),
         }
     }
 }
@@ -79,71 +76,29 @@ where
 
     fn retry(&mut self, _req: &mut Req, result: &mut Result<Res, E>) -> Option<Self::Future> {
         let error = result.as_ref().err()?;
-        self.attempt = self.attempt.saturating_add(1);
         let policy = &*self.policy;
-        let matched = policy.rule_for(error);
-        let rule = matched.rule;
-        let trace = matched.kind.and_then(|kind| error.trace_kind(kind));
-        let report = Report {
-            worker: &self.name,
-            attempt: self.attempt,
-            kind: matched.kind,
-            trace: trace.as_ref(),
-            error_type: std::any::type_name::<E>(),
-            exhausted_message: "request failed; its rule allows no more attempts, giving up",
-        };
-        if let Reaction::Stop = rule.reaction {
-            report.reaction(
-                rule.level,
-                ReactionName::Stop,
-                Duration::ZERO,
-                "request failed; its reaction is to stop",
-            );
+        let step = self.attempts.step(
+            policy,
+            Subject::Request,
+            &self.name,
+            error,
+            &self.seen,
+            false,
+        );
+        if let Step::Stop(_) = step {
             return None;
         }
-        if rule.exhausted(self.attempt) {
-            report.exhausted(rule.level);
-            return None;
-        }
-        if policy.intensity.record(&mut self.restarts, Instant::now()) {
-            report.intensity_exceeded(self.restarts.len(), policy.intensity.within);
-            return None;
-        }
-        let jitter = self
-            .jitter
-            .get_or_insert_with(|| Jitter::new(policy.seed(), u64::from(self.attempt)));
-        let delay = policy.delay_after(rule, self.attempt, Some(error), jitter);
-        match &rule.reaction {
-            Reaction::Rebuild(resource) => {
-                report.reaction(
-                    rule.level,
-                    ReactionName::Rebuild,
-                    Duration::ZERO,
-                    "request failed; rebuilding a shared resource, then retrying",
-                );
-                let resource = resource.clone();
-                // The request does not say which generation it used: the
-                // current one is rebuilt (once, for every request asking).
-                let seen = resource.generation();
-                Some(Box::pin(async move {
-                    if resource.0.rebuild_from(seen).await.is_err() {
-                        tokio::time::sleep(delay).await;
-                    }
-                }))
-            }
-            _ => {
-                report.reaction(
-                    rule.level,
-                    ReactionName::Retry,
-                    delay,
-                    "request failed; retrying after backoff",
-                );
-                Some(Box::pin(tokio::time::sleep(delay)))
-            }
-        }
+        let (attempts, name) = (self.attempts.clone(), Arc::clone(&self.name));
+        Some(Box::pin(async move {
+            attempts.carry_out(Subject::Request, &name, &step).await;
+        }))
     }
 
+    /// Called by `tower` just before each attempt is sent: notes the
+    /// generations the attempt starts on, so that its failure asks for a
+    /// rebuild from the generation it used.
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        self.seen = Seen::now(&self.policy);
         Some(req.clone())
     }
 }
