@@ -12,7 +12,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use signal_core::runtime::{Backoff, Intensity, Policy, Reaction, Resource, RetryAfter};
 use signal_core::{Signal, kind};
-use test_runtime_support::{HOUR_LIMIT, gaps, within};
+use test_runtime_support::{Events, HOUR_LIMIT, gaps, within};
 use tokio::time::Instant;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -436,6 +436,35 @@ async fn test_tower_rebuilds_from_the_generation_the_failed_request_used() {
         assert_eq!(result.ok(), Some(1));
         assert_eq!(db.stats().rebuilds, 1, "the healthy new pool was rebuilt");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    })
+    .await;
+}
+
+/// One event per step through backon too: two retries, then the stop.
+#[tokio::test(start_paused = true)]
+async fn test_backon_reports_each_step() {
+    within(HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let policy = policy();
+        let timeouts = Script::new(vec![CallError::Timeout; 10]);
+        assert!(with_backon(&policy, &timeouts).await.is_err());
+        assert_eq!(timeouts.calls(), 4);
+        let retries = events.reactions("retry");
+        assert_eq!(retries.len(), 3);
+        assert_eq!(retries[0].field("kind"), Some("Transient"));
+        assert_eq!(retries[0].field("delay_ms"), Some("100"));
+        let stops = events.reactions("stop");
+        assert_eq!(stops.len(), 1);
+        assert!(
+            stops[0].message.contains("no more attempts"),
+            "{}",
+            stops[0].message
+        );
+        // The twin: a call that succeeds at once reports nothing.
+        let ok = Script::new(vec![]);
+        let before = events.all().len();
+        assert_eq!(with_backon(&policy, &ok).await.ok(), Some(1));
+        assert_eq!(events.all().len(), before);
     })
     .await;
 }

@@ -215,3 +215,48 @@ async fn test_call_retries_are_counted_and_successes_are_not() {
     })
     .await;
 }
+
+/// A tower request's retries and its giving up are counted, as a call's.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_tower_retries_and_stops_are_counted() {
+    use tower::{ServiceBuilder, ServiceExt};
+    store();
+    within(HOUR_LIMIT, async {
+        let policy = Policy::new()
+            .on::<Retryable>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(Duration::from_millis(10), Duration::from_millis(10)));
+        let result = ServiceBuilder::new()
+            .retry(policy.tower("metrics-tower"))
+            .service_fn(|_request: u8| async { Err::<(), _>(WorkerError::Storage(StorageError::Busy)) })
+            .oneshot(1)
+            .await;
+        assert!(result.is_err());
+        assert_eq!(
+            counter(
+                "signal_runtime_call_retries_total{call=metrics-tower,kind=Retryable,reaction=retry}"
+            ),
+            2
+        );
+        assert_eq!(
+            counter("signal_runtime_call_stops_total{call=metrics-tower,reason=exhausted}"),
+            1
+        );
+        // The twin: a request that succeeds at once counts nothing.
+        ServiceBuilder::new()
+            .retry(policy.tower("metrics-tower-quiet"))
+            .service_fn(|_request: u8| async { Ok::<_, WorkerError>(()) })
+            .oneshot(1)
+            .await
+            .unwrap();
+        assert!(
+            !store()
+                .counters
+                .lock()
+                .unwrap()
+                .keys()
+                .any(|key| key.contains("metrics-tower-quiet"))
+        );
+    })
+    .await;
+}

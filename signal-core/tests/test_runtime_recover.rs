@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use signal_core::Kind;
 use signal_core::runtime::{
     Backoff, Intensity, Phase, Policy, ReactionName, RetryState, StopReason, Supervisor,
     WorkerHandle,
 };
-use test_runtime_support::{Events, HOUR_LIMIT, StorageError, WorkerError, within};
+use test_runtime_support::{Events, HOUR_LIMIT, Retryable, StorageError, WorkerError, within};
 use tokio::time::Instant;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -235,6 +236,234 @@ async fn test_without_recover_a_failing_run_backs_off() {
         assert_eq!(status.retry.attempt, 2);
         assert_eq!(status.retry.backoff_until, Some(failed_at + 30 * MINUTE));
         supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// Fails with `error()` on every run until `healed`, then finishes.
+fn spawn_failing(
+    supervisor: &Supervisor,
+    policy: Policy,
+    error: fn() -> WorkerError,
+    healed: &Arc<AtomicBool>,
+) -> WorkerHandle<(), WorkerError> {
+    let healed = Arc::clone(healed);
+    supervisor.spawn("failing", policy, move |_ctx| {
+        let healed = Arc::clone(&healed);
+        async move {
+            tokio::task::yield_now().await;
+            if healed.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(error())
+            }
+        }
+    })
+}
+
+fn corrupt() -> WorkerError {
+    WorkerError::Corrupt("record 7".into())
+}
+
+fn busy() -> WorkerError {
+    WorkerError::Storage(StorageError::Busy)
+}
+
+fn stopping() -> Policy {
+    Policy::new().otherwise(signal_core::runtime::Reaction::Stop)
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_recover_on_revives_a_worker_stopped_on_one_of_the_kinds() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let healed = Arc::new(AtomicBool::new(false));
+        let worker = spawn_failing(&supervisor, stopping(), busy, &healed);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        healed.store(true, Ordering::SeqCst);
+        assert!(worker.recover_on(&[Retryable::ID]));
+        assert_eq!(worker.join().await.ok(), Some(()));
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// The twin: a worker stopped on corrupt storage is not revived by "the
+/// network is back".
+#[tokio::test(start_paused = true)]
+async fn test_recover_on_leaves_a_worker_stopped_for_another_reason() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let healed = Arc::new(AtomicBool::new(false));
+        let worker = spawn_failing(&supervisor, stopping(), corrupt, &healed);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        healed.store(true, Ordering::SeqCst);
+        assert!(!worker.recover_on(&[Retryable::ID]));
+        assert!(!worker.nudger().recover_on(&[Retryable::ID]));
+        assert!(!worker.recover_if(|status| status.failures > 5));
+        tokio::time::sleep(HOUR_LIMIT / 2).await;
+        assert_eq!(worker.phase(), Phase::Stopped);
+        assert_eq!(worker.status().runs, 1);
+        // An unconditional recover does revive it.
+        assert!(worker.recover_if(|status| status.failures == 1));
+        assert_eq!(worker.join().await.ok(), Some(()));
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// A recover sent while the worker rebuilds is refused and not kept: when
+/// the worker later fails with a `Stop`, it stays stopped.
+#[tokio::test(start_paused = true)]
+async fn test_recover_during_a_rebuild_is_refused_and_does_not_linger() {
+    within(HOUR_LIMIT, async {
+        let db = signal_core::runtime::Resource::new("db", 0u32, async || {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            Ok::<_, std::io::Error>(1)
+        });
+        let policy = Policy::new()
+            .on::<test_runtime_support::NeedsDbReconnect>(signal_core::runtime::Reaction::rebuild(
+                &db,
+            ))
+            .otherwise(signal_core::runtime::Reaction::Stop);
+        let supervisor = Supervisor::new();
+        let pool = db.clone();
+        let worker = supervisor.spawn("rebuilding", policy, move |ctx| {
+            let pool = pool.clone();
+            async move {
+                tokio::task::yield_now().await;
+                match ctx.lease(&pool).generation() {
+                    0 => Err::<(), _>(WorkerError::Storage(StorageError::PoolNeedsConnection)),
+                    _ => Err(corrupt()),
+                }
+            }
+        });
+        worker.wait_for(|s| s.phase == Phase::Rebuilding).await;
+        assert!(!worker.recover());
+        let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(status.runs, 2);
+        tokio::time::sleep(HOUR_LIMIT / 2).await;
+        let status = worker.status();
+        assert_eq!(
+            (status.phase, status.runs),
+            (Phase::Stopped, 2),
+            "still stopped"
+        );
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_a_watcher_is_cloned_reads_status_and_recovers() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let healed = Arc::new(AtomicBool::new(false));
+        let worker = spawn_failing(&supervisor, stopping(), busy, &healed);
+        let watcher = worker.watcher();
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        healed.store(true, Ordering::SeqCst);
+        let elsewhere = watcher.clone();
+        let recovered = tokio::spawn(async move {
+            let status = elsewhere.wait_for(|s| s.phase == Phase::Stopped).await;
+            assert_eq!(status.failures, 1);
+            elsewhere.recover()
+        });
+        assert!(recovered.await.unwrap());
+        assert_eq!(worker.join().await.ok(), Some(()));
+        assert_eq!(watcher.phase(), Phase::Done);
+        assert!(!watcher.recover(), "nothing to recover once done");
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Sync {
+    cursor: u32,
+    retry_after: Option<u32>,
+}
+
+fn spawn_with_sync_state(
+    supervisor: &Supervisor,
+    state: &signal_core::runtime::State<Sync>,
+) -> WorkerHandle<(), WorkerError> {
+    supervisor.spawn_with_state("sync", stopping(), state.clone(), async |_ctx, state| {
+        tokio::task::yield_now().await;
+        let retry_after = state.update(|sync| {
+            sync.cursor += 1;
+            *sync.retry_after.get_or_insert(30)
+        });
+        if state.get().cursor >= 2 {
+            return Ok(());
+        }
+        let _ = retry_after;
+        Err(busy())
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_recovery_resets_the_state_with_its_reset_and_keeps_the_rest() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let state = signal_core::runtime::State::with_reset(Sync::default(), |sync| {
+            sync.retry_after = None;
+        });
+        let worker = spawn_with_sync_state(&supervisor, &state);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(state.get().retry_after, Some(30));
+        assert!(worker.recover());
+        let sync = state.wait_for(|sync| sync.cursor == 2).await;
+        assert_eq!(sync.cursor, 2, "the progress is kept");
+        assert_eq!(worker.join().await.ok(), Some(()));
+        // Set again by the second run, after the reset cleared it.
+        assert_eq!(state.get().retry_after, Some(30));
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// The twin: a state without a reset keeps its retry part through recovery.
+#[tokio::test(start_paused = true)]
+async fn test_a_state_without_a_reset_is_untouched_by_recovery() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let state = signal_core::runtime::State::new(Sync {
+            cursor: 0,
+            retry_after: Some(5),
+        });
+        let worker = spawn_with_sync_state(&supervisor, &state);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert!(worker.recover());
+        assert_eq!(worker.join().await.ok(), Some(()));
+        assert_eq!(
+            state.get(),
+            Sync {
+                cursor: 2,
+                retry_after: Some(5)
+            }
+        );
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_state_can_be_awaited() {
+    within(HOUR_LIMIT, async {
+        let state = signal_core::runtime::State::new(0u32);
+        let waiting = tokio::spawn({
+            let state = state.clone();
+            async move { state.wait_for(|n| *n >= 3).await }
+        });
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            state.update(|n| *n += 1);
+        }
+        assert_eq!(waiting.await.unwrap(), 3);
+        // The twin: a value that never gets there is still awaited.
+        let never = tokio::time::timeout(Duration::from_secs(60), state.wait_for(|n| *n > 3)).await;
+        assert!(never.is_err());
     })
     .await;
 }

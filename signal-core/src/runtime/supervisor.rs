@@ -526,11 +526,15 @@ impl<T, E> Shared<T, E> {
     /// that a later failure could act on).
     fn recover_when(&self, condition: impl FnOnce(&Record<T, E>) -> bool) -> bool {
         let accepted = {
-            let record = lock(&self.record);
+            let mut record = lock(&self.record);
             let waiting = matches!(record.phase, Phase::BackingOff | Phase::Stopped);
             let accepted = waiting && condition(&record);
             if accepted {
                 self.core.recover.store(true, Ordering::SeqCst);
+                // From now on the worker is on its way to a run: `join` does
+                // not return the error it was stopped with, and a second
+                // request is refused.
+                record.phase = Phase::Starting;
             }
             accepted
         };
@@ -567,7 +571,8 @@ impl<T, E> Shared<T, E> {
 /// Where a worker is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
-    /// Spawned, not yet polled.
+    /// Spawned and not yet polled, or recovered and its next run not yet
+    /// started.
     Starting,
     /// Running its future (possibly sleeping to a deadline inside it).
     Running,
