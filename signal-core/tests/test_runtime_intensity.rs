@@ -136,3 +136,62 @@ async fn test_failures_spaced_wider_than_the_window_never_stop() {
     })
     .await;
 }
+
+/// A budget counts the failures of its own kind only: a database that is
+/// busy three times stops the worker although network blips came between,
+/// while `max_attempts` would have counted the blips too.
+#[tokio::test(start_paused = true)]
+async fn test_a_budget_counts_only_its_own_kinds_failures() {
+    use test_runtime_support::{NetError, TransientNetwork};
+    within(HOUR_LIMIT, async {
+        let run = |rule: signal_core::runtime::Rule| {
+            let policy = Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry)
+                .on::<Retryable>(rule)
+                .backoff(Backoff::new(
+                    Duration::from_millis(10),
+                    Duration::from_millis(10),
+                ))
+                .intensity(Intensity::new(100, Duration::from_secs(60)));
+            let supervisor = Supervisor::new();
+            let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            // busy, blip, blip, busy, blip, busy, then fine.
+            let worker = supervisor.spawn("budgeted", policy, move |_ctx| {
+                let runs = Arc::clone(&runs);
+                async move {
+                    let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::task::yield_now().await;
+                    let blip = || WorkerError::Network(NetError::DnsTimeout { host: "h".into() });
+                    match run {
+                        0 | 3 | 5 => Err(WorkerError::Storage(StorageError::Busy)),
+                        1 | 2 | 4 => Err(blip()),
+                        _ => Ok(run),
+                    }
+                }
+            });
+            (supervisor, worker)
+        };
+        let (supervisor, worker) = run(Reaction::Retry.budget(3));
+        let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(status.retry.stopped, Some(StopReason::Exhausted));
+        assert_eq!(
+            status.runs, 6,
+            "stopped on the third busy, the sixth failure"
+        );
+        assert!(matches!(
+            worker.join().await,
+            Err(SupervisorError::Exhausted { attempts: 6, .. })
+        ));
+        supervisor.shutdown().await;
+        // The twin: a budget of four lets the worker through.
+        let (supervisor, worker) = run(Reaction::Retry.budget(4));
+        assert_eq!(worker.join().await.ok(), Some(6));
+        supervisor.shutdown().await;
+        // And `max_attempts(4)` counts the blips: it stops at the fourth failure.
+        let (supervisor, worker) = run(Reaction::Retry.max_attempts(4));
+        let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(status.runs, 4);
+        supervisor.shutdown().await;
+    })
+    .await;
+}

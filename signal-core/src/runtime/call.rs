@@ -10,7 +10,8 @@ use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
 use super::policy::{Policy, RuleMatch};
-use crate::Signal;
+use super::retry::spend;
+use crate::{KindId, Signal};
 
 /// The generation of each resource the policy may rebuild, as an attempt
 /// found it when it started.
@@ -45,6 +46,7 @@ impl Seen {
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts {
     pub(crate) attempt: u32,
+    by_kind: Vec<(Option<KindId>, u32)>,
     pub(crate) restarts: VecDeque<Instant>,
     pub(crate) jitter: Option<Jitter>,
 }
@@ -53,6 +55,7 @@ impl Attempts {
     pub(crate) fn new() -> Self {
         Attempts {
             attempt: 0,
+            by_kind: Vec::new(),
             restarts: VecDeque::new(),
             jitter: None,
         }
@@ -93,6 +96,7 @@ impl Attempts {
         let failed = Failed {
             matched,
             attempt,
+            spent: spend(&mut self.by_kind, matched.kind),
             seen: seen.of(&matched),
             proposed: (!backoff_over).then_some(delay),
         };

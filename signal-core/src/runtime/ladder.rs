@@ -11,7 +11,8 @@
 //!
 //! 1. the rule's reaction is [`Stop`](Reaction::Stop): stop
 //!    ([`StopReason::Reaction`]);
-//! 2. the rule's [maximum number of attempts](super::Rule::max_attempts) is
+//! 2. the rule's [maximum number of attempts](super::Rule::max_attempts) or
+//!    its [budget](super::Rule::budget) of failures of its own kind is
 //!    reached, or the caller's own backoff has ended (no proposed delay):
 //!    stop ([`StopReason::Exhausted`]);
 //! 3. one more restart would exceed the [`Intensity`] within its window:
@@ -38,6 +39,10 @@ pub struct Failed<'p> {
     /// The failure's number (counted from 1) since the worker was last
     /// healthy or recovered, or since the call began.
     pub attempt: u32,
+    /// The failure's number (counted from 1) among the failures of the
+    /// matched rule's kind, over the same span: what the rule's
+    /// [`budget`](super::Rule::budget) counts.
+    pub spent: u32,
     /// The generation of the rule's resource that the failed attempt used;
     /// ignored unless the rule rebuilds.
     pub seen: u64,
@@ -114,6 +119,7 @@ impl Policy {
     /// let failed = |attempt| Failed {
     ///     matched: policy.rule_for(&MyError::Flaky),
     ///     attempt,
+    ///     spent: attempt,
     ///     seen: 0,
     ///     proposed: Some(Duration::from_millis(100)),
     /// };
@@ -141,7 +147,7 @@ pub(crate) fn ladder(
         Reaction::Retry => None,
         Reaction::Rebuild(resource) => Some(resource),
     };
-    if rule.exhausted(failed.attempt) {
+    if rule.exhausted(failed.attempt, failed.spent) {
         return Step::Stop(StopReason::Exhausted);
     }
     let Some(delay) = failed.proposed else {
@@ -171,6 +177,7 @@ mod tests {
             rules.push(Rule::from(reaction.clone()));
             for max in [0, 1, 2, 3] {
                 rules.push(reaction.clone().max_attempts(max));
+                rules.push(reaction.clone().budget(max));
             }
         }
         rules
@@ -187,7 +194,7 @@ mod tests {
         for max_restarts in [0u32, 1, 3] {
             let intensity = Intensity::new(max_restarts, within);
             for rule in rules(&resource) {
-                for attempt in 1..=4u32 {
+                for (attempt, spent) in [(1, 1), (2, 1), (3, 2), (4, 4)] {
                     for proposed in [None, Some(Duration::ZERO), Some(Duration::MAX)] {
                         for filled in 0..=4usize {
                             for age in [Duration::ZERO, within - Duration::from_millis(1), within] {
@@ -201,12 +208,14 @@ mod tests {
                                 let failed = Failed {
                                     matched,
                                     attempt,
+                                    spent,
                                     seen: 7,
                                     proposed,
                                 };
                                 let step = ladder(failed, &intensity, &mut after, now);
                                 let live = if age >= within { 0 } else { filled };
                                 let exhausted = rule.max_attempts.is_some_and(|m| attempt >= m)
+                                    || rule.budget.is_some_and(|b| spent >= b)
                                     || proposed.is_none();
                                 let expected = match &rule.reaction {
                                     Reaction::Stop => "stop:reaction",
@@ -258,7 +267,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 3 * 15 * 4 * 3 * 5 * 3);
+        assert_eq!(checked, 3 * 27 * 4 * 3 * 5 * 3);
     }
 
     #[test]

@@ -59,6 +59,7 @@ impl Reaction {
             level,
             backoff: None,
             max_attempts: None,
+            budget: None,
         }
     }
 
@@ -72,6 +73,12 @@ impl Reaction {
     /// [`Rule::max_attempts`].
     pub fn max_attempts(self, attempts: u32) -> Rule {
         Rule::from(self).max_attempts(attempts)
+    }
+
+    /// This reaction at its default level, giving up after `failures` of
+    /// its own kind: see [`Rule::budget`].
+    pub fn budget(self, failures: u32) -> Rule {
+        Rule::from(self).budget(failures)
     }
 }
 
@@ -139,6 +146,10 @@ pub struct Rule {
     /// an error this rule picks gives up instead of retrying; `None` leaves
     /// the limit to the restart intensity.
     pub max_attempts: Option<u32>,
+    /// How many failures of this rule's own kind (the ones it picked) may
+    /// happen before it gives up, however many others happen between them;
+    /// `None` for no such budget. See [`budget`](Self::budget).
+    pub budget: Option<u32>,
 }
 
 impl Rule {
@@ -159,16 +170,45 @@ impl Rule {
         self
     }
 
+    /// Gives up on the failure number `failures` that this rule picked,
+    /// counted apart from the failures other rules pick (since the worker
+    /// was last healthy or recovered, or since the call began): a database
+    /// that stays busy five times stops the worker even if network blips
+    /// come between, and network blips do not use up the database's
+    /// attempts. `max_attempts` counts every failure; a rule may have both,
+    /// and the first reached gives up. `0` and `1` both mean a single
+    /// failure.
+    ///
+    /// ```
+    /// use signal_core::kind;
+    /// use signal_core::runtime::{Policy, Reaction};
+    ///
+    /// kind! {
+    ///     pub DatabaseBusy;
+    ///     pub TransientNetwork;
+    /// }
+    ///
+    /// let policy = Policy::new()
+    ///     .on::<DatabaseBusy>(Reaction::Retry.budget(5))
+    ///     .on::<TransientNetwork>(Reaction::Retry.budget(20));
+    /// # let _ = policy;
+    /// ```
+    pub fn budget(mut self, failures: u32) -> Self {
+        self.budget = Some(failures);
+        self
+    }
+
     /// Sets the level of this rule's events.
     pub fn at(mut self, level: Level) -> Self {
         self.level = level;
         self
     }
 
-    /// Whether the failure of attempt number `attempt` (counted from 1)
-    /// exhausts this rule.
-    pub(crate) fn exhausted(&self, attempt: u32) -> bool {
+    /// Whether the failure of attempt number `attempt` (counted from 1),
+    /// the failure number `spent` of this rule's kind, exhausts this rule.
+    pub(crate) fn exhausted(&self, attempt: u32, spent: u32) -> bool {
         self.max_attempts.is_some_and(|max| attempt >= max)
+            || self.budget.is_some_and(|budget| spent >= budget)
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::names::{ReactionName, StopReason};
+use crate::KindId;
 
 /// Everything a worker remembers about its failures.
 ///
@@ -30,6 +31,10 @@ pub struct RetryState {
     pub last_reaction: Option<ReactionName>,
     /// Why the worker is stopped, while it is.
     pub stopped: Option<StopReason>,
+    /// Failures by the kind whose rule picked them (`None`: the default
+    /// rule, and panics), over the same span as `attempt`: what
+    /// [budgets](super::Rule::budget) count.
+    pub by_kind: Vec<(Option<KindId>, u32)>,
 }
 
 impl RetryState {
@@ -43,12 +48,31 @@ impl RetryState {
         *self == RetryState::default()
     }
 
+    /// Counts one more failure of `kind`; returns the count.
+    pub(crate) fn spend(&mut self, kind: Option<KindId>) -> u32 {
+        spend(&mut self.by_kind, kind)
+    }
+
     /// After a healthy run: the backoff starts over, but restarts already in
     /// the intensity window still count.
     pub(crate) fn forget_backoff(&mut self) {
         let restarts = std::mem::take(&mut self.restarts);
         self.reset();
         self.restarts = restarts;
+    }
+}
+
+/// Counts one more failure of `kind` in `counts`; returns the count.
+pub(crate) fn spend(counts: &mut Vec<(Option<KindId>, u32)>, kind: Option<KindId>) -> u32 {
+    match counts.iter_mut().find(|(known, _)| *known == kind) {
+        Some((_, count)) => {
+            *count = count.saturating_add(1);
+            *count
+        }
+        None => {
+            counts.push((kind, 1));
+            1
+        }
     }
 }
 
@@ -64,6 +88,7 @@ mod tests {
             last_delay: Some(Duration::from_secs(1)),
             last_reaction: Some(ReactionName::Retry),
             stopped: Some(StopReason::IntensityExceeded),
+            by_kind: vec![(None, 2)],
         }
     }
 

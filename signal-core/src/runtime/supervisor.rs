@@ -1266,12 +1266,14 @@ where
                 .0;
         }
         self.h.last_failure = Some(failure.clone());
+        let spent = self.h.retry.spend(matched.kind);
         let seen = matched
             .resource()
             .map_or(0, |resource| self.shared.core.seen(resource));
         let failed = Failed {
             matched,
             attempt,
+            spent,
             seen,
             proposed: Some(proposed),
         };
