@@ -7,7 +7,8 @@ use std::task::{Context, Poll};
 use tokio::sync::futures::Notified;
 use tokio::time::{Instant, Sleep};
 
-use super::supervisor::{Core, RunContext};
+use super::handle::RunContext;
+use super::worker::Core;
 
 /// Why [`RunContext::sleep_until`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

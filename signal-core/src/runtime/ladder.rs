@@ -96,8 +96,11 @@ impl Step {
 }
 
 impl Policy {
-    /// The step that answers `failed`, by the reaction ladder (see the
-    /// [module](self) documentation of `ladder`): stop, rebuild or retry. A
+    /// The step that answers `failed`, by the reaction ladder: stop if the
+    /// rule's reaction is to stop; stop if its attempt caps are reached or
+    /// the caller's own backoff has ended; stop if one more restart would
+    /// exceed the [`Intensity`]; otherwise rebuild or retry, as the rule
+    /// says. A
     /// step that restarts is recorded in `restarts`, the restart window of
     /// the worker or call; the policy's [`Intensity`] bounds it.
     ///

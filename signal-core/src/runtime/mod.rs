@@ -141,44 +141,48 @@
 //! ```
 
 mod backoff;
-mod call;
 mod cancel;
 mod deadline;
 mod error;
+mod handle;
 mod intensity;
 mod ladder;
 mod log;
 mod metrics;
 mod names;
 mod policy;
+mod react;
 mod resource;
 mod retry;
 mod retry_after;
+mod retry_state;
 mod state;
 mod supervisor;
+mod task;
 mod time;
 mod unwind;
 #[cfg(feature = "backon")]
 mod with_backon;
 #[cfg(feature = "tower")]
 mod with_tower;
+mod worker;
 
 pub use backoff::{Backoff, Delays};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
+pub use handle::{Nudger, RunContext, Watcher, WorkerHandle};
 pub use intensity::Intensity;
 pub use ladder::{Failed, Step};
 pub use names::{ReactionName, StopReason};
 pub use policy::{Policy, Reaction, ResourceRef, Rule, RuleMatch};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
-pub use retry::RetryState;
 pub use retry_after::RetryAfter;
+pub use retry_state::RetryState;
 pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
-pub use supervisor::{
-    Nudger, Phase, RunContext, ShutdownReport, Supervisor, Watcher, WorkerHandle, WorkerStatus,
-};
+pub use supervisor::{ShutdownReport, Supervisor};
 #[cfg(feature = "tower")]
 pub use with_tower::TowerPolicy;
+pub use worker::{Phase, WorkerStatus};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

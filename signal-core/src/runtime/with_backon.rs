@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::Delays;
-use super::call::{Attempts, Seen};
 use super::intensity::Intensity;
 use super::ladder::Step;
 use super::log::Subject;
 use super::policy::{Policy, Reaction};
+use super::retry::{Attempts, Seen};
 use super::time;
 use crate::Signal;
 

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use super::call::{Attempts, Seen};
 use super::ladder::Step;
 use super::log::Subject;
 use super::policy::Policy;
+use super::retry::{Attempts, Seen};
 use crate::Signal;
 
 /// A [`Policy`] as a `tower` retry policy, from [`Policy::tower`].
