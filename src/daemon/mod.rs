@@ -31,11 +31,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_sqlite::Pool;
-use signal_core::runtime::{
-    Backoff, Intensity, Phase, Policy, Reaction, Resource, RunContext, Supervisor, WorkerHandle,
-};
 use signal_core::vocab::BadCredentials;
 use signal_core::{Kind, Signal};
+use signal_runtime::{
+    Backoff, Intensity, Phase, Policy, Reaction, Resource, RunContext, Supervisor, WorkerHandle,
+};
 use tokio::time::timeout;
 
 use errors::{
