@@ -1,7 +1,7 @@
 //! Costs of the runtime: memory per idle supervised worker, polls while
 //! idle, nudge-to-run latency, and the cost of a reconnect storm.
 //!
-//! Run with `cargo bench -p signal-core --features runtime --bench runtime`.
+//! Run with `cargo bench -p signal-runtime --bench runtime`.
 //! Prints a Markdown table.
 
 use std::alloc::{GlobalAlloc, Layout, System};
