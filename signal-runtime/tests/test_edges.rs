@@ -399,3 +399,68 @@ async fn test_each_seeded_resource_draws_its_own_jitter() {
     })
     .await;
 }
+
+/// An error whose hand-written `Signal` impl panics when asked for a kind,
+/// or answers.
+#[derive(Debug)]
+struct Odd {
+    panics: bool,
+}
+
+impl signal_core::Signal for Odd {
+    fn walk(&self, _walker: &mut signal_core::Walker<'_>) -> std::ops::ControlFlow<()> {
+        if self.panics {
+            panic!("the error's Signal impl panicked");
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+fn spawn_odd(supervisor: &Supervisor, panics: bool) -> WorkerHandle<u32, Odd> {
+    let policy = Policy::new()
+        .on::<Retryable>(Reaction::Stop)
+        .backoff(Backoff::new(Duration::from_millis(10), Duration::from_millis(10)));
+    let runs = Arc::new(AtomicU32::new(0));
+    supervisor.spawn("odd", policy, move |_ctx| {
+        let runs = Arc::clone(&runs);
+        async move {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            tokio::task::yield_now().await;
+            if run == 1 { Err(Odd { panics }) } else { Ok(run) }
+        }
+    })
+}
+
+/// A panic inside the supervisor's reaction (here, in the error's own
+/// `Signal` impl, asked which rule it matches) ends the worker with the
+/// panic as its reason, in its status and `join`, never as `Shutdown`.
+#[tokio::test(start_paused = true)]
+async fn test_a_panic_in_the_reaction_ends_the_worker_with_its_reason() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = spawn_odd(&supervisor, true);
+        let status = worker.wait_for(|s| s.phase == Phase::Done).await;
+        assert!(matches!(status.error, Some(SupervisorError::Panicked { .. })));
+        match worker.join().await {
+            Err(SupervisorError::Panicked { message, .. }) => {
+                assert!(message.contains("Signal impl panicked"), "{message}");
+            }
+            other => panic!("expected Panicked, got {:?}", other.map_err(|e| e.to_string())),
+        }
+        assert!(!supervisor.is_shut_down());
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// The twin: the same error, answering, is retried.
+#[tokio::test(start_paused = true)]
+async fn test_an_error_that_answers_is_retried() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = spawn_odd(&supervisor, false);
+        assert_eq!(worker.join().await.ok(), Some(2));
+        supervisor.shutdown().await;
+    })
+    .await;
+}
