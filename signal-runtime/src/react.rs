@@ -226,7 +226,8 @@ where
                     () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
                     rebuilt = resource.0.rebuild_from(from) => rebuilt,
                 };
-                if rebuilt.is_err() {
+                if let Err(error) = rebuilt {
+                    self.h.last_rebuild_error = Some(error);
                     report.rebuild_failed(resource.name(), after_failure);
                     return self.back_off(after_failure).await;
                 }

@@ -93,17 +93,19 @@ impl Policy {
     pub fn backon_adjust<E: Signal + 'static>(
         &self,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + '_ {
+        self.backon_adjust_named("backon")
+    }
+
+    /// [`backon_adjust`](Self::backon_adjust), for a call named `name` in
+    /// its events and metrics (`backon_adjust` names it `backon`).
+    pub fn backon_adjust_named<'p, E: Signal + 'static>(
+        &'p self,
+        name: &'p str,
+    ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         let mut attempts = Attempts::new();
         let mut seen = Seen::now(self);
         move |error, proposed| {
-            let step = attempts.step(
-                self,
-                Subject::Call,
-                "backon",
-                error,
-                &seen,
-                proposed.is_none(),
-            );
+            let step = attempts.step(self, Subject::Call, name, error, &seen, proposed.is_none());
             let delay = match step {
                 Step::Stop(_) => None,
                 Step::Retry { delay } => Some(delay),

@@ -14,6 +14,7 @@ use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
 use super::policy::{Policy, ResourceRef};
+use super::resource::RebuildError;
 use super::retry_state::RetryState;
 use super::state::{RECENT_RUNS, RunRecord};
 use signal_core::{KindId, Signal};
@@ -122,6 +123,7 @@ pub(crate) struct History<E> {
     pub(crate) retry: RetryState,
     pub(crate) failures: u64,
     pub(crate) last_failure: Option<Failure<E>>,
+    pub(crate) last_rebuild_error: Option<RebuildError>,
     /// The error it is stopped with, while it is; then the one it ended with.
     pub(crate) error: Option<SupervisorError<E>>,
     pub(crate) recent: VecDeque<RunRecord>,
@@ -135,6 +137,7 @@ impl<E> Default for History<E> {
             retry: RetryState::default(),
             failures: 0,
             last_failure: None,
+            last_rebuild_error: None,
             error: None,
             recent: VecDeque::new(),
             on_recover: None,
@@ -148,6 +151,7 @@ impl<E> Clone for History<E> {
             retry: self.retry.clone(),
             failures: self.failures,
             last_failure: self.last_failure.clone(),
+            last_rebuild_error: self.last_rebuild_error.clone(),
             error: self.error.clone(),
             recent: self.recent.clone(),
             on_recover: self.on_recover.clone(),
@@ -178,6 +182,7 @@ impl<T, E> Record<T, E> {
             runs: self.runs,
             failures: history.map_or(0, |h| h.failures),
             last_failure: history.and_then(|h| h.last_failure.clone()),
+            last_rebuild_error: history.and_then(|h| h.last_rebuild_error.clone()),
             error: history.and_then(|h| h.error.clone()),
             recent: history.map(|h| h.recent.clone()).unwrap_or_default(),
         }
@@ -293,6 +298,10 @@ pub struct WorkerStatus<E> {
     pub failures: u64,
     /// The last failure, kept after recovery too.
     pub last_failure: Option<Failure<E>>,
+    /// The error of the last rebuild this worker asked for that failed
+    /// (a panicking rebuild's too, its message in the error's source),
+    /// kept after later rebuilds succeed.
+    pub last_rebuild_error: Option<RebuildError>,
     /// The error it is stopped with, or ended with.
     pub error: Option<SupervisorError<E>>,
     /// How its last runs ended, oldest first: at most
@@ -309,6 +318,7 @@ impl<E> Default for WorkerStatus<E> {
             runs: 0,
             failures: 0,
             last_failure: None,
+            last_rebuild_error: None,
             error: None,
             recent: VecDeque::new(),
         }
@@ -323,6 +333,7 @@ impl<E> Clone for WorkerStatus<E> {
             runs: self.runs,
             failures: self.failures,
             last_failure: self.last_failure.clone(),
+            last_rebuild_error: self.last_rebuild_error.clone(),
             error: self.error.clone(),
             recent: self.recent.clone(),
         }
@@ -337,6 +348,7 @@ impl<E: fmt::Debug> fmt::Debug for WorkerStatus<E> {
             .field("runs", &self.runs)
             .field("failures", &self.failures)
             .field("last_failure", &self.last_failure)
+            .field("last_rebuild_error", &self.last_rebuild_error)
             .field("error", &self.error)
             .field("recent", &self.recent)
             .finish()

@@ -460,6 +460,18 @@ async fn test_backon_reports_each_step() {
             "{}",
             stops[0].message
         );
+        assert!(retries.iter().all(|e| e.field("worker") == Some("backon")));
+        // Named, its events carry the name.
+        let named = Script::new(vec![CallError::Timeout]);
+        let result = (|| std::future::ready(named.call()))
+            .retry(policy.backon_backoff())
+            .adjust(policy.backon_adjust_named("fetch"))
+            .await;
+        assert_eq!(result.ok(), Some(2));
+        assert_eq!(
+            events.reactions("retry").last().unwrap().field("worker"),
+            Some("fetch")
+        );
         // The twin: a call that succeeds at once reports nothing.
         let ok = Script::new(vec![]);
         let before = events.all().len();

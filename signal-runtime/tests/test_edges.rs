@@ -93,6 +93,7 @@ async fn rebuild_panic_is_a_failed_rebuild(panic_in_closure: bool) {
                 })
             })
             .collect();
+        let mut saw_the_panic = 0;
         for worker in workers {
             let status = worker.wait_for(|s| s.phase == Phase::Done).await;
             assert!(
@@ -100,8 +101,19 @@ async fn rebuild_panic_is_a_failed_rebuild(panic_in_closure: bool) {
                 "{:?}",
                 status.error.map(|e| e.to_string())
             );
+            // The failed rebuild is in the status of the workers that asked
+            // for it (the others found the pool rebuilt already).
+            if let Some(error) = &status.last_rebuild_error {
+                let source = std::error::Error::source(error).unwrap().to_string();
+                assert!(source.contains("panicked"), "{source}");
+                saw_the_panic += 1;
+            }
             assert_eq!(worker.join().await.ok(), Some(1));
         }
+        assert!(
+            saw_the_panic >= 1,
+            "no worker's status shows the failed rebuild"
+        );
         let stats = db.stats();
         assert_eq!(stats.failures, 1, "the panic is one failed rebuild");
         assert_eq!(stats.rebuilds, 1, "then one rebuild for every worker");
@@ -419,14 +431,21 @@ impl signal_core::Signal for Odd {
 fn spawn_odd(supervisor: &Supervisor, panics: bool) -> WorkerHandle<u32, Odd> {
     let policy = Policy::new()
         .on::<Retryable>(Reaction::Stop)
-        .backoff(Backoff::new(Duration::from_millis(10), Duration::from_millis(10)));
+        .backoff(Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_millis(10),
+        ));
     let runs = Arc::new(AtomicU32::new(0));
     supervisor.spawn("odd", policy, move |_ctx| {
         let runs = Arc::clone(&runs);
         async move {
             let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::task::yield_now().await;
-            if run == 1 { Err(Odd { panics }) } else { Ok(run) }
+            if run == 1 {
+                Err(Odd { panics })
+            } else {
+                Ok(run)
+            }
         }
     })
 }
@@ -440,12 +459,18 @@ async fn test_a_panic_in_the_reaction_ends_the_worker_with_its_reason() {
         let supervisor = Supervisor::new();
         let worker = spawn_odd(&supervisor, true);
         let status = worker.wait_for(|s| s.phase == Phase::Done).await;
-        assert!(matches!(status.error, Some(SupervisorError::Panicked { .. })));
+        assert!(matches!(
+            status.error,
+            Some(SupervisorError::Panicked { .. })
+        ));
         match worker.join().await {
             Err(SupervisorError::Panicked { message, .. }) => {
                 assert!(message.contains("Signal impl panicked"), "{message}");
             }
-            other => panic!("expected Panicked, got {:?}", other.map_err(|e| e.to_string())),
+            other => panic!(
+                "expected Panicked, got {:?}",
+                other.map_err(|e| e.to_string())
+            ),
         }
         assert!(!supervisor.is_shut_down());
         supervisor.shutdown().await;
