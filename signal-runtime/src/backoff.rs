@@ -94,7 +94,10 @@ impl Backoff {
     /// The shortest and longest delay retry `attempt` can get.
     pub fn bounds(&self, attempt: u32) -> (Duration, Duration) {
         let base = self.base_delay(attempt);
-        (base - base.mul_f64(self.clamped_jitter()), base)
+        (
+            base.saturating_sub(fraction(base, self.clamped_jitter())),
+            base,
+        )
     }
 
     /// The delay before retry `attempt` (counted from 1), jitter included,
@@ -143,7 +146,8 @@ impl Backoff {
     /// The delay before retry `attempt`, drawing the jitter from `rng`.
     pub(crate) fn jittered(&self, attempt: u32, rng: &mut Jitter) -> Duration {
         let base = self.base_delay(attempt);
-        let jittered = base - base.mul_f64(self.clamped_jitter() * rng.next_unit(self.seed));
+        let shortened = fraction(base, self.clamped_jitter() * rng.next_unit(self.seed));
+        let jittered = base.saturating_sub(shortened);
         ceil_millis(jittered).min(base)
     }
 
@@ -218,13 +222,19 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// `share` (in `0.0..=1.0`) of `delay`, saturating: `Duration::mul_f64`
+/// panics when the product rounds past `Duration::MAX`.
+fn fraction(delay: Duration, share: f64) -> Duration {
+    Duration::try_from_secs_f64(delay.as_secs_f64() * share).map_or(delay, |part| part.min(delay))
+}
+
 fn ceil_millis(delay: Duration) -> Duration {
-    let millis = Duration::from_millis(1);
-    match delay.as_nanos() % millis.as_nanos() {
+    // Up to the next whole millisecond; a delay too long to round stays.
+    match delay.subsec_nanos() % 1_000_000 {
         0 => delay,
-        _ => delay.checked_add(millis).map_or(delay, |up| {
-            Duration::from_millis(u64::try_from(up.as_millis()).unwrap_or(u64::MAX))
-        }),
+        part => delay
+            .checked_add(Duration::from_nanos(u64::from(1_000_000 - part)))
+            .unwrap_or(delay),
     }
 }
 
@@ -261,6 +271,21 @@ mod tests {
             differs |= delay != backoff.jittered(attempt, &mut other);
         }
         assert!(differs, "two streams of one seed gave the same delays");
+    }
+
+    #[test]
+    fn the_longest_delays_saturate() {
+        for jitter in [0.0, 0.2, 1.0] {
+            let backoff = Backoff::new(Duration::MAX, Duration::MAX).with_jitter(jitter);
+            let (low, high) = backoff.bounds(1);
+            assert!(low <= high && high == Duration::MAX);
+            let delay = backoff.jittered(3, &mut Jitter::new(1));
+            assert!(low <= delay && delay <= high, "{delay:?}");
+            assert!(backoff.delays().take(3).all(|d| d <= Duration::MAX));
+        }
+        // The twin: an ordinary backoff's bounds are its base and its jitter.
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(1.0);
+        assert_eq!(backoff.bounds(1), (Duration::ZERO, Duration::from_secs(1)));
     }
 
     #[test]
