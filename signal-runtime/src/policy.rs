@@ -96,6 +96,13 @@ impl ResourceRef {
     pub fn generation(&self) -> u64 {
         self.0.generation()
     }
+
+    /// [`Resource::rebuild_from`], whatever the resource's type: carries out
+    /// a [`Step::Rebuild`](super::Step::Rebuild) in a retry loop of your
+    /// own. Returns the new generation.
+    pub async fn rebuild_from(&self, seen: u64) -> Result<u64, super::RebuildError> {
+        self.0.rebuild_from(seen).await
+    }
 }
 
 impl fmt::Debug for ResourceRef {

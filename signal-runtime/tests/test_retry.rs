@@ -359,3 +359,50 @@ fn test_backoff_works_on_its_own() {
         "jitter never varied: {draws:?}"
     );
 }
+
+/// A retry loop of one's own carries out the same steps: `Policy::step`
+/// decides, `ResourceRef::rebuild_from` rebuilds.
+async fn own_loop(policy: &Policy, db: &Resource<u32>) -> Result<u32, WorkerError> {
+    use signal_runtime::{Failed, Step};
+    let mut restarts = std::collections::VecDeque::new();
+    let mut attempt = 0;
+    loop {
+        let lease = db.get();
+        let error = match *lease {
+            0 => WorkerError::Storage(StorageError::PoolNeedsConnection),
+            value => return Ok(value),
+        };
+        attempt += 1;
+        let failed = Failed {
+            matched: policy.rule_for(&error),
+            attempt,
+            spent: attempt,
+            seen: lease.generation(),
+            proposed: Some(Duration::from_millis(10)),
+        };
+        match policy.step(failed, &mut restarts, Instant::now()) {
+            Step::Stop(_) => return Err(error),
+            Step::Rebuild { resource, from, .. } => {
+                resource.rebuild_from(from).await.unwrap();
+            }
+            Step::Retry { delay } => tokio::time::sleep(delay).await,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_a_loop_of_ones_own_carries_out_the_ladders_steps() {
+    within(HOUR_LIMIT, async {
+        let db = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let policy = Policy::new().on::<NeedsDbReconnect>(Reaction::rebuild(&db));
+        assert_eq!(own_loop(&policy, &db).await.ok(), Some(1));
+        assert_eq!(db.stats().rebuilds, 1);
+        // The twin: a policy that stops on the same error returns it, and
+        // rebuilds nothing.
+        let other = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let stops = Policy::new().otherwise(Reaction::Stop);
+        assert!(own_loop(&stops, &other).await.is_err());
+        assert_eq!(other.stats().rebuilds, 0);
+    })
+    .await;
+}
