@@ -50,13 +50,13 @@ else
     bash benches/compile-time.sh
 fi
 
-echo "== supervisor: cargo bench -p signal-core --features runtime --bench runtime" >&2
+echo "== supervisor: cargo bench -p signal-runtime --bench runtime" >&2
 if [ "$supervisor" = 0 ]; then
     echo "supervisor benchmark skipped (--skip-supervisor)" >&2
-elif [ -f signal-core/benches/runtime.rs ]; then
-    cargo bench --quiet -p signal-core --features runtime --bench runtime
+elif [ -f signal-runtime/benches/runtime.rs ]; then
+    cargo bench --quiet -p signal-runtime --bench runtime
 else
-    echo "signal-core/benches/runtime.rs not found: supervisor benchmark skipped" >&2
+    echo "signal-runtime/benches/runtime.rs not found: supervisor benchmark skipped" >&2
 fi
 
 echo "== sync daemon fault sweep: bash benches/fault-sweep.sh" >&2

@@ -30,11 +30,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
-use signal_core::runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryAfter, Supervisor};
 use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
 use signal_core::wire::WireKinds;
 use signal_core::wire::tonic::{RemoteStatus, set_retry_after};
 use signal_core::{Kind, Signal, kind};
+use signal_runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryAfter, Supervisor};
 use tokio::net::TcpListener;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -400,7 +400,7 @@ pub async fn run(
         ..Report::default()
     };
     // A worker either drains the queue and exits, or is stopped.
-    let settled = |s: &signal_core::runtime::WorkerStatus<WorkerError>| {
+    let settled = |s: &signal_runtime::WorkerStatus<WorkerError>| {
         matches!(s.phase, Phase::Done | Phase::Stopped)
     };
     let _ = tokio::time::timeout(limit, async {

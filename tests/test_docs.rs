@@ -10,6 +10,8 @@ use std::path::Path;
 const WORKSPACE_MANIFEST: &str = include_str!("../Cargo.toml");
 const CORE_MANIFEST: &str = include_str!("../signal-core/Cargo.toml");
 const CRATE_DOCS: &str = include_str!("../signal-core/src/lib.rs");
+const RUNTIME_MANIFEST: &str = include_str!("../signal-runtime/Cargo.toml");
+const RUNTIME_DOCS: &str = include_str!("../signal-runtime/src/lib.rs");
 const DERIVE_DOCS: &str = include_str!("../signal-derive/src/lib.rs");
 const README: &str = include_str!("../README.md");
 
@@ -78,8 +80,12 @@ fn table_problems(features: &BTreeSet<String>, rows: &BTreeSet<String>, what: &s
 fn test_feature_tables_list_every_feature_of_signal_core() {
     let features = manifest_features(CORE_MANIFEST);
     assert!(
-        features.contains("runtime") && features.contains("fixtures"),
+        features.contains("tonic") && features.contains("fixtures"),
         "{features:?}"
+    );
+    assert!(
+        !features.contains("runtime"),
+        "the runtime is its own crate"
     );
     let mut problems = table_problems(
         &features,
@@ -89,6 +95,26 @@ fn test_feature_tables_list_every_feature_of_signal_core() {
     problems.extend(table_problems(
         &features,
         &table_names(README, "## Feature flags", ""),
+        "README",
+    ));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn test_feature_tables_list_every_feature_of_signal_runtime() {
+    let features = manifest_features(RUNTIME_MANIFEST);
+    assert!(
+        features.contains("metrics") && features.contains("tower"),
+        "{features:?}"
+    );
+    let mut problems = table_problems(
+        &features,
+        &table_names(RUNTIME_DOCS, "# Feature flags", "//! "),
+        "signal-runtime's crate docs",
+    );
+    problems.extend(table_problems(
+        &features,
+        &table_names(README, "### Feature flags of signal-runtime", ""),
         "README",
     ));
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -92,8 +92,8 @@ async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_client_waits_for_the_servers_pushback() {
-    use signal_core::runtime::RetryAfter;
     use signal_core::wire::tonic::RemoteStatus;
+    use signal_runtime::RetryAfter;
     use signal_workspace::fleet::{POOL_PUSHBACK, WorkerError};
 
     // A status carrying the pushback, as the store server answers while its

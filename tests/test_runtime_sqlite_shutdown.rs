@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use signal_core::Signal;
-use signal_core::runtime::{Policy, RunContext, ShutdownReport, Supervisor, WorkerHandle};
+use signal_runtime::{Policy, RunContext, ShutdownReport, Supervisor, WorkerHandle};
 
 const ROWS_PER_TX: i64 = 5;
 const STEP: Duration = Duration::from_millis(100);

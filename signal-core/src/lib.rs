@@ -273,11 +273,13 @@
 //!
 //! # The runtime
 //!
-//! With the `runtime` feature, [`runtime`] supervises tokio workers and
-//! reacts to what their errors carry, through every wrapper: it rebuilds a
-//! shared resource once however many workers saw it fail, retries with
-//! backoff, stops what cannot be retried, and logs each reaction with its
-//! trace. Its module documentation has a complete example.
+//! The crate [`signal-runtime`](https://docs.rs/signal-runtime) (beside this
+//! one, as `tokio-util` beside `tokio`) supervises tokio workers and reacts
+//! to what their errors carry, through every wrapper: it rebuilds a shared
+//! resource once however many workers saw it fail, retries with backoff,
+//! stops what cannot be retried, and logs each reaction with its trace. It
+//! depends on this crate's public API only, so its releases do not move the
+//! derive's.
 //!
 //! # The standard vocabulary, built-in classifiers, open kinds
 //!
@@ -303,17 +305,13 @@
 //!
 //! | feature | adds | dependencies |
 //! |---|---|---|
-//! | `runtime` | [`runtime`]: the tokio supervisor and per-call retry that act on signals (turns on `tokio`) | `tokio`, `tracing`, `fastrand`, `pin-project-lite` |
-//! | `metrics` | runtime metrics (restarts by kind, stops, rebuilds, call retries, time in backoff) through the `metrics` facade; turns on `runtime` | `metrics` |
-//! | `backon` | `Policy::backon_backoff`, `backon_when` and `backon_adjust`: a policy's backoff and kinds for code that retries with backon; turns on `runtime` | `backon` |
-//! | `tower` | `Policy::tower`: a `tower::retry::Policy` from a policy; turns on `runtime` | `tower` (`retry`) |
 //! | `fixtures` | [`testing::fixtures`] and [`assert_fixtures!`]: one generated test value per static path. Turn it on in `[dev-dependencies]` only: it multiplies the code the derive emits. | none |
 //! | `rusqlite` | the built-in classifier of `rusqlite::Error` (busy, locked ⇒ `ResourceBusy`). Needs Rust 1.95, as rusqlite 0.40 does. | `rusqlite` |
 //! | `http` | the classifier of `http::StatusCode`, `classifiers::http::retry_after`, and the `signal-kinds` header of [`wire`] for HTTP | `http`, `httpdate` |
 //! | `hyper` | the classifier of `hyper::Error` | `hyper` |
 //! | `reqwest` | the classifier of `reqwest::Error` (turns on `http` and `hyper`) | `reqwest` |
 //! | `tonic` | the classifiers of `tonic::Status` and `tonic::transport::Error`, and `wire::tonic` for kinds in gRPC statuses | `tonic` (with `channel`) |
-//! | `tokio` | the classifiers of `tokio::time::error::Elapsed` and `tokio::task::JoinError` (on with `runtime`) | `tokio` |
+//! | `tokio` | the classifiers of `tokio::time::error::Elapsed` and `tokio::task::JoinError` | `tokio` |
 //! | `deadpool` | the classifiers of `deadpool::managed::PoolError<E>` and `deadpool_sync::InteractError` | `deadpool`, `deadpool-sync` |
 //!
 //! # Minimum supported Rust version
@@ -347,11 +345,6 @@
 //!
 // Links to items that need a feature: into these docs when it is on (as on
 // docs.rs), to docs.rs when it is off.
-#![cfg_attr(feature = "runtime", doc = "[`runtime`]: crate::runtime")]
-#![cfg_attr(
-    not(feature = "runtime"),
-    doc = "[`runtime`]: https://docs.rs/signal-core/latest/signal_core/runtime/index.html"
-)]
 #![cfg_attr(
     feature = "fixtures",
     doc = "[`testing::fixtures`]: crate::testing::fixtures\n[`assert_fixtures!`]: crate::assert_fixtures"
@@ -394,10 +387,6 @@ pub use crate::checks::{
 #[doc(hidden)]
 #[path = "private/mod.rs"]
 pub mod __private;
-
-#[cfg(feature = "runtime")]
-#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
-pub mod runtime;
 
 pub use crate::classify::{
     ClassifiedBy, Classify, ErrorChain, Kinds, MAX_CHAIN, TextRule, chain_of,

@@ -31,11 +31,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_sqlite::Pool;
-use signal_core::runtime::{
-    Backoff, Intensity, Phase, Policy, Reaction, Resource, RunContext, Supervisor, WorkerHandle,
-};
 use signal_core::vocab::BadCredentials;
 use signal_core::{Kind, Signal};
+use signal_runtime::{
+    Backoff, Intensity, Phase, Policy, Reaction, Resource, RunContext, Supervisor, WorkerHandle,
+};
 use tokio::time::timeout;
 
 use errors::{
@@ -462,7 +462,9 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
                 // holds: recover it once the others have finished.
                 let stopped = handles.iter().filter(|h| h.phase() == Phase::Stopped).count();
                 if stopped > 0 && handles.iter().all(|h| h.is_finished() || h.phase() == Phase::Stopped) {
-                    handles.iter().for_each(WorkerHandle::recover);
+                    for handle in &handles {
+                        handle.recover();
+                    }
                 }
             }
         }
@@ -475,7 +477,10 @@ pub async fn run(config: Config, tally: &tally::Tally) -> Result<Report, DaemonE
     // Stop: ask the workers, give them `grace` to commit what they processed
     // and hand back their claims, then abort the rest.
     stop.store(true, Ordering::SeqCst);
-    handles.iter().for_each(WorkerHandle::recover);
+    // Wakes the stopped and backing-off workers (a running one refuses).
+    for handle in &handles {
+        handle.recover();
+    }
     let all_finished = async {
         for handle in &handles {
             handle.wait_for(|status| status.phase == Phase::Done).await;

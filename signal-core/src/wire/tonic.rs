@@ -163,13 +163,3 @@ impl std::error::Error for RemoteStatus {
         Some(&self.status)
     }
 }
-
-/// A policy that honours Retry-After
-/// ([`Policy::honour_retry_after`](crate::runtime::Policy::honour_retry_after))
-/// waits at least as long as the server's pushback.
-#[cfg(feature = "runtime")]
-impl crate::runtime::RetryAfter for RemoteStatus {
-    fn retry_after(&self) -> Option<Duration> {
-        RemoteStatus::retry_after(self)
-    }
-}

@@ -1,0 +1,66 @@
+//! Plain labels (reaction names, stop reasons, who failed) that the
+//! modules above them share: a leaf, so events and metrics need not import
+//! the policy.
+
+use std::fmt;
+
+/// The name of a [`Reaction`](super::Reaction), for logs and [`RetryState`](super::RetryState).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReactionName {
+    /// [`Reaction::Retry`](super::Reaction::Retry).
+    Retry,
+    /// [`Reaction::Rebuild`](super::Reaction::Rebuild).
+    Rebuild,
+    /// [`Reaction::Stop`](super::Reaction::Stop).
+    Stop,
+}
+
+impl ReactionName {
+    /// `"retry"`, `"rebuild"` or `"stop"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReactionName::Retry => "retry",
+            ReactionName::Rebuild => "rebuild",
+            ReactionName::Stop => "stop",
+        }
+    }
+}
+
+impl fmt::Display for ReactionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a worker stopped by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StopReason {
+    /// Its error (or panic) has the reaction [`Stop`](super::Reaction::Stop).
+    Reaction,
+    /// It restarted more often than its [`Intensity`](super::Intensity)
+    /// allows.
+    IntensityExceeded,
+    /// Its error's rule allows no more attempts
+    /// ([`Rule::max_attempts`](super::Rule::max_attempts)).
+    Exhausted,
+}
+
+/// Who failed: a supervised worker, a per-call retry, a `tower` request or
+/// a `backon` call. It names the events' messages and the metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Subject {
+    Worker,
+    Call,
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    Request,
+}
+
+impl Subject {
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Subject::Worker => "worker",
+            Subject::Call => "call",
+            Subject::Request => "request",
+        }
+    }
+}

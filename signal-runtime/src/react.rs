@@ -1,0 +1,303 @@
+//! The supervisor's reaction to one failed run: the ladder's step, carried
+//! out (back off, rebuild, stop), and recovery.
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::backoff::Jitter;
+use super::error::{Failure, SupervisorError};
+use super::ladder::{Failed, Step};
+use super::lock;
+use super::log::{self, Report, Subject};
+use super::metrics;
+use super::names::StopReason;
+use super::policy::Policy;
+use super::state::{RunOutcome, RunRecord};
+use super::time;
+use super::worker::{History, OnRecover, Phase, Shared};
+use signal_core::Signal;
+
+/// A worker's state while the supervisor reacts to one of its failures: a
+/// working copy of its history, published at each change. It lives in the
+/// (boxed) reaction only, so an idle worker's task does not hold it.
+pub(crate) struct Run<'a, T, E> {
+    shared: &'a Shared<T, E>,
+    runs: u64,
+    /// The worker's number in its supervisor.
+    index: u32,
+    h: History<E>,
+}
+
+impl<'a, T, E> Run<'a, T, E>
+where
+    T: Send + 'static,
+    E: Signal + Send + Sync + 'static,
+{
+    pub(crate) fn load(shared: &'a Shared<T, E>) -> Self {
+        let record = lock(&shared.record);
+        Run {
+            shared,
+            runs: record.runs,
+            index: record.index,
+            h: record.history.as_deref().cloned().unwrap_or_default(),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.shared.core.name
+    }
+
+    /// The jitter stream of this reaction: the worker's name, its number
+    /// in its supervisor and its failure count, so that with a seed each
+    /// worker (two of the same name too) gets its own delays, reproducible
+    /// from one run of the program to the next, and each failure a fresh
+    /// draw.
+    pub(crate) fn jitter_stream(&self) -> u64 {
+        let name = self
+            .name()
+            .bytes()
+            .fold(0xCBF2_9CE4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3)
+            });
+        name ^ u64::from(self.index).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+            ^ self.h.failures.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Writes the working copy back, without announcing it.
+    pub(crate) fn save(&self) {
+        let mut record = lock(&self.shared.record);
+        match &mut record.history {
+            Some(history) => (**history).clone_from(&self.h),
+            None => record.history = Some(Box::new(self.h.clone())),
+        }
+    }
+
+    pub(crate) fn publish(&self, phase: Phase) {
+        self.save();
+        lock(&self.shared.record).phase = phase;
+        self.shared.core.changed.notify_waiters();
+    }
+
+    /// Adds how a run ended to the recent runs (published with the next
+    /// status change).
+    pub(crate) fn record(&mut self, started: Instant, outcome: RunOutcome) {
+        let run = self.runs;
+        self.h.record(RunRecord {
+            run,
+            started,
+            lasted: started.elapsed(),
+            outcome,
+        });
+    }
+
+    /// Reacts to one failed run, by the step the reaction ladder gives.
+    /// Returns when the worker should run again, or (with `Break`) when it
+    /// should end because the supervisor is shutting down.
+    pub(crate) async fn fail(
+        &mut self,
+        mut failure: Failure<E>,
+        started: Instant,
+        policy: &Policy,
+        jitter: &mut Jitter,
+    ) -> ControlFlow<()> {
+        let now = Instant::now();
+        let marked_healthy = self.shared.core.healthy.swap(false, Ordering::Relaxed);
+        if marked_healthy || now.saturating_duration_since(started) >= policy.healthy_after {
+            self.h.retry.forget_backoff();
+        }
+        self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
+        let attempt = self.h.retry.attempt;
+        self.h.failures += 1;
+        let mut matched = match &failure {
+            Failure::Error(error) => policy.rule_for(&**error),
+            Failure::Panic(_) => policy.rule_for_panic(),
+        };
+        let (mut proposed, reader_panic) =
+            policy.delay_after(matched.rule, attempt, failure.error(), jitter);
+        if let Some(message) = reader_panic {
+            // A panic in what the supervisor calls for the run is a panic
+            // of the run: the panic rule answers it.
+            failure = Failure::Panic(Arc::from(format!(
+                "the Retry-After reader panicked: {message}"
+            )));
+            matched = policy.rule_for_panic();
+            proposed = policy
+                .delay_after::<E>(matched.rule, attempt, None, jitter)
+                .0;
+        }
+        self.h.last_failure = Some(failure.clone());
+        let spent = self.h.retry.spend(matched.kind);
+        let seen = matched
+            .resource()
+            .map_or(0, |resource| self.shared.core.seen(resource));
+        let failed = Failed {
+            matched,
+            attempt,
+            spent,
+            seen,
+            proposed: Some(proposed),
+        };
+        let step = policy.step(failed, &mut self.h.retry.restarts, now);
+        let rule = matched.rule;
+        self.h.retry.last_reaction = Some(rule.reaction.name());
+        self.record(
+            started,
+            match failure {
+                Failure::Error(_) => RunOutcome::Failed {
+                    kind: matched.kind,
+                    reaction: step.reaction(),
+                },
+                Failure::Panic(_) => RunOutcome::Panicked {
+                    reaction: step.reaction(),
+                },
+            },
+        );
+        let trace = matched
+            .kind
+            .zip(failure.error())
+            .and_then(|(kind, error)| error.trace_kind(kind));
+        let shared = self.shared;
+        let report = Report {
+            subject: Subject::Worker,
+            worker: &shared.core.name,
+            attempt,
+            kind: matched.kind,
+            trace: trace.as_ref(),
+            error_type: match failure {
+                Failure::Error(_) => std::any::type_name::<E>(),
+                Failure::Panic(_) => "panic",
+            },
+        };
+        let restarts = self.h.retry.restarts.len();
+        report.step(rule.level, &step, &policy.intensity, restarts);
+        let stopped = match step {
+            Step::Stop(reason) => Some(reason),
+            _ => None,
+        };
+        metrics::step(
+            Subject::Worker,
+            self.name(),
+            step.reaction(),
+            stopped,
+            matched.kind,
+            failure.is_panic(),
+        );
+
+        let worker = || Arc::from(&*shared.core.name);
+        match step {
+            Step::Stop(reason) => {
+                let error = match (reason, failure) {
+                    (StopReason::Reaction, Failure::Error(error)) => SupervisorError::Stopped {
+                        worker: worker(),
+                        attempt,
+                        error,
+                    },
+                    (StopReason::Reaction, Failure::Panic(message)) => SupervisorError::Panicked {
+                        worker: worker(),
+                        attempt,
+                        message,
+                    },
+                    (StopReason::Exhausted, last) => SupervisorError::Exhausted {
+                        worker: worker(),
+                        attempts: attempt,
+                        last,
+                    },
+                    (StopReason::IntensityExceeded, last) => SupervisorError::IntensityExceeded {
+                        worker: worker(),
+                        restarts,
+                        within: policy.intensity.within,
+                        last,
+                    },
+                };
+                self.park(reason, error).await
+            }
+            Step::Rebuild {
+                resource,
+                from,
+                after_failure,
+            } => {
+                self.publish(Phase::Rebuilding);
+                let rebuilt = tokio::select! {
+                    biased;
+                    () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+                    rebuilt = resource.0.rebuild_from(from) => rebuilt,
+                };
+                if let Err(error) = rebuilt {
+                    self.h.last_rebuild_error = Some(error);
+                    report.rebuild_failed(resource.name(), after_failure);
+                    return self.back_off(after_failure).await;
+                }
+                ControlFlow::Continue(())
+            }
+            Step::Retry { delay } => self.back_off(delay).await,
+        }
+    }
+
+    /// Waits out `delay`, or less if the worker is recovered; `Break` if the
+    /// supervisor shuts down meanwhile.
+    pub(crate) async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
+        let until = time::after(Instant::now(), delay);
+        self.h.retry.backoff_until = Some(until);
+        self.h.retry.last_delay = Some(delay);
+        self.publish(Phase::BackingOff);
+        let shared = self.shared;
+        let started = Instant::now();
+        let flow = tokio::select! {
+            biased;
+            () = shared.core.cancel.cancelled() => ControlFlow::Break(()),
+            () = shared.core.recovery_requested() => {
+                self.recovered();
+                ControlFlow::Continue(())
+            }
+            () = tokio::time::sleep_until(until) => {
+                self.h.retry.backoff_until = None;
+                ControlFlow::Continue(())
+            }
+        };
+        metrics::backoff(self.name(), started.elapsed());
+        flow
+    }
+
+    /// Stops with `error` until the worker is recovered; `Break` if the
+    /// supervisor shuts down first.
+    pub(crate) async fn park(
+        &mut self,
+        reason: StopReason,
+        error: SupervisorError<E>,
+    ) -> ControlFlow<()> {
+        self.h.retry.stopped = Some(reason);
+        self.h.error = Some(error);
+        self.publish(Phase::Stopped);
+        let shared = self.shared;
+        tokio::select! {
+            biased;
+            () = shared.core.cancel.cancelled() => return ControlFlow::Break(()),
+            () = shared.core.recovery_requested() => self.recovered(),
+        }
+        ControlFlow::Continue(())
+    }
+
+    pub(crate) fn recovered(&mut self) {
+        self.h.retry.reset();
+        self.h.error = None;
+        recovered_with(&self.shared.core.name, self.h.on_recover.as_ref());
+    }
+}
+
+/// A worker was recovered: logged, and its state reset (a reset that
+/// panics is logged and leaves the state as it was).
+pub(crate) fn recovered_with(worker: &str, on_recover: Option<&OnRecover>) {
+    log::recovered(worker);
+    if let Some(reset) = on_recover
+        && reset().is_err()
+    {
+        tracing::error!(
+            worker,
+            "the state's reset panicked; the state is kept as it was"
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Per-call retry: one fallible call, retried by the same [`Policy`] that
+//! supervises workers.
+
+use std::collections::VecDeque;
+
+use tokio::time::Instant;
+
+use super::backoff::Jitter;
+use super::ladder::{Failed, Step};
+use super::log::{Report, Subject};
+use super::metrics;
+use super::policy::{Policy, RuleMatch};
+use super::retry_state::spend;
+use signal_core::{KindId, Signal};
+
+/// The generation of each resource the policy may rebuild, as an attempt
+/// found it when it started.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Seen(Vec<(usize, u64)>);
+
+impl Seen {
+    pub(crate) fn now(policy: &Policy) -> Seen {
+        Seen(
+            policy
+                .resources()
+                .map(|resource| (resource.0.id(), resource.generation()))
+                .collect(),
+        )
+    }
+
+    /// The generation of the matched rule's resource the attempt used (0
+    /// when the rule does not rebuild).
+    pub(crate) fn of(&self, matched: &RuleMatch<'_>) -> u64 {
+        matched.resource().map_or(0, |resource| {
+            let id = resource.0.id();
+            self.0
+                .iter()
+                .find(|(known, _)| *known == id)
+                .map_or_else(|| resource.generation(), |&(_, generation)| generation)
+        })
+    }
+}
+
+/// One call's (or request's) side of the ladder: its attempt count, its
+/// restart window and its jitter stream.
+#[derive(Clone, Debug)]
+pub(crate) struct Attempts {
+    pub(crate) attempt: u32,
+    by_kind: Vec<(Option<KindId>, u32)>,
+    pub(crate) restarts: VecDeque<Instant>,
+    pub(crate) jitter: Option<Jitter>,
+}
+
+impl Attempts {
+    pub(crate) fn new() -> Self {
+        Attempts {
+            attempt: 0,
+            by_kind: Vec::new(),
+            restarts: VecDeque::new(),
+            jitter: None,
+        }
+    }
+
+    /// The step that answers `error`, from the ladder, with its one event and
+    /// its one metric. `backoff_over` is what the caller's own backoff says
+    /// (`backon`'s end), `false` elsewhere.
+    pub(crate) fn step<E: Signal + 'static>(
+        &mut self,
+        policy: &Policy,
+        subject: Subject,
+        name: &str,
+        error: &E,
+        seen: &Seen,
+        backoff_over: bool,
+    ) -> Step {
+        self.attempt = self.attempt.saturating_add(1);
+        let attempt = self.attempt;
+        let matched = policy.rule_for(error);
+        let rule = matched.rule;
+        let trace = matched.kind.and_then(|kind| error.trace_kind(kind));
+        let report = Report {
+            subject,
+            worker: name,
+            attempt,
+            kind: matched.kind,
+            trace: trace.as_ref(),
+            error_type: std::any::type_name::<E>(),
+        };
+        // Its own stream, drawn at the first failure: no two calls retry in
+        // lockstep.
+        let jitter = self.jitter.get_or_insert_with(Jitter::fresh);
+        let (delay, reader_panic) = policy.delay_after(rule, attempt, Some(error), jitter);
+        if reader_panic.is_some() {
+            report.reader_panicked();
+        }
+        let failed = Failed {
+            matched,
+            attempt,
+            spent: spend(&mut self.by_kind, matched.kind),
+            seen: seen.of(&matched),
+            proposed: (!backoff_over).then_some(delay),
+        };
+        let step = policy.step(failed, &mut self.restarts, Instant::now());
+        report.step(rule.level, &step, &policy.intensity, self.restarts.len());
+        let stopped = match step {
+            Step::Stop(reason) => Some(reason),
+            _ => None,
+        };
+        metrics::step(subject, name, step.reaction(), stopped, matched.kind, false);
+        step
+    }
+
+    /// Carries out a step that tries again: the retry's wait, or the
+    /// rebuild (and the wait if it failed).
+    pub(crate) async fn carry_out(&self, subject: Subject, name: &str, step: &Step) {
+        match step {
+            Step::Rebuild {
+                resource,
+                from,
+                after_failure,
+            } => {
+                if resource.0.rebuild_from(*from).await.is_err() {
+                    let report = Report {
+                        subject,
+                        worker: name,
+                        attempt: self.attempt,
+                        kind: None,
+                        trace: None,
+                        error_type: "",
+                    };
+                    report.rebuild_failed(resource.name(), *after_failure);
+                    tokio::time::sleep(*after_failure).await;
+                }
+            }
+            Step::Retry { delay } => tokio::time::sleep(*delay).await,
+            Step::Stop(_) => {}
+        }
+    }
+}
+
+impl Policy {
+    /// Calls `op` until it succeeds, reacting to each failure as a
+    /// supervisor would react to a worker's: by the kinds the error carries,
+    /// through the same reaction ladder ([`Policy::step`]).
+    ///
+    /// * [`Retry`](super::Reaction::Retry): waits for the rule's backoff (or the
+    ///   policy's), lengthened to the error's
+    ///   [Retry-After](Self::honour_retry_after) if it has one, then calls
+    ///   again.
+    /// * [`Rebuild`](super::Reaction::Rebuild): rebuilds the resource (once for all
+    ///   the callers and workers that saw the same generation fail), then
+    ///   calls again at once; if the rebuild fails, backs off first.
+    /// * [`Stop`](super::Reaction::Stop): returns the error.
+    ///
+    /// It also returns the error when the rule's
+    /// [maximum number of attempts](super::Rule::max_attempts) is
+    /// reached, or when the retries within the policy's
+    /// [`Intensity`](super::Intensity) window exceed its limit. Each failure
+    /// is reported by one `tracing` event (as a supervisor's, with `worker`
+    /// set to `name`) and one metric. Each call draws its jitter from a
+    /// stream of its own. A panic in `op` is not caught: it unwinds through
+    /// the caller, as without retries; a panic in a Retry-After reader is
+    /// logged and the reader's answer ignored.
+    ///
+    /// `op` is an async closure, or a closure returning a future; it may
+    /// borrow from its surroundings, since the call runs in the caller's
+    /// task.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    /// use signal_runtime::{Backoff, Policy, Reaction};
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub TransientNetwork; }
+    ///
+    /// #[derive(Debug, Signal)]
+    /// enum FetchError {
+    ///     #[signal(leaf = "TransientNetwork")]
+    ///     Timeout,
+    ///     NotFound,
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = Policy::new()
+    ///     .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+    ///     .otherwise(Reaction::Stop)
+    ///     .backoff(Backoff::new(Duration::from_millis(100), Duration::from_secs(5)));
+    ///
+    /// let calls = AtomicU32::new(0);
+    /// let fetch = async || match calls.fetch_add(1, Ordering::SeqCst) {
+    ///     0 => Err(FetchError::Timeout), // retried after a backoff
+    ///     _ => Ok("page"),
+    /// };
+    /// assert_eq!(policy.retry("fetch", fetch).await.unwrap(), "page");
+    ///
+    /// // Not retried: its reaction is `Stop`.
+    /// let missing = async || Err::<(), _>(FetchError::NotFound);
+    /// assert!(matches!(policy.retry("fetch", missing).await, Err(FetchError::NotFound)));
+    /// # }
+    /// ```
+    pub async fn retry<F, T, E>(&self, name: &str, mut op: F) -> Result<T, E>
+    where
+        F: AsyncFnMut() -> Result<T, E>,
+        E: Signal + 'static,
+    {
+        let mut attempts = Attempts::new();
+        loop {
+            let seen = Seen::now(self);
+            let error = match op().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let step = attempts.step(self, Subject::Call, name, &error, &seen, false);
+            if let Step::Stop(_) = step {
+                return Err(error);
+            }
+            attempts.carry_out(Subject::Call, name, &step).await;
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The policy as [`backon`] pieces (feature `backon`): a backoff, a `when`
+//! and an `adjust`, for code that already retries with `backon`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::backoff::Delays;
+use super::intensity::Intensity;
+use super::ladder::Step;
+use super::log::Subject;
+use super::policy::{Policy, Reaction};
+use super::retry::{Attempts, Seen};
+use super::time;
+use signal_core::Signal;
+
+impl Policy {
+    /// The policy's backoff as a `backon` backoff: its jittered delays, for
+    /// as long as its [`Intensity`] allows: the restarts they space out are
+    /// counted in the intensity's window (a sliding one, as a supervisor's),
+    /// so a slow retry goes on and a fast one stops.
+    ///
+    /// Use it with [`backon_adjust`](Self::backon_adjust), which applies the
+    /// rules (and [`backon_when`](Self::backon_when), which filters out the
+    /// errors whose rule stops):
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use backon::Retryable;
+    /// use signal_runtime::{Backoff, Policy, Reaction};
+    /// use signal_core::{Signal, kind};
+    ///
+    /// kind! { pub TransientNetwork; }
+    ///
+    /// #[derive(Debug, Signal)]
+    /// enum FetchError {
+    ///     #[signal(leaf = "TransientNetwork")]
+    ///     Timeout,
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = Policy::new()
+    ///     .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+    ///     .otherwise(Reaction::Stop)
+    ///     .backoff(Backoff::new(Duration::from_millis(10), Duration::from_secs(1)));
+    /// let mut calls = 0;
+    /// let result = (|| {
+    ///     calls += 1;
+    ///     std::future::ready(Err::<(), _>(FetchError::Timeout))
+    /// })
+    /// .retry(policy.backon_backoff())
+    /// .when(policy.backon_when())
+    /// .adjust(policy.backon_adjust())
+    /// .await;
+    /// assert!(result.is_err());
+    /// assert_eq!(calls, 3); // the rule's maximum
+    /// # }
+    /// ```
+    pub fn backon_backoff(&self) -> impl backon::BackoffBuilder + use<> {
+        BackonDelays {
+            delays: self.backoff.delays(),
+            intensity: self.intensity,
+            restarts: VecDeque::new(),
+            at: Instant::now(),
+        }
+    }
+
+    /// `backon`'s `when`: retry unless the error's rule stops. (The errors
+    /// it filters out are not reported; without it, `backon_adjust` stops
+    /// on them and reports each.)
+    pub fn backon_when<E: Signal + ?Sized>(&self) -> impl FnMut(&E) -> bool + '_ {
+        |error| !matches!(self.rule_for(error).rule.reaction, Reaction::Stop)
+    }
+
+    /// `backon`'s `adjust`: answers each failure by the same reaction ladder
+    /// as a supervisor ([`Policy::step`]), with one event and one metric per
+    /// step. Keep one per call: it counts the call's attempts, keeps its
+    /// restart window and draws its jitter from a stream of its own.
+    ///
+    /// * It gives up (`None`) when `backon`'s own backoff has ended (it
+    ///   proposes `None`), when the rule stops or has used its
+    ///   [maximum number of attempts](super::Rule::max_attempts), and when
+    ///   the restarts within the policy's [`Intensity`] window exceed its
+    ///   limit.
+    /// * Otherwise it waits for the rule's own backoff (or the policy's),
+    ///   lengthened to the error's [Retry-After](Self::honour_retry_after),
+    ///   instead of the delay `backon` proposes.
+    /// * A [`Rebuild`](Reaction::Rebuild) rule starts the rebuild of its
+    ///   resource (single-flight, from the generation the call saw), in a
+    ///   task of its own, since `adjust` cannot wait for it, and the next
+    ///   attempt comes after the rule's backoff; needs a tokio runtime.
+    pub fn backon_adjust<E: Signal + 'static>(
+        &self,
+    ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + '_ {
+        self.backon_adjust_named("backon")
+    }
+
+    /// [`backon_adjust`](Self::backon_adjust), for a call named `name` in
+    /// its events and metrics (`backon_adjust` names it `backon`).
+    pub fn backon_adjust_named<'p, E: Signal + 'static>(
+        &'p self,
+        name: &'p str,
+    ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
+        let mut attempts = Attempts::new();
+        let mut seen = Seen::now(self);
+        move |error, proposed| {
+            let step = attempts.step(self, Subject::Call, name, error, &seen, proposed.is_none());
+            let delay = match step {
+                Step::Stop(_) => None,
+                Step::Retry { delay } => Some(delay),
+                Step::Rebuild {
+                    resource,
+                    from,
+                    after_failure,
+                } => {
+                    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        runtime.spawn(async move {
+                            // A failure is the resource's to report.
+                            let _ = resource.0.rebuild_from(from).await;
+                        });
+                    }
+                    Some(after_failure)
+                }
+            };
+            seen = Seen::now(self);
+            delay
+        }
+    }
+}
+
+/// [`Delays`], ended by the intensity, as `backon` takes them. The restarts
+/// are placed on the timeline the delays themselves make (each attempt
+/// failing at once), so the window slides as a supervisor's does.
+#[derive(Debug)]
+struct BackonDelays {
+    delays: Delays,
+    intensity: Intensity,
+    restarts: VecDeque<Instant>,
+    at: Instant,
+}
+
+impl Iterator for BackonDelays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.intensity.record(&mut self.restarts, self.at) {
+            return None;
+        }
+        let delay = self.delays.next()?;
+        self.at = time::after(self.at, delay);
+        Some(delay)
+    }
+}

@@ -1,0 +1,230 @@
+//! Shutdown: prompt, cancellation-safe, and leaves no task behind.
+
+mod support;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use signal_runtime::{Backoff, Phase, Policy, Reaction, Resource, Supervisor, SupervisorError};
+use support::{
+    Gauge, HOUR_LIMIT, NeedsDbReconnect, Pool, Retryable, StorageError, WorkerError, settle, within,
+};
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+fn alive_tasks() -> usize {
+    Handle::current().metrics().num_alive_tasks()
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A pool whose first rebuild never finishes (until dropped) and whose later
+/// rebuilds succeed at once.
+fn stuck_pool(rebuild_dropped: &Arc<AtomicBool>) -> Resource<Pool> {
+    let calls = Arc::new(AtomicU32::new(0));
+    let flag = Arc::clone(rebuild_dropped);
+    Resource::new("db", Pool::default(), move || {
+        let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+        let guard = DropFlag(Arc::clone(&flag));
+        async move {
+            if first {
+                std::future::pending::<()>().await;
+            }
+            drop(guard);
+            Ok::<_, io::Error>(Pool::default())
+        }
+    })
+}
+
+/// Workers in every state: sleeping to deadlines, busy, backing off,
+/// stopped, and waiting on a rebuild that is in flight.
+#[tokio::test(start_paused = true)]
+async fn test_shutdown_cancels_every_worker_and_leaves_no_task() {
+    within(2 * HOUR_LIMIT, async {
+        let rebuild_dropped = Arc::new(AtomicBool::new(false));
+        let db = stuck_pool(&rebuild_dropped);
+        let policy = Arc::new(
+            Policy::new()
+                .on::<NeedsDbReconnect>(Reaction::rebuild(&db))
+                .on::<Retryable>(Reaction::Retry)
+                .otherwise(Reaction::Stop)
+                .backoff(Backoff::new(
+                    Duration::from_secs(3600),
+                    Duration::from_secs(3600),
+                )),
+        );
+        let supervisor = Supervisor::new();
+        let mut handles = Vec::new();
+        let serving = Gauge::default();
+        for i in 0..100 {
+            let (pool, serving) = (db.clone(), serving.clone());
+            handles.push(
+                supervisor.spawn(format!("serve-{i}"), Arc::clone(&policy), move |ctx| {
+                    let (pool, serving) = (pool.clone(), serving.clone());
+                    async move {
+                        let lease = ctx.lease(&pool);
+                        serving.add(1);
+                        lease.serve().await?;
+                        Ok("served")
+                    }
+                }),
+            );
+        }
+        handles.push(
+            supervisor.spawn("sleeper", Arc::clone(&policy), |ctx| async move {
+                ctx.sleep_until(Instant::now() + Duration::from_secs(30 * 24 * 3600))
+                    .await;
+                Ok("slept")
+            }),
+        );
+        handles.push(supervisor.spawn("busy", Arc::clone(&policy), |_ctx| async {
+            // Busy for far longer than the test (bounded, so that a broken
+            // shutdown fails the test instead of spinning forever).
+            for _ in 0..1_000_000 {
+                tokio::task::yield_now().await;
+            }
+            Ok("busy")
+        }));
+        handles.push(
+            supervisor.spawn("backing-off", Arc::clone(&policy), |_ctx| async {
+                Err(WorkerError::Storage(StorageError::Busy))
+            }),
+        );
+        let stopped = supervisor.spawn("stopped", Arc::clone(&policy), |_ctx| async {
+            Err::<&str, _>(WorkerError::Corrupt("row".into()))
+        });
+        serving.reach(100).await;
+        stopped.wait_for(|s| s.phase == Phase::Stopped).await;
+        handles[102]
+            .wait_for(|s| s.phase == Phase::BackingOff)
+            .await;
+
+        db.get().drop_connection(); // 100 workers now wait on a rebuild that hangs
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(db.stats().rebuilding);
+        assert_eq!(alive_tasks(), 104);
+
+        let start = Instant::now();
+        supervisor.shutdown().await;
+
+        assert_eq!(Instant::now(), start, "prompt: no time passed");
+        assert_eq!(alive_tasks(), 0);
+        let stats = db.stats();
+        assert!(!stats.rebuilding, "{stats:?}");
+        assert_eq!((stats.generation, stats.rebuilds), (0, 0));
+        assert!(
+            rebuild_dropped.load(Ordering::SeqCst),
+            "the rebuild was dropped"
+        );
+        for handle in handles {
+            assert!(handle.is_finished());
+            assert!(handle.join().await.unwrap_err().is_shutdown());
+        }
+        match stopped.join().await {
+            Err(SupervisorError::Stopped { error, .. }) => {
+                assert!(matches!(*error, WorkerError::Corrupt(_)));
+            }
+            other => panic!("the stop error is kept, got {other:?}"),
+        }
+
+        // Nothing is left half-done: the next rebuild runs from scratch.
+        let lease = db.rebuild_from(0).await.unwrap();
+        assert_eq!(lease.generation(), 1);
+        assert!(lease.is_alive());
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_without_shutdown_idle_workers_stay_alive() {
+    within(2 * HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let handles: Vec<_> = (0..10)
+            .map(|i| {
+                supervisor.spawn(format!("idle-{i}"), Policy::new(), |ctx| async move {
+                    ctx.nudged().await;
+                    Ok::<_, WorkerError>(())
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(alive_tasks(), 10);
+        assert!(handles.iter().all(|h| h.phase() == Phase::Running));
+        supervisor.shutdown().await;
+        assert_eq!(alive_tasks(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_workers_spawned_after_shutdown_do_not_start() {
+    within(2 * HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        supervisor.shutdown().await;
+        assert!(supervisor.is_shut_down());
+        let started = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&started);
+        let late = supervisor.spawn("late", Policy::new(), move |_ctx| {
+            flag.store(true, Ordering::SeqCst);
+            async { Ok::<_, WorkerError>(()) }
+        });
+        settle().await;
+        assert_eq!(alive_tasks(), 0);
+        assert!(!started.load(Ordering::SeqCst));
+        assert!(late.join().await.unwrap_err().is_shutdown());
+        // A second shutdown returns at once.
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_dropping_the_supervisor_aborts_its_workers() {
+    within(2 * HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("orphan", Policy::new(), |ctx| async move {
+            ctx.nudged().await;
+            Ok::<_, WorkerError>(())
+        });
+        settle().await;
+        assert_eq!(alive_tasks(), 1);
+        drop(supervisor);
+        assert!(worker.join().await.unwrap_err().is_shutdown());
+        settle().await;
+        assert_eq!(alive_tasks(), 0);
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_abort_stops_one_worker_only() {
+    within(2 * HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let idle = |ctx: signal_runtime::RunContext| async move {
+            ctx.nudged().await;
+            Ok::<_, WorkerError>(())
+        };
+        let first = supervisor.spawn("first", Policy::new(), idle);
+        let second = supervisor.spawn("second", Policy::new(), idle);
+        settle().await;
+        first.abort();
+        assert!(first.join().await.unwrap_err().is_shutdown());
+        settle().await;
+        assert_eq!(alive_tasks(), 1);
+        second.nudge();
+        assert!(second.join().await.is_ok());
+        supervisor.shutdown().await;
+    })
+    .await;
+}
