@@ -12,7 +12,6 @@ use super::ladder::Step;
 use super::log::Subject;
 use super::policy::{Policy, Reaction};
 use super::retry::{Attempts, Seen};
-use super::time;
 use signal_core::Signal;
 
 impl Policy {
@@ -62,7 +61,6 @@ impl Policy {
             delays: self.backoff.delays(),
             intensity: self.intensity,
             restarts: VecDeque::new(),
-            at: Instant::now(),
         }
     }
 
@@ -129,26 +127,25 @@ impl Policy {
     }
 }
 
-/// [`Delays`], ended by the intensity, as `backon` takes them. The restarts
-/// are placed on the timeline the delays themselves make (each attempt
-/// failing at once), so the window slides as a supervisor's does.
+/// [`Delays`], ended by the intensity, as `backon` takes them. `backon`
+/// asks for the next delay when an attempt has failed, so each restart is
+/// recorded at that moment on tokio's clock: the window slides as a
+/// supervisor's (and `Policy::retry`'s) does, however long the attempts
+/// take.
 #[derive(Debug)]
 struct BackonDelays {
     delays: Delays,
     intensity: Intensity,
     restarts: VecDeque<Instant>,
-    at: Instant,
 }
 
 impl Iterator for BackonDelays {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        if self.intensity.record(&mut self.restarts, self.at) {
+        if self.intensity.record(&mut self.restarts, Instant::now()) {
             return None;
         }
-        let delay = self.delays.next()?;
-        self.at = time::after(self.at, delay);
-        Some(delay)
+        self.delays.next()
     }
 }

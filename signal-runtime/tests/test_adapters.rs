@@ -337,6 +337,55 @@ async fn test_backon_intensity_is_a_window_not_a_total() {
     .await;
 }
 
+/// A call whose every attempt takes 2 s: restarts come 2 s apart, never
+/// more than one in the 1 s window, so backon goes on as `Policy::retry`
+/// does (the window is on the clock, not on a timeline of instant
+/// failures). The twin: the same call failing at once exceeds the window
+/// under both.
+#[tokio::test(start_paused = true)]
+async fn test_backon_and_retry_agree_on_a_slow_failing_call() {
+    within(HOUR_LIMIT, async {
+        let policy = Policy::new()
+            .on::<Transient>(Reaction::Retry)
+            .backoff(Backoff::new(ms(10), ms(10)).with_jitter(0.0))
+            .intensity(Intensity::new(2, Duration::from_secs(1)));
+        for attempt_takes in [Duration::from_secs(2), Duration::ZERO] {
+            let call = |calls: Arc<AtomicU32>| async move {
+                tokio::time::sleep(attempt_takes).await;
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n <= 5 {
+                    Err(CallError::Timeout)
+                } else {
+                    Ok(n)
+                }
+            };
+            let expected = if attempt_takes.is_zero() {
+                None
+            } else {
+                Some(6)
+            };
+            let calls = Arc::new(AtomicU32::new(0));
+            let by_retry = policy
+                .retry("slow", async || call(calls.clone()).await)
+                .await;
+            assert_eq!(by_retry.ok(), expected, "Policy::retry, {attempt_takes:?}");
+            let calls = Arc::new(AtomicU32::new(0));
+            let by_backon = (|| call(calls.clone()))
+                .retry(policy.backon_backoff())
+                .when(policy.backon_when())
+                .adjust(policy.backon_adjust())
+                .await;
+            assert_eq!(
+                by_backon.ok(),
+                expected,
+                "backon, {attempt_takes:?}: {} calls",
+                calls.load(Ordering::SeqCst)
+            );
+        }
+    })
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn test_backon_rebuilds_the_resource_of_a_rebuild_rule() {
     within(HOUR_LIMIT, async {
