@@ -28,6 +28,15 @@ impl Seen {
         )
     }
 
+    /// Raises the generation recorded for the resource `id` to `generation`
+    /// (generations only grow).
+    pub(crate) fn raise(&mut self, id: usize, generation: u64) {
+        match self.0.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, known)) => *known = (*known).max(generation),
+            None => self.0.push((id, generation)),
+        }
+    }
+
     /// The generation of the matched rule's resource the attempt used (0
     /// when the rule does not rebuild).
     pub(crate) fn of(&self, matched: &RuleMatch<'_>) -> u64 {
