@@ -9,9 +9,9 @@ use super::backoff::Jitter;
 use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
-use super::policy::{Policy, RuleMatch};
+use super::policy::{Policy, RuleKey, RuleMatch};
 use super::retry_state::spend;
-use signal_core::{KindId, Signal};
+use signal_core::Signal;
 
 /// The generation of each resource the policy may rebuild, as an attempt
 /// found it when it started.
@@ -55,7 +55,7 @@ impl Seen {
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts {
     pub(crate) attempt: u32,
-    by_kind: Vec<(Option<KindId>, u32)>,
+    by_rule: Vec<(RuleKey, u32)>,
     pub(crate) restarts: VecDeque<Instant>,
     pub(crate) jitter: Option<Jitter>,
 }
@@ -64,7 +64,7 @@ impl Attempts {
     pub(crate) fn new() -> Self {
         Attempts {
             attempt: 0,
-            by_kind: Vec::new(),
+            by_rule: Vec::new(),
             restarts: VecDeque::new(),
             jitter: None,
         }
@@ -105,7 +105,7 @@ impl Attempts {
         let failed = Failed {
             matched,
             attempt,
-            spent: spend(&mut self.by_kind, matched.kind),
+            spent: spend(&mut self.by_rule, matched.key),
             seen: seen.of(&matched),
             proposed: (!backoff_over).then_some(delay),
         };

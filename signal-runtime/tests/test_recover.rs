@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use signal_core::Kind;
 use signal_runtime::{
-    Backoff, Intensity, Phase, Policy, ReactionName, RetryState, StopReason, Supervisor,
+    Backoff, Intensity, Phase, Policy, ReactionName, RetryState, RuleKey, StopReason, Supervisor,
     WorkerHandle,
 };
 use support::{Events, HOUR_LIMIT, Retryable, StorageError, WorkerError, within};
@@ -69,7 +69,7 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
             last_delay,
             last_reaction,
             stopped,
-            by_kind,
+            by_rule,
         } = worker.retry_state();
         assert_eq!(attempt, 3);
         assert_eq!(restarts.len(), 3);
@@ -77,7 +77,11 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
         assert_eq!(last_delay, Some(40 * MINUTE));
         assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, None, "not stopped: covered by the next test");
-        assert_eq!(by_kind, [(None, 3)], "three failures of no kind");
+        assert_eq!(
+            by_rule,
+            [(RuleKey::Otherwise, 3)],
+            "three failures of no kind"
+        );
 
         peers_up.store(true, Ordering::SeqCst); // peers reconnected
         let recovered_at = Instant::now();
@@ -116,7 +120,7 @@ async fn test_recover_from_stopped_resets_every_retry_field_and_retries_at_once(
             last_delay,
             last_reaction,
             stopped,
-            by_kind,
+            by_rule,
         } = status.retry;
         assert_eq!(attempt, 3);
         assert_eq!(restarts.len(), 3);
@@ -127,7 +131,7 @@ async fn test_recover_from_stopped_resets_every_retry_field_and_retries_at_once(
         assert_eq!(last_delay, Some(20 * MINUTE));
         assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, Some(StopReason::IntensityExceeded));
-        assert_eq!(by_kind, [(None, 3)]);
+        assert_eq!(by_rule, [(RuleKey::Otherwise, 3)]);
         assert!(status.error.is_some());
 
         peers_up.store(true, Ordering::SeqCst);
