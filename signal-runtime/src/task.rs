@@ -181,11 +181,21 @@ where
             Err(message) => Failure::Panic(message),
         };
         if task.shared.core.cancel.is_cancelled() {
-            // Shutting down: no restart.
-            let kind = failure
-                .error()
-                .and_then(|error| policy.rule_for(error).kind);
-            return task.fail_in_shutdown(failure, kind, started);
+            // Shutting down: no restart. The kind comes from the error's
+            // `Signal` impl, which is not the runtime's: if it panics, the
+            // failure is still recorded and the panic is the worker's error.
+            let kind = unwind::call(|| {
+                failure
+                    .error()
+                    .and_then(|error| policy.rule_for(error).kind)
+            });
+            return match kind {
+                Ok(kind) => task.fail_in_shutdown(failure, kind, started),
+                Err(message) => {
+                    task.fail_in_shutdown(failure, None, started);
+                    task.end_panicked(message);
+                }
+            };
         }
         // Boxed: failures are rare, and an idle worker's task then holds
         // neither the reaction nor the worker's history.

@@ -228,3 +228,66 @@ async fn test_abort_stops_one_worker_only() {
     })
     .await;
 }
+
+/// An error whose `Signal` impl panics.
+#[derive(Debug)]
+struct Odd;
+
+impl signal_core::Signal for Odd {
+    fn walk(&self, _walker: &mut signal_core::Walker<'_>) -> std::ops::ControlFlow<()> {
+        panic!("the error's Signal impl panicked");
+    }
+}
+
+/// A run that fails during a graceful shutdown with an error whose `Signal`
+/// impl panics: the failure is counted and the worker ends with the panic as
+/// its error, not as a plain Shutdown that nothing but stderr explains.
+#[tokio::test(start_paused = true)]
+async fn test_a_panic_while_failing_in_shutdown_is_the_workers_error() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let policy = Policy::new().on::<Retryable>(Reaction::Retry);
+        let worker = supervisor.spawn("odd", policy, async |ctx| {
+            ctx.cancelled().await;
+            Err::<u32, _>(Odd)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        supervisor.shutdown_within(Duration::from_secs(5)).await;
+        let status = worker.status();
+        assert_eq!(status.failures, 1);
+        assert!(
+            matches!(&status.error, Some(SupervisorError::Panicked { message, .. })
+                if message.contains("Signal impl panicked")),
+            "{:?}",
+            status.error
+        );
+    })
+    .await;
+}
+
+/// The twin: an ordinary error during shutdown is the Shutdown's last
+/// failure.
+#[tokio::test(start_paused = true)]
+async fn test_an_error_in_shutdown_is_the_shutdowns_last_failure() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let policy = Policy::new().on::<Retryable>(Reaction::Retry);
+        let worker = supervisor.spawn("plain", policy, async |ctx| {
+            ctx.cancelled().await;
+            Err::<u32, _>(WorkerError::Corrupt("late".into()))
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        supervisor.shutdown_within(Duration::from_secs(5)).await;
+        let status = worker.status();
+        assert_eq!(status.failures, 1);
+        assert!(
+            matches!(
+                status.error,
+                Some(SupervisorError::Shutdown { last: Some(_), .. })
+            ),
+            "{:?}",
+            status.error
+        );
+    })
+    .await;
+}
