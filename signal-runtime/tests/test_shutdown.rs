@@ -291,3 +291,53 @@ async fn test_an_error_in_shutdown_is_the_shutdowns_last_failure() {
     })
     .await;
 }
+
+/// The first shutdown's future is dropped (a timeout around it) while a
+/// worker ignores cancellation: a second `shutdown()` still waits until the
+/// worker is gone, and counts it as aborted.
+#[tokio::test(start_paused = true)]
+async fn test_a_second_shutdown_waits_for_the_workers_a_dropped_one_left() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("stubborn", Policy::new(), async |_ctx| {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            Ok::<u32, WorkerError>(1)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        let first = tokio::time::timeout(
+            Duration::from_secs(1),
+            supervisor.shutdown_within(Duration::from_secs(10)),
+        )
+        .await;
+        assert!(first.is_err(), "the first shutdown is cut short");
+        let report = supervisor.shutdown().await;
+        assert!(
+            worker.is_finished(),
+            "shutdown returned ({report:?}) while the worker is {:?}",
+            worker.phase()
+        );
+        assert_eq!((report.finished, report.aborted), (0, 1));
+        assert_eq!(alive_tasks(), 0);
+    })
+    .await;
+}
+
+/// The twin: a second shutdown after one that finished returns its report
+/// at once.
+#[tokio::test(start_paused = true)]
+async fn test_a_second_shutdown_after_a_finished_one_returns_its_report() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("polite", Policy::new(), async |ctx| {
+            ctx.cancelled().await;
+            Ok::<u32, WorkerError>(1)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        let first = supervisor.shutdown_within(Duration::from_secs(10)).await;
+        assert_eq!((first.finished, first.aborted), (1, 0));
+        let at = Instant::now();
+        assert_eq!(supervisor.shutdown().await, first);
+        assert_eq!(Instant::now(), at);
+    })
+    .await;
+}
