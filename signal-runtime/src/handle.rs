@@ -253,6 +253,8 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> WorkerHandle<T, E> {
     /// * **Rebuilding**: refused: the worker restarts as soon as the rebuild
     ///   ends (or backs off if it fails, and can be recovered then).
     /// * **Done**: refused.
+    /// * Whatever the phase, once the supervisor is shutting down: refused,
+    ///   since the worker never runs again.
     ///
     /// The check and the request are one step: a worker cannot leave its
     /// backoff between them and find the request later. To recover only a

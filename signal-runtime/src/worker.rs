@@ -221,11 +221,15 @@ impl<T, E> Shared<T, E> {
     /// Asks for a recovery if the worker is backing off or stopped and
     /// `condition` holds, both checked under the record's lock: a worker
     /// that is running or rebuilding refuses it (and keeps nothing pending
-    /// that a later failure could act on).
+    /// that a later failure could act on), and so does every worker once
+    /// its supervisor is shutting down.
     pub(crate) fn recover_when(&self, condition: impl FnOnce(&Record<T, E>) -> bool) -> bool {
         let accepted = {
             let mut record = lock(&self.record);
-            let waiting = matches!(record.phase, Phase::BackingOff | Phase::Stopped);
+            // Once shutdown has begun the worker never runs again: it is on
+            // its way to `Done`, whatever its phase still says.
+            let waiting = matches!(record.phase, Phase::BackingOff | Phase::Stopped)
+                && !self.core.cancel.is_cancelled();
             let accepted = waiting && condition(&record);
             if accepted {
                 self.core.recover.store(true, Ordering::SeqCst);

@@ -471,3 +471,31 @@ async fn test_state_can_be_awaited() {
     })
     .await;
 }
+
+/// Once shutdown has begun, a stopped worker never runs again: `recover`
+/// refuses (it said yes before, for a run that would never come), and the
+/// worker ends as the shutdown ends it. The twin: before shutdown, the same
+/// worker takes the request.
+#[tokio::test(start_paused = true)]
+async fn test_recover_is_refused_once_shutdown_has_begun() {
+    within(48 * HOUR_LIMIT, async {
+        for shut_down in [true, false] {
+            let supervisor = Supervisor::new();
+            let peers_up = Arc::new(AtomicBool::new(false));
+            let worker = spawn_sync(&supervisor, &peers_up, Intensity::new(0, MINUTE));
+            worker.wait_for(|s| s.phase == Phase::Stopped).await;
+            let shutdown = supervisor.shutdown_within(MINUTE);
+            tokio::pin!(shutdown);
+            if shut_down {
+                // One poll: shutdown has begun, the worker has not ended yet.
+                let _ = tokio::time::timeout(Duration::ZERO, &mut shutdown).await;
+                assert!(supervisor.is_shut_down());
+                assert_eq!(worker.phase(), Phase::Stopped);
+            }
+            assert_eq!(worker.recover(), !shut_down, "shut down: {shut_down}");
+            shutdown.await;
+            assert_eq!(worker.phase(), Phase::Done);
+        }
+    })
+    .await;
+}
