@@ -499,3 +499,26 @@ async fn test_recover_is_refused_once_shutdown_has_begun() {
     })
     .await;
 }
+
+/// A `recover_if` condition is the caller's code: it may read the worker
+/// through a watcher (it ran under the worker's lock and deadlocked). The
+/// twin: a condition that says no leaves the worker stopped.
+#[tokio::test(start_paused = true)]
+async fn test_a_recover_if_condition_may_read_the_worker() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let healed = Arc::new(AtomicBool::new(false));
+        let worker = spawn_failing(&supervisor, stopping(), busy, &healed);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        healed.store(true, Ordering::SeqCst);
+        let watcher = worker.watcher();
+        assert!(!worker.recover_if(|_| watcher.status().failures > 1));
+        assert_eq!(worker.phase(), Phase::Stopped);
+        assert!(worker.recover_if(|status| {
+            watcher.status().failures == status.failures && watcher.phase() == Phase::Stopped
+        }));
+        assert_eq!(worker.join().await.ok(), Some(()));
+        supervisor.shutdown().await;
+    })
+    .await;
+}
