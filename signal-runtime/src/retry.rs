@@ -30,6 +30,7 @@ impl Seen {
 
     /// Raises the generation recorded for the resource `id` to `generation`
     /// (generations only grow).
+    #[cfg(feature = "backon")]
     pub(crate) fn raise(&mut self, id: usize, generation: u64) {
         match self.0.iter_mut().find(|(known, _)| *known == id) {
             Some((_, known)) => *known = (*known).max(generation),
