@@ -173,8 +173,7 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> Watcher<T, E> {
 
     /// See [`WorkerHandle::recover_if`].
     pub fn recover_if(&self, condition: impl FnOnce(&WorkerStatus<E>) -> bool) -> bool {
-        self.shared
-            .recover_when(|record| condition(&record.status()))
+        self.shared.recover_when(condition)
     }
 
     /// A snapshot of the worker.
@@ -253,6 +252,8 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> WorkerHandle<T, E> {
     /// * **Rebuilding**: refused: the worker restarts as soon as the rebuild
     ///   ends (or backs off if it fails, and can be recovered then).
     /// * **Done**: refused.
+    /// * Whatever the phase, once the supervisor is shutting down: refused,
+    ///   since the worker never runs again.
     ///
     /// The check and the request are one step: a worker cannot leave its
     /// backoff between them and find the request later. To recover only a
@@ -271,7 +272,11 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> WorkerHandle<T, E> {
     }
 
     /// Like [`recover`](Self::recover), only if `condition` holds for the
-    /// worker's status, checked in the same step as the request.
+    /// worker's status. `condition` runs on a snapshot of the status with no
+    /// lock held (it may read this worker, through a [`Watcher`], say); the
+    /// request is taken only if the worker has neither run nor failed since
+    /// that snapshot, so the condition always answers for the failure the
+    /// worker is waiting on, and `false` is returned otherwise.
     pub fn recover_if(&self, condition: impl FnOnce(&WorkerStatus<E>) -> bool) -> bool {
         self.watcher.recover_if(condition)
     }

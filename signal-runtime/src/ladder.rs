@@ -29,6 +29,8 @@ use tokio::time::Instant;
 
 use super::intensity::Intensity;
 use super::names::{ReactionName, StopReason};
+#[cfg(test)]
+use super::policy::RuleKey;
 use super::policy::{Policy, Reaction, ResourceRef, RuleMatch};
 
 /// One failure, as the reaction ladder sees it.
@@ -206,6 +208,7 @@ mod tests {
                                 let mut after = window.clone();
                                 let matched = RuleMatch {
                                     kind: None,
+                                    key: RuleKey::Otherwise,
                                     rule: &rule,
                                 };
                                 let failed = Failed {

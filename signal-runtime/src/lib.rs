@@ -216,7 +216,7 @@ pub use handle::{Nudger, RunContext, Watcher, WorkerHandle};
 pub use intensity::Intensity;
 pub use ladder::{Failed, Step};
 pub use names::{ReactionName, StopReason};
-pub use policy::{Policy, Reaction, ResourceRef, Rule, RuleMatch};
+pub use policy::{Policy, Reaction, ResourceRef, Rule, RuleKey, RuleMatch};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry_after::RetryAfter;
 pub use retry_state::RetryState;

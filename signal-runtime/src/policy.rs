@@ -153,9 +153,9 @@ pub struct Rule {
     /// an error this rule picks gives up instead of retrying; `None` leaves
     /// the limit to the restart intensity.
     pub max_attempts: Option<u32>,
-    /// How many failures of this rule's own kind (the ones it picked) may
-    /// happen before it gives up, however many others happen between them;
-    /// `None` for no such budget. See [`budget`](Self::budget).
+    /// How many failures of this rule's own (the ones it picked, counted by
+    /// [`RuleKey`]) may happen before it gives up, however many others
+    /// happen between them; `None` for no such budget. See [`budget`](Self::budget).
     pub budget: Option<u32>,
 }
 
@@ -182,8 +182,9 @@ impl Rule {
     /// was last healthy or recovered, or since the call began): a database
     /// that stays busy five times stops the worker even if network blips
     /// come between, and network blips do not use up the database's
-    /// attempts. `max_attempts` counts every failure; a rule may have both,
-    /// and the first reached gives up. `0` and `1` both mean a single
+    /// attempts. The default rule ([`Policy::otherwise`]) and the panic
+    /// rule ([`Policy::on_panic`]) count apart too. `max_attempts` counts
+    /// every failure; a rule may have both, and the first reached gives up. `0` and `1` both mean a single
     /// failure.
     ///
     /// ```
@@ -274,11 +275,26 @@ impl Default for Policy {
     }
 }
 
+/// Which of a [`Policy`]'s rules picked a failure: what
+/// [budgets](Rule::budget) are counted by. The default rule and the panic
+/// rule are two rules, with a budget each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RuleKey {
+    /// The rule of this kind ([`Policy::on`]).
+    Kind(KindId),
+    /// The default rule ([`Policy::otherwise`]).
+    Otherwise,
+    /// The panic rule ([`Policy::on_panic`]).
+    Panic,
+}
+
 /// The rule a [`Policy`] picked for one failure.
 #[derive(Clone, Copy, Debug)]
 pub struct RuleMatch<'p> {
     /// The kind whose rule matched; `None` for the default and for panics.
     pub kind: Option<KindId>,
+    /// Which rule matched: the kind's, the default or the panic rule.
+    pub key: RuleKey,
     /// The rule to apply.
     pub rule: &'p Rule,
 }
@@ -404,10 +420,12 @@ impl Policy {
             .map_or(
                 RuleMatch {
                     kind: None,
+                    key: RuleKey::Otherwise,
                     rule: &self.otherwise,
                 },
                 |(kind, rule)| RuleMatch {
                     kind: Some(*kind),
+                    key: RuleKey::Kind(*kind),
                     rule,
                 },
             )
@@ -417,6 +435,7 @@ impl Policy {
     pub fn rule_for_panic(&self) -> RuleMatch<'_> {
         RuleMatch {
             kind: None,
+            key: RuleKey::Panic,
             rule: &self.on_panic,
         }
     }

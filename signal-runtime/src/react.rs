@@ -130,7 +130,7 @@ where
                 .0;
         }
         self.h.last_failure = Some(failure.clone());
-        let spent = self.h.retry.spend(matched.kind);
+        let spent = self.h.retry.spend(matched.key);
         let seen = matched
             .resource()
             .map_or(0, |resource| self.shared.core.seen(resource));

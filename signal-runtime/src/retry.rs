@@ -9,9 +9,9 @@ use super::backoff::Jitter;
 use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
-use super::policy::{Policy, RuleMatch};
+use super::policy::{Policy, RuleKey, RuleMatch};
 use super::retry_state::spend;
-use signal_core::{KindId, Signal};
+use signal_core::Signal;
 
 /// The generation of each resource the policy may rebuild, as an attempt
 /// found it when it started.
@@ -26,6 +26,16 @@ impl Seen {
                 .map(|resource| (resource.0.id(), resource.generation()))
                 .collect(),
         )
+    }
+
+    /// Raises the generation recorded for the resource `id` to `generation`
+    /// (generations only grow).
+    #[cfg(feature = "backon")]
+    pub(crate) fn raise(&mut self, id: usize, generation: u64) {
+        match self.0.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, known)) => *known = (*known).max(generation),
+            None => self.0.push((id, generation)),
+        }
     }
 
     /// The generation of the matched rule's resource the attempt used (0
@@ -46,7 +56,7 @@ impl Seen {
 #[derive(Clone, Debug)]
 pub(crate) struct Attempts {
     pub(crate) attempt: u32,
-    by_kind: Vec<(Option<KindId>, u32)>,
+    by_rule: Vec<(RuleKey, u32)>,
     pub(crate) restarts: VecDeque<Instant>,
     pub(crate) jitter: Option<Jitter>,
 }
@@ -55,7 +65,7 @@ impl Attempts {
     pub(crate) fn new() -> Self {
         Attempts {
             attempt: 0,
-            by_kind: Vec::new(),
+            by_rule: Vec::new(),
             restarts: VecDeque::new(),
             jitter: None,
         }
@@ -96,7 +106,7 @@ impl Attempts {
         let failed = Failed {
             matched,
             attempt,
-            spent: spend(&mut self.by_kind, matched.kind),
+            spent: spend(&mut self.by_rule, matched.key),
             seen: seen.of(&matched),
             proposed: (!backoff_over).then_some(delay),
         };

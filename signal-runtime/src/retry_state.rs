@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::names::{ReactionName, StopReason};
-use signal_core::KindId;
+use super::policy::RuleKey;
 
 /// Everything a worker remembers about its failures.
 ///
@@ -31,10 +31,10 @@ pub struct RetryState {
     pub last_reaction: Option<ReactionName>,
     /// Why the worker is stopped, while it is.
     pub stopped: Option<StopReason>,
-    /// Failures by the kind whose rule picked them (`None`: the default
-    /// rule, and panics), over the same span as `attempt`: what
+    /// Failures by the rule that picked them (a kind's, the default or the
+    /// panic rule), over the same span as `attempt`: what
     /// [budgets](super::Rule::budget) count.
-    pub by_kind: Vec<(Option<KindId>, u32)>,
+    pub by_rule: Vec<(RuleKey, u32)>,
 }
 
 impl RetryState {
@@ -48,9 +48,9 @@ impl RetryState {
         *self == RetryState::default()
     }
 
-    /// Counts one more failure of `kind`; returns the count.
-    pub(crate) fn spend(&mut self, kind: Option<KindId>) -> u32 {
-        spend(&mut self.by_kind, kind)
+    /// Counts one more failure picked by `rule`; returns the count.
+    pub(crate) fn spend(&mut self, rule: RuleKey) -> u32 {
+        spend(&mut self.by_rule, rule)
     }
 
     /// After a healthy run: the backoff starts over, but restarts already in
@@ -62,15 +62,15 @@ impl RetryState {
     }
 }
 
-/// Counts one more failure of `kind` in `counts`; returns the count.
-pub(crate) fn spend(counts: &mut Vec<(Option<KindId>, u32)>, kind: Option<KindId>) -> u32 {
-    match counts.iter_mut().find(|(known, _)| *known == kind) {
+/// Counts one more failure picked by `rule` in `counts`; returns the count.
+pub(crate) fn spend(counts: &mut Vec<(RuleKey, u32)>, rule: RuleKey) -> u32 {
+    match counts.iter_mut().find(|(known, _)| *known == rule) {
         Some((_, count)) => {
             *count = count.saturating_add(1);
             *count
         }
         None => {
-            counts.push((kind, 1));
+            counts.push((rule, 1));
             1
         }
     }
@@ -88,7 +88,7 @@ mod tests {
             last_delay: Some(Duration::from_secs(1)),
             last_reaction: Some(ReactionName::Retry),
             stopped: Some(StopReason::IntensityExceeded),
-            by_kind: vec![(None, 2)],
+            by_rule: vec![(RuleKey::Otherwise, 2)],
         }
     }
 

@@ -167,7 +167,8 @@ impl<S> State<S> {
 
     /// Waits until the value satisfies `predicate` (checked now, then after
     /// every [`set`](Self::set) and [`update`](Self::update)), and returns a
-    /// copy of it. Cancellation-safe.
+    /// copy of it. Cancellation-safe. Each check works on a copy of the
+    /// value, with no lock held: `predicate` may read this `State` too.
     ///
     /// A worker's status changes when it fails or restarts, not when its
     /// state does: to wait for what a worker has stored, wait on its state.
@@ -178,11 +179,11 @@ impl<S> State<S> {
         loop {
             let mut changed = pin!(self.inner.changed.notified());
             changed.as_mut().enable();
-            {
-                let value = lock(&self.inner.value);
-                if predicate(&value) {
-                    return value.clone();
-                }
+            // A copy, so that `predicate` runs with no lock held (it may
+            // read this `State`), and what is returned is what it accepted.
+            let value = lock(&self.inner.value).clone();
+            if predicate(&value) {
+                return value;
             }
             changed.await;
         }

@@ -42,7 +42,8 @@ struct Tasks {
     /// The workers that may still be running; `None` once shutdown has
     /// begun.
     set: Option<Vec<Arc<dyn CoreRef>>>,
-    /// Set once shutdown has finished.
+    /// Set once shutdown has finished, or its future was dropped (every
+    /// worker aborted, their tasks maybe not yet ended).
     report: Option<ShutdownReport>,
 }
 
@@ -259,56 +260,86 @@ impl Supervisor {
     /// leaves it to be rolled back, never half done.
     ///
     /// Calling it again, or from several places, waits for the same shutdown
-    /// and returns its report.
+    /// and returns its report. If the first call's future is dropped before
+    /// it ends, every worker is aborted then, and a later call waits until
+    /// all of them are gone; its report counts as aborted the workers still
+    /// running when the first future was dropped.
     pub async fn shutdown_within(&self, grace: Duration) -> ShutdownReport {
         let set = { lock(&self.inner.tasks).set.take() };
         match set {
             Some(workers) => {
-                let mut drained = Drained(&self.inner, workers, ShutdownReport::default());
                 let cancel = &self.inner.cancel;
                 cancel.cancel();
-                let running = cancel.live();
+                let mut drained = Drained {
+                    inner: &self.inner,
+                    workers,
+                    running: cancel.live(),
+                    report: None,
+                };
                 // Wakes the workers asleep to a deadline (see `sleep_until`).
-                for worker in &drained.1 {
+                for worker in &drained.workers {
                     worker.core().nudge.notify_one();
                 }
                 // Saturating: `Duration::MAX` is as good as no limit.
                 let deadline = time::after(Instant::now(), grace);
                 let _ = tokio::time::timeout_at(deadline, cancel.all_gone()).await;
-                let aborted = cancel.live();
-                for worker in &drained.1 {
-                    worker.abort();
-                }
+                let report = drained.abort();
                 cancel.all_gone().await;
-                drained.2 = ShutdownReport {
-                    finished: running.saturating_sub(aborted),
-                    aborted,
-                };
-                drained.2
+                drained.report = Some(report);
+                report
             }
-            None => loop {
-                let mut drained = pin!(self.inner.drained.notified());
-                drained.as_mut().enable();
-                if let Some(report) = lock(&self.inner.tasks).report {
-                    return report;
-                }
-                drained.await;
-            },
+            None => {
+                let report = loop {
+                    let mut drained = pin!(self.inner.drained.notified());
+                    drained.as_mut().enable();
+                    if let Some(report) = lock(&self.inner.tasks).report {
+                        break report;
+                    }
+                    drained.await;
+                };
+                // The first shutdown's future may have been dropped once it
+                // aborted the workers, before their tasks ended.
+                self.inner.cancel.all_gone().await;
+                report
+            }
         }
     }
 }
 
-/// Marks the shutdown as finished with its report when dropped, even if the
-/// future driving it is dropped (every worker is aborted by then, since the
-/// `JoinSet` is dropped with it).
-struct Drained<'a>(&'a SupervisorInner, Vec<Arc<dyn CoreRef>>, ShutdownReport);
+/// A shutdown under way. Dropped, it aborts every worker and publishes the
+/// report (the one the shutdown finished with, or, if the future driving it
+/// was dropped first, one that counts the workers still live then as
+/// aborted); a later shutdown returns that report once every task is gone.
+struct Drained<'a> {
+    inner: &'a SupervisorInner,
+    workers: Vec<Arc<dyn CoreRef>>,
+    /// The workers live when shutdown began.
+    running: usize,
+    /// Set once the shutdown has waited until every worker was gone.
+    report: Option<ShutdownReport>,
+}
+
+impl Drained<'_> {
+    /// Aborts every worker; the report counts those still live as aborted.
+    fn abort(&self) -> ShutdownReport {
+        let aborted = self.inner.cancel.live();
+        for worker in &self.workers {
+            worker.abort();
+        }
+        ShutdownReport {
+            finished: self.running.saturating_sub(aborted),
+            aborted,
+        }
+    }
+}
 
 impl Drop for Drained<'_> {
     fn drop(&mut self) {
-        for worker in &self.1 {
-            worker.abort();
-        }
-        lock(&self.0.tasks).report = Some(self.2);
-        self.0.drained.notify_waiters();
+        let report = match self.report {
+            Some(report) => report,
+            None => self.abort(),
+        };
+        lock(&self.inner.tasks).report = Some(report);
+        self.inner.drained.notify_waiters();
     }
 }

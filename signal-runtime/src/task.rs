@@ -40,13 +40,24 @@ impl<T, E> Drop for Task<T, E> {
                 return; // it finished with a value
             }
             let history = record.history();
-            let error = history
-                .error
-                .clone()
-                .unwrap_or_else(|| SupervisorError::Shutdown {
-                    worker: Arc::from(&*self.shared.core.name),
+            let worker = Arc::from(&*self.shared.core.name);
+            let error = match history.error.clone() {
+                Some(error) => error,
+                // A backstop: a panic the supervisor did not catch is
+                // unwinding out of the task. Not a shutdown: the supervisor
+                // may well be running.
+                None if std::thread::panicking() => SupervisorError::Panicked {
+                    worker,
+                    attempt: history.retry.attempt,
+                    message: Arc::from(
+                        "the worker's task panicked outside its runs (see the panic's own report)",
+                    ),
+                },
+                None => SupervisorError::Shutdown {
+                    worker,
                     last: history.last_failure.clone(),
-                });
+                },
+            };
             history.error = Some(error.clone());
             record.phase = Phase::Done;
             record.outcome = Some(Box::new(Err(error)));
@@ -115,12 +126,13 @@ impl<T, E> Task<T, E> {
         self.shared.core.changed.notify_waiters();
     }
 
-    /// The supervisor's reaction to a failure panicked: the worker ends
-    /// with the panic as its error.
-    pub(crate) fn end_panicked(&self, message: Arc<str>) {
+    /// Code the supervisor called for the worker (what `during` says)
+    /// panicked: the worker ends with the panic as its error.
+    pub(crate) fn end_panicked(&self, during: &str, message: Arc<str>) {
         tracing::error!(
             worker = &*self.shared.core.name,
-            "the reaction to a failure panicked; worker ended"
+            panic = &*message,
+            "{during} panicked; worker ended"
         );
         {
             let mut record = lock(&self.shared.record);
@@ -174,18 +186,34 @@ where
     loop {
         // Everything a run starts with is made in `begin`, outside this
         // future: only the run's own future stays here while it runs.
-        let (result, span, started) = begin(&task, &policy, &factory).await;
+        // `begin` clones the factory (a `Clone` impl that is not the
+        // runtime's): if that panics, the worker ends with the panic.
+        let run = match unwind::call(|| begin(&task, &policy, &factory)) {
+            Ok(run) => run,
+            Err(message) => return task.end_panicked("starting a run", message),
+        };
+        let (result, span, started) = run.await;
         let failure = match result {
             Ok(Ok(value)) => return task.succeed(value, started),
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };
         if task.shared.core.cancel.is_cancelled() {
-            // Shutting down: no restart.
-            let kind = failure
-                .error()
-                .and_then(|error| policy.rule_for(error).kind);
-            return task.fail_in_shutdown(failure, kind, started);
+            // Shutting down: no restart. The kind comes from the error's
+            // `Signal` impl, which is not the runtime's: if it panics, the
+            // failure is still recorded and the panic is the worker's error.
+            let kind = unwind::call(|| {
+                failure
+                    .error()
+                    .and_then(|error| policy.rule_for(error).kind)
+            });
+            return match kind {
+                Ok(kind) => task.fail_in_shutdown(failure, kind, started),
+                Err(message) => {
+                    task.fail_in_shutdown(failure, None, started);
+                    task.end_panicked("classifying a failure during shutdown", message);
+                }
+            };
         }
         // Boxed: failures are rare, and an idle worker's task then holds
         // neither the reaction nor the worker's history.
@@ -204,7 +232,7 @@ where
         match Box::pin(unwind::caught(reaction.instrument(span))).await {
             Ok(ControlFlow::Continue(())) => {}
             Ok(ControlFlow::Break(())) => return,
-            Err(message) => return task.end_panicked(message),
+            Err(message) => return task.end_panicked("the reaction to a failure", message),
         }
     }
 }

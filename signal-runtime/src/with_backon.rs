@@ -2,6 +2,7 @@
 //! and an `adjust`, for code that already retries with `backon`.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -62,7 +63,6 @@ impl Policy {
             delays: self.backoff.delays(),
             intensity: self.intensity,
             restarts: VecDeque::new(),
-            at: Instant::now(),
         }
     }
 
@@ -87,9 +87,15 @@ impl Policy {
     ///   lengthened to the error's [Retry-After](Self::honour_retry_after),
     ///   instead of the delay `backon` proposes.
     /// * A [`Rebuild`](Reaction::Rebuild) rule starts the rebuild of its
-    ///   resource (single-flight, from the generation the call saw), in a
-    ///   task of its own, since `adjust` cannot wait for it, and the next
-    ///   attempt comes after the rule's backoff; needs a tokio runtime.
+    ///   resource (single-flight, from the generation the failed attempt
+    ///   used), in a task of its own, since `adjust` cannot wait for it, and
+    ///   the next attempt comes after the rule's backoff; needs a tokio
+    ///   runtime. `backon` does not say when an attempt starts, so the
+    ///   generation an attempt used is taken as the one read at the failure
+    ///   before it, or the one the rebuild that failure started produced if
+    ///   it was done when the attempt began. A rebuild by another caller in
+    ///   between goes uncounted: the rebuild then asked for is a no-op (one
+    ///   more attempt), never the rebuild of a healthy new generation.
     pub fn backon_adjust<E: Signal + 'static>(
         &self,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + '_ {
@@ -103,10 +109,27 @@ impl Policy {
         name: &'p str,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         let mut attempts = Attempts::new();
+        // `backon` calls `adjust` only once an attempt has failed, never when
+        // one starts, so the generations an attempt used are bounded from
+        // below: those read at the failure before it (or when the closure was
+        // built), raised by the rebuild that failure spawned if that rebuild
+        // was done by the time the next attempt began. A rebuild another
+        // caller finished in the meantime is not counted: the rebuild asked
+        // for is then a no-op, never one of a healthy new generation.
         let mut seen = Seen::now(self);
+        let mut pending: Option<OwnRebuild> = None;
         move |error, proposed| {
+            if let Some(own) = pending.take() {
+                let done = *own.done.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((at, generation)) = done
+                    && at <= own.next_attempt
+                {
+                    seen.raise(own.resource, generation);
+                }
+            }
             let step = attempts.step(self, Subject::Call, name, error, &seen, proposed.is_none());
-            let delay = match step {
+            seen = Seen::now(self);
+            match step {
                 Step::Stop(_) => None,
                 Step::Retry { delay } => Some(delay),
                 Step::Rebuild {
@@ -115,40 +138,54 @@ impl Policy {
                     after_failure,
                 } => {
                     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                        let done = Arc::new(Mutex::new(None));
+                        pending = Some(OwnRebuild {
+                            resource: resource.0.id(),
+                            next_attempt: time::after(Instant::now(), after_failure),
+                            done: Arc::clone(&done),
+                        });
                         runtime.spawn(async move {
                             // A failure is the resource's to report.
-                            let _ = resource.0.rebuild_from(from).await;
+                            if let Ok(generation) = resource.0.rebuild_from(from).await {
+                                *done.lock().unwrap_or_else(|e| e.into_inner()) =
+                                    Some((Instant::now(), generation));
+                            }
                         });
                     }
                     Some(after_failure)
                 }
-            };
-            seen = Seen::now(self);
-            delay
+            }
         }
     }
 }
 
-/// [`Delays`], ended by the intensity, as `backon` takes them. The restarts
-/// are placed on the timeline the delays themselves make (each attempt
-/// failing at once), so the window slides as a supervisor's does.
+/// The rebuild a `backon_adjust` step spawned: which resource, when the next
+/// attempt starts, and when the rebuild ended with which generation.
+struct OwnRebuild {
+    resource: usize,
+    next_attempt: Instant,
+    done: Arc<Mutex<Option<(Instant, u64)>>>,
+}
+
+/// [`Delays`], ended by the intensity, as `backon` takes them. `backon`
+/// asks for the next delay when an attempt has failed, so each restart is
+/// recorded at that moment on tokio's clock: the window slides as a
+/// supervisor's (and `Policy::retry`'s) does, however long the attempts
+/// take.
 #[derive(Debug)]
 struct BackonDelays {
     delays: Delays,
     intensity: Intensity,
     restarts: VecDeque<Instant>,
-    at: Instant,
 }
 
 impl Iterator for BackonDelays {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        if self.intensity.record(&mut self.restarts, self.at) {
+        if self.intensity.record(&mut self.restarts, Instant::now()) {
             return None;
         }
-        let delay = self.delays.next()?;
-        self.at = time::after(self.at, delay);
-        Some(delay)
+        self.delays.next()
     }
 }

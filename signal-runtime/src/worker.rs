@@ -205,41 +205,72 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> CoreRef for Shared<T,
     }
 
     fn recover_on(&self, kinds: Option<&[KindId]>) -> bool {
-        self.recover_when(|record| match kinds {
-            None => true,
-            Some(kinds) => record
-                .history
-                .as_ref()
-                .and_then(|history| history.last_failure.as_ref())
-                .and_then(Failure::error)
-                .is_some_and(|error| kinds.iter().any(|&kind| error.has_kind(kind))),
-        })
+        match kinds {
+            None => self.recover_when(|_| true),
+            Some(kinds) => self.recover_when(|status| {
+                status
+                    .last_failure
+                    .as_ref()
+                    .and_then(Failure::error)
+                    .is_some_and(|error| kinds.iter().any(|&kind| error.has_kind(kind)))
+            }),
+        }
     }
 }
 
 impl<T, E> Shared<T, E> {
     /// Asks for a recovery if the worker is backing off or stopped and
-    /// `condition` holds, both checked under the record's lock: a worker
-    /// that is running or rebuilding refuses it (and keeps nothing pending
-    /// that a later failure could act on).
-    pub(crate) fn recover_when(&self, condition: impl FnOnce(&Record<T, E>) -> bool) -> bool {
-        let accepted = {
-            let mut record = lock(&self.record);
-            let waiting = matches!(record.phase, Phase::BackingOff | Phase::Stopped);
-            let accepted = waiting && condition(&record);
-            if accepted {
-                self.core.recover.store(true, Ordering::SeqCst);
-                // From now on the worker is on its way to a run: `join` does
-                // not return the error it was stopped with, and a second
-                // request is refused.
-                record.phase = Phase::Starting;
-            }
-            accepted
+    /// `condition` holds for its status: a worker that is running or
+    /// rebuilding refuses it (and keeps nothing pending that a later failure
+    /// could act on), and so does every worker once its supervisor is
+    /// shutting down.
+    ///
+    /// `condition` is the caller's code (or the error's `Signal` impl): it
+    /// runs on a snapshot, with no lock held, so it may read the worker
+    /// itself. The request is then taken only if the worker has neither run
+    /// nor failed since the snapshot (checked with the phase, under the
+    /// record's lock): a condition never answers for a failure it did not
+    /// see, and a worker cannot leave its backoff between the check and the
+    /// request.
+    pub(crate) fn recover_when(&self, condition: impl FnOnce(&WorkerStatus<E>) -> bool) -> bool {
+        let waiting = |record: &Record<T, E>| {
+            // Once shutdown has begun the worker never runs again: it is on
+            // its way to `Done`, whatever its phase still says.
+            matches!(record.phase, Phase::BackingOff | Phase::Stopped)
+                && !self.core.cancel.is_cancelled()
         };
-        if accepted {
-            self.core.changed.notify_waiters();
+        let mark = |record: &Record<T, E>| {
+            (
+                record.runs,
+                record
+                    .history
+                    .as_ref()
+                    .map_or(0, |history| history.failures),
+            )
+        };
+        let (status, seen) = {
+            let record = lock(&self.record);
+            if !waiting(&record) {
+                return false;
+            }
+            (record.status(), mark(&record))
+        };
+        if !condition(&status) {
+            return false;
         }
-        accepted
+        {
+            let mut record = lock(&self.record);
+            if !waiting(&record) || mark(&record) != seen {
+                return false;
+            }
+            self.core.recover.store(true, Ordering::SeqCst);
+            // From now on the worker is on its way to a run: `join` does not
+            // return the error it was stopped with, and a second request is
+            // refused.
+            record.phase = Phase::Starting;
+        }
+        self.core.changed.notify_waiters();
+        true
     }
 
     pub(crate) fn new(name: Box<str>, cancel: Arc<Cancel>, index: u64) -> Self {

@@ -337,6 +337,55 @@ async fn test_backon_intensity_is_a_window_not_a_total() {
     .await;
 }
 
+/// A call whose every attempt takes 2 s: restarts come 2 s apart, never
+/// more than one in the 1 s window, so backon goes on as `Policy::retry`
+/// does (the window is on the clock, not on a timeline of instant
+/// failures). The twin: the same call failing at once exceeds the window
+/// under both.
+#[tokio::test(start_paused = true)]
+async fn test_backon_and_retry_agree_on_a_slow_failing_call() {
+    within(HOUR_LIMIT, async {
+        let policy = Policy::new()
+            .on::<Transient>(Reaction::Retry)
+            .backoff(Backoff::new(ms(10), ms(10)).with_jitter(0.0))
+            .intensity(Intensity::new(2, Duration::from_secs(1)));
+        for attempt_takes in [Duration::from_secs(2), Duration::ZERO] {
+            let call = |calls: Arc<AtomicU32>| async move {
+                tokio::time::sleep(attempt_takes).await;
+                let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+                if n <= 5 {
+                    Err(CallError::Timeout)
+                } else {
+                    Ok(n)
+                }
+            };
+            let expected = if attempt_takes.is_zero() {
+                None
+            } else {
+                Some(6)
+            };
+            let calls = Arc::new(AtomicU32::new(0));
+            let by_retry = policy
+                .retry("slow", async || call(calls.clone()).await)
+                .await;
+            assert_eq!(by_retry.ok(), expected, "Policy::retry, {attempt_takes:?}");
+            let calls = Arc::new(AtomicU32::new(0));
+            let by_backon = (|| call(calls.clone()))
+                .retry(policy.backon_backoff())
+                .when(policy.backon_when())
+                .adjust(policy.backon_adjust())
+                .await;
+            assert_eq!(
+                by_backon.ok(),
+                expected,
+                "backon, {attempt_takes:?}: {} calls",
+                calls.load(Ordering::SeqCst)
+            );
+        }
+    })
+    .await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn test_backon_rebuilds_the_resource_of_a_rebuild_rule() {
     within(HOUR_LIMIT, async {
@@ -359,6 +408,74 @@ async fn test_backon_rebuilds_the_resource_of_a_rebuild_rule() {
         .await;
         assert_eq!(result.ok(), Some(1));
         assert_eq!(db.stats().rebuilds, 1);
+    })
+    .await;
+}
+
+/// A pool broken in generations 0 and 1: each failure asks for a rebuild
+/// from the generation its attempt used, so backon, as `Policy::retry`,
+/// makes one call per broken generation and then the good one (asking
+/// from the generation of the failure before, its own rebuild not yet
+/// counted, cost a no-op rebuild and an extra call).
+#[tokio::test(start_paused = true)]
+async fn test_backon_rebuilds_from_the_generation_the_failed_attempt_used() {
+    within(HOUR_LIMIT, async {
+        for use_backon in [false, true] {
+            let db = Resource::new("db", (), async || Ok::<_, io::Error>(()));
+            let policy = Policy::new()
+                .on::<PoolGone>(Reaction::rebuild(&db))
+                .backoff(Backoff::new(ms(10), ms(10)).with_jitter(0.0));
+            let calls = AtomicU32::new(0);
+            let op = || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(if db.generation() < 2 {
+                    Err(CallError::PoolGone)
+                } else {
+                    Ok(db.generation())
+                })
+            };
+            let result = if use_backon {
+                op.retry(policy.backon_backoff())
+                    .when(policy.backon_when())
+                    .adjust(policy.backon_adjust())
+                    .await
+            } else {
+                policy.retry("db", async || op().await).await
+            };
+            assert_eq!(result.ok(), Some(2), "backon={use_backon}");
+            assert_eq!(calls.load(Ordering::SeqCst), 3, "backon={use_backon}");
+            assert_eq!(db.stats().rebuilds, 2, "backon={use_backon}");
+        }
+    })
+    .await;
+}
+
+/// The twin: a failure that comes back after another caller has already
+/// replaced the pool it used does not rebuild the healthy new one.
+#[tokio::test(start_paused = true)]
+async fn test_backon_does_not_rebuild_a_pool_replaced_during_the_attempt() {
+    within(HOUR_LIMIT, async {
+        let db = Resource::new("db", 0u32, async || Ok::<_, io::Error>(1u32));
+        let policy = Policy::new()
+            .on::<PoolGone>(Reaction::rebuild(&db))
+            .backoff(Backoff::new(ms(100), ms(100)));
+        let calls = AtomicU32::new(0);
+        let result = (|| async {
+            let lease = db.get();
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                // Meanwhile, another caller finds the pool gone and rebuilds it.
+                db.rebuild_from(lease.generation()).await.unwrap();
+                return Err(CallError::PoolGone); // late, on the old pool
+            }
+            Ok(*lease)
+        })
+        .retry(policy.backon_backoff())
+        .when(policy.backon_when())
+        .adjust(policy.backon_adjust())
+        .await;
+        assert_eq!(result.ok(), Some(1));
+        assert_eq!(db.stats().rebuilds, 1, "the healthy new pool was rebuilt");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     })
     .await;
 }

@@ -191,3 +191,49 @@ async fn test_a_budget_counts_only_its_own_kinds_failures() {
     })
     .await;
 }
+
+/// The panic rule's budget is its own: three failures under the default
+/// rule do not count against it, so the first panic is retried. The twin:
+/// a second panic reaches its budget of two and stops the worker.
+#[tokio::test(start_paused = true)]
+async fn test_the_panic_rules_budget_is_not_the_default_rules() {
+    within(HOUR_LIMIT, async {
+        let run = |panics: u32| {
+            let supervisor = Supervisor::new();
+            let policy = Policy::new()
+                .otherwise(Reaction::Retry.budget(100))
+                .on_panic(Reaction::Retry.budget(2))
+                .backoff(fast())
+                .intensity(Intensity::new(100, Duration::from_secs(60)));
+            let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+            let worker = supervisor.spawn("budget", policy, move |_ctx| {
+                let runs = Arc::clone(&runs);
+                async move {
+                    let run = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    match run {
+                        1..=3 => Err(WorkerError::Corrupt("x".into())),
+                        n if n <= 3 + panics => panic!("panic {n}"),
+                        _ => Ok(run),
+                    }
+                }
+            });
+            (supervisor, worker)
+        };
+        let (supervisor, worker) = run(1);
+        let result = worker.join().await;
+        assert_eq!(
+            result.as_ref().ok(),
+            Some(&5),
+            "{:?}",
+            result.as_ref().map_err(ToString::to_string)
+        );
+        supervisor.shutdown().await;
+
+        let (supervisor, worker) = run(2);
+        let status = worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        assert_eq!(status.retry.stopped, Some(StopReason::Exhausted));
+        assert_eq!(status.runs, 5);
+        supervisor.shutdown().await;
+    })
+    .await;
+}

@@ -146,3 +146,74 @@ async fn test_panic_in_the_factory_itself_is_caught() {
     })
     .await;
 }
+
+/// Captured by a factory: its clone number `panic_at` panics.
+struct CloneBomb {
+    clones: Arc<AtomicU32>,
+    panic_at: u32,
+}
+
+impl CloneBomb {
+    fn clones(&self) -> u32 {
+        self.clones.load(Ordering::SeqCst)
+    }
+}
+
+impl Clone for CloneBomb {
+    fn clone(&self) -> Self {
+        let n = self.clones.fetch_add(1, Ordering::SeqCst) + 1;
+        assert!(n != self.panic_at, "the factory's clone {n} panicked");
+        CloneBomb {
+            clones: Arc::clone(&self.clones),
+            panic_at: self.panic_at,
+        }
+    }
+}
+
+fn spawn_with_bomb(
+    supervisor: &Supervisor,
+    panic_at: u32,
+) -> signal_runtime::WorkerHandle<u32, WorkerError> {
+    let bomb = CloneBomb {
+        clones: Arc::new(AtomicU32::new(0)),
+        panic_at,
+    };
+    supervisor.spawn("bomb", policy(), move |_ctx| {
+        let clones = bomb.clones();
+        async move {
+            if clones == 1 {
+                Err(WorkerError::Storage(StorageError::Busy))
+            } else {
+                Ok(clones)
+            }
+        }
+    })
+}
+
+/// The factory's `Clone` (user code the supervisor calls to start each run)
+/// panics when the second run starts: the worker ends with the panic as its
+/// error, not as a Shutdown while the supervisor is running. The twin: the
+/// same factory whose clones do not panic is retried and succeeds.
+#[tokio::test(start_paused = true)]
+async fn test_a_panic_in_the_factorys_clone_ends_the_worker_as_panicked() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = spawn_with_bomb(&supervisor, 2);
+        let status = worker.wait_for(|s| s.phase == Phase::Done).await;
+        assert!(!supervisor.is_shut_down());
+        assert!(
+            matches!(&status.error, Some(SupervisorError::Panicked { .. })),
+            "{:?}",
+            status.error
+        );
+        assert!(matches!(
+            worker.join().await,
+            Err(SupervisorError::Panicked { .. })
+        ));
+
+        let worker = spawn_with_bomb(&supervisor, 0);
+        assert_eq!(worker.join().await.ok(), Some(2));
+        supervisor.shutdown().await;
+    })
+    .await;
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use signal_core::Kind;
 use signal_runtime::{
-    Backoff, Intensity, Phase, Policy, ReactionName, RetryState, StopReason, Supervisor,
+    Backoff, Intensity, Phase, Policy, ReactionName, RetryState, RuleKey, StopReason, Supervisor,
     WorkerHandle,
 };
 use support::{Events, HOUR_LIMIT, Retryable, StorageError, WorkerError, within};
@@ -69,7 +69,7 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
             last_delay,
             last_reaction,
             stopped,
-            by_kind,
+            by_rule,
         } = worker.retry_state();
         assert_eq!(attempt, 3);
         assert_eq!(restarts.len(), 3);
@@ -77,7 +77,11 @@ async fn test_recover_from_backoff_resets_every_retry_field_and_retries_at_once(
         assert_eq!(last_delay, Some(40 * MINUTE));
         assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, None, "not stopped: covered by the next test");
-        assert_eq!(by_kind, [(None, 3)], "three failures of no kind");
+        assert_eq!(
+            by_rule,
+            [(RuleKey::Otherwise, 3)],
+            "three failures of no kind"
+        );
 
         peers_up.store(true, Ordering::SeqCst); // peers reconnected
         let recovered_at = Instant::now();
@@ -116,7 +120,7 @@ async fn test_recover_from_stopped_resets_every_retry_field_and_retries_at_once(
             last_delay,
             last_reaction,
             stopped,
-            by_kind,
+            by_rule,
         } = status.retry;
         assert_eq!(attempt, 3);
         assert_eq!(restarts.len(), 3);
@@ -127,7 +131,7 @@ async fn test_recover_from_stopped_resets_every_retry_field_and_retries_at_once(
         assert_eq!(last_delay, Some(20 * MINUTE));
         assert_eq!(last_reaction, Some(ReactionName::Retry));
         assert_eq!(stopped, Some(StopReason::IntensityExceeded));
-        assert_eq!(by_kind, [(None, 3)]);
+        assert_eq!(by_rule, [(RuleKey::Otherwise, 3)]);
         assert!(status.error.is_some());
 
         peers_up.store(true, Ordering::SeqCst);
@@ -464,6 +468,57 @@ async fn test_state_can_be_awaited() {
         // The twin: a value that never gets there is still awaited.
         let never = tokio::time::timeout(Duration::from_secs(60), state.wait_for(|n| *n > 3)).await;
         assert!(never.is_err());
+    })
+    .await;
+}
+
+/// Once shutdown has begun, a stopped worker never runs again: `recover`
+/// refuses (it said yes before, for a run that would never come), and the
+/// worker ends as the shutdown ends it. The twin: before shutdown, the same
+/// worker takes the request.
+#[tokio::test(start_paused = true)]
+async fn test_recover_is_refused_once_shutdown_has_begun() {
+    within(48 * HOUR_LIMIT, async {
+        for shut_down in [true, false] {
+            let supervisor = Supervisor::new();
+            let peers_up = Arc::new(AtomicBool::new(false));
+            let worker = spawn_sync(&supervisor, &peers_up, Intensity::new(0, MINUTE));
+            worker.wait_for(|s| s.phase == Phase::Stopped).await;
+            let shutdown = supervisor.shutdown_within(MINUTE);
+            tokio::pin!(shutdown);
+            if shut_down {
+                // One poll: shutdown has begun, the worker has not ended yet.
+                let _ = tokio::time::timeout(Duration::ZERO, &mut shutdown).await;
+                assert!(supervisor.is_shut_down());
+                assert_eq!(worker.phase(), Phase::Stopped);
+            }
+            assert_eq!(worker.recover(), !shut_down, "shut down: {shut_down}");
+            shutdown.await;
+            assert_eq!(worker.phase(), Phase::Done);
+        }
+    })
+    .await;
+}
+
+/// A `recover_if` condition is the caller's code: it may read the worker
+/// through a watcher (it ran under the worker's lock and deadlocked). The
+/// twin: a condition that says no leaves the worker stopped.
+#[tokio::test(start_paused = true)]
+async fn test_a_recover_if_condition_may_read_the_worker() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let healed = Arc::new(AtomicBool::new(false));
+        let worker = spawn_failing(&supervisor, stopping(), busy, &healed);
+        worker.wait_for(|s| s.phase == Phase::Stopped).await;
+        healed.store(true, Ordering::SeqCst);
+        let watcher = worker.watcher();
+        assert!(!worker.recover_if(|_| watcher.status().failures > 1));
+        assert_eq!(worker.phase(), Phase::Stopped);
+        assert!(worker.recover_if(|status| {
+            watcher.status().failures == status.failures && watcher.phase() == Phase::Stopped
+        }));
+        assert_eq!(worker.join().await.ok(), Some(()));
+        supervisor.shutdown().await;
     })
     .await;
 }

@@ -228,3 +228,116 @@ async fn test_abort_stops_one_worker_only() {
     })
     .await;
 }
+
+/// An error whose `Signal` impl panics.
+#[derive(Debug)]
+struct Odd;
+
+impl signal_core::Signal for Odd {
+    fn walk(&self, _walker: &mut signal_core::Walker<'_>) -> std::ops::ControlFlow<()> {
+        panic!("the error's Signal impl panicked");
+    }
+}
+
+/// A run that fails during a graceful shutdown with an error whose `Signal`
+/// impl panics: the failure is counted and the worker ends with the panic as
+/// its error, not as a plain Shutdown that nothing but stderr explains.
+#[tokio::test(start_paused = true)]
+async fn test_a_panic_while_failing_in_shutdown_is_the_workers_error() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let policy = Policy::new().on::<Retryable>(Reaction::Retry);
+        let worker = supervisor.spawn("odd", policy, async |ctx| {
+            ctx.cancelled().await;
+            Err::<u32, _>(Odd)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        supervisor.shutdown_within(Duration::from_secs(5)).await;
+        let status = worker.status();
+        assert_eq!(status.failures, 1);
+        assert!(
+            matches!(&status.error, Some(SupervisorError::Panicked { message, .. })
+                if message.contains("Signal impl panicked")),
+            "{:?}",
+            status.error
+        );
+    })
+    .await;
+}
+
+/// The twin: an ordinary error during shutdown is the Shutdown's last
+/// failure.
+#[tokio::test(start_paused = true)]
+async fn test_an_error_in_shutdown_is_the_shutdowns_last_failure() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let policy = Policy::new().on::<Retryable>(Reaction::Retry);
+        let worker = supervisor.spawn("plain", policy, async |ctx| {
+            ctx.cancelled().await;
+            Err::<u32, _>(WorkerError::Corrupt("late".into()))
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        supervisor.shutdown_within(Duration::from_secs(5)).await;
+        let status = worker.status();
+        assert_eq!(status.failures, 1);
+        assert!(
+            matches!(
+                status.error,
+                Some(SupervisorError::Shutdown { last: Some(_), .. })
+            ),
+            "{:?}",
+            status.error
+        );
+    })
+    .await;
+}
+
+/// The first shutdown's future is dropped (a timeout around it) while a
+/// worker ignores cancellation: a second `shutdown()` still waits until the
+/// worker is gone, and counts it as aborted.
+#[tokio::test(start_paused = true)]
+async fn test_a_second_shutdown_waits_for_the_workers_a_dropped_one_left() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("stubborn", Policy::new(), async |_ctx| {
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            Ok::<u32, WorkerError>(1)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        let first = tokio::time::timeout(
+            Duration::from_secs(1),
+            supervisor.shutdown_within(Duration::from_secs(10)),
+        )
+        .await;
+        assert!(first.is_err(), "the first shutdown is cut short");
+        let report = supervisor.shutdown().await;
+        assert!(
+            worker.is_finished(),
+            "shutdown returned ({report:?}) while the worker is {:?}",
+            worker.phase()
+        );
+        assert_eq!((report.finished, report.aborted), (0, 1));
+        assert_eq!(alive_tasks(), 0);
+    })
+    .await;
+}
+
+/// The twin: a second shutdown after one that finished returns its report
+/// at once.
+#[tokio::test(start_paused = true)]
+async fn test_a_second_shutdown_after_a_finished_one_returns_its_report() {
+    within(HOUR_LIMIT, async {
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("polite", Policy::new(), async |ctx| {
+            ctx.cancelled().await;
+            Ok::<u32, WorkerError>(1)
+        });
+        worker.wait_for(|s| s.phase == Phase::Running).await;
+        let first = supervisor.shutdown_within(Duration::from_secs(10)).await;
+        assert_eq!((first.finished, first.aborted), (1, 0));
+        let at = Instant::now();
+        assert_eq!(supervisor.shutdown().await, first);
+        assert_eq!(Instant::now(), at);
+    })
+    .await;
+}

@@ -197,3 +197,24 @@ async fn test_recent_runs_are_bounded_and_show_the_stop() {
     })
     .await;
 }
+
+/// A `wait_for` predicate may read the same `State` (it ran under the
+/// state's lock and deadlocked); what it returns is the value the predicate
+/// accepted.
+#[tokio::test(start_paused = true)]
+async fn test_a_wait_for_predicate_may_read_the_state() {
+    within(HOUR_LIMIT, async {
+        let count = State::new(0u32);
+        let writer = count.clone();
+        let waiting = tokio::spawn({
+            let count = count.clone();
+            async move { count.wait_for(|&n| n >= 3 && count.get() >= 3).await }
+        });
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+            writer.update(|n| *n += 1);
+        }
+        assert_eq!(waiting.await.unwrap(), 3);
+    })
+    .await;
+}
