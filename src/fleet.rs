@@ -24,7 +24,6 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -150,8 +149,16 @@ pub struct Faults {
 #[derive(Clone)]
 struct Store {
     faults: Faults,
-    calls: Arc<AtomicU64>,
-    down_until: Arc<AtomicU64>,
+    /// The calls so far and the last call the pool is down for, under one
+    /// lock: a call's fate is decided by its number alone, whatever calls
+    /// run beside it.
+    schedule: Arc<Mutex<Schedule>>,
+}
+
+#[derive(Default)]
+struct Schedule {
+    calls: u64,
+    down_until: u64,
 }
 
 impl NamedService for Store {
@@ -161,19 +168,20 @@ impl NamedService for Store {
 impl Store {
     /// One call: `token:job` in, `job` out.
     fn sync(&self, request: &[u8]) -> Result<Bytes, Status> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
         let text = std::str::from_utf8(request).unwrap_or("");
         let (token, job) = text.split_once(':').unwrap_or(("", text));
+        let mut schedule = self.schedule.lock().unwrap_or_else(|e| e.into_inner());
+        schedule.calls += 1;
+        let call = schedule.calls;
         let failure = if token != "good-token" {
             Some((
                 Status::unauthenticated("unknown token"),
                 StoreError::BadToken,
             ))
-        } else if call <= self.down_until.load(Ordering::SeqCst) {
+        } else if call <= schedule.down_until {
             Some((Status::unavailable("pool down"), StoreError::PoolDown))
         } else if self.faults.pool_every > 0 && call.is_multiple_of(self.faults.pool_every) {
-            self.down_until
-                .store(call + self.faults.pool_down, Ordering::SeqCst);
+            schedule.down_until = call + self.faults.pool_down;
             Some((Status::unavailable("pool down"), StoreError::PoolDown))
         } else if self.faults.timeout_every > 0 && call.is_multiple_of(self.faults.timeout_every) {
             Some((
@@ -183,6 +191,7 @@ impl Store {
         } else {
             None
         };
+        drop(schedule);
         match failure {
             Some((mut status, error)) => {
                 fleet_kinds().attach(&mut status, &error);
@@ -241,8 +250,7 @@ pub async fn serve(faults: Faults) -> std::io::Result<(SocketAddr, tokio::task::
     let addr = listener.local_addr()?;
     let store = Store {
         faults,
-        calls: Arc::new(AtomicU64::new(0)),
-        down_until: Arc::new(AtomicU64::new(0)),
+        schedule: Arc::new(Mutex::new(Schedule::default())),
     };
     let task = tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()

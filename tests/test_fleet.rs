@@ -77,8 +77,9 @@ async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
     // The pool drops every second call and stays down for three, so almost
     // no call succeeds: the first call, and one more if the stolen token's
     // call (refused before the pool is looked at) takes an even number and
-    // leaves a gap. The run must end at its limit with every job accounted
-    // for, not hang.
+    // leaves a gap. (The server decides each call by its number under one
+    // lock, so concurrent calls cannot open another gap.) The run must end
+    // at its limit with every job accounted for, not hang.
     let faults = Faults {
         pool_every: 2,
         pool_down: 3,
