@@ -597,3 +597,98 @@ async fn test_backon_reports_each_step() {
     })
     .await;
 }
+
+/// Every path to a reaction at the edges: `Policy::retry`, tower and backon
+/// with a backoff of `Duration::MAX` and a server asking for `Duration::MAX`
+/// wait (as good as forever) instead of panicking on the time arithmetic;
+/// the twin with a short backoff finishes.
+#[tokio::test(start_paused = true)]
+async fn test_every_call_path_saturates_at_duration_max() {
+    let edge = |max: Duration| {
+        Policy::new()
+            .on::<Transient>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(max, max).with_jitter(0.0))
+            .honour_retry_after::<CallError>()
+    };
+    let script = || {
+        Script::new(vec![CallError::Throttled {
+            retry_after: Duration::MAX,
+        }])
+    };
+    let day = Duration::from_secs(86_400);
+    for (max, finishes) in [(Duration::MAX, false), (ms(1), true)] {
+        let policy = edge(max);
+        let by_retry = script();
+        let retried = tokio::time::timeout(day, async {
+            let by_retry = by_retry.clone();
+            policy.retry("edge", async || by_retry.call()).await
+        })
+        .await;
+        let by_tower = script();
+        let towered = tokio::time::timeout(day, with_tower(&policy, &by_tower)).await;
+        let by_backon = script();
+        let backed = tokio::time::timeout(day, with_backon(&policy, &by_backon)).await;
+        if finishes {
+            // Retry-After is honoured, but capped by the backoff's maximum.
+            assert!(retried.is_ok() && towered.is_ok() && backed.is_ok());
+        } else {
+            assert!(retried.is_err(), "Policy::retry still waiting");
+            assert!(towered.is_err(), "tower still waiting");
+            assert!(backed.is_err(), "backon still waiting");
+        }
+        for script in [&by_retry, &by_tower, &by_backon] {
+            assert_eq!(script.calls(), if finishes { 2 } else { 1 });
+        }
+    }
+}
+
+/// A rebuild that panics fails the call with an error on every path, never
+/// a panic or a hang; the twin's rebuild succeeds and the call too.
+#[tokio::test(start_paused = true)]
+async fn test_every_call_path_survives_a_panicking_rebuild() {
+    within(HOUR_LIMIT, async {
+        for panics in [true, false] {
+            let db = Resource::new("db", 0u32, async move || {
+                if panics {
+                    panic!("the rebuild panicked");
+                }
+                Ok::<_, io::Error>(1u32)
+            });
+            let policy = Policy::new()
+                .on::<PoolGone>(Reaction::rebuild(&db).max_attempts(3))
+                .backoff(Backoff::new(ms(10), ms(10)).with_jitter(0.0));
+            let call = |pool: Resource<u32>| {
+                let value = *pool.get();
+                std::future::ready(if value == 0 {
+                    Err(CallError::PoolGone)
+                } else {
+                    Ok(value)
+                })
+            };
+            let pool = db.clone();
+            let retried = policy.retry("db", async || call(pool.clone()).await).await;
+            let pool = db.clone();
+            let towered = ServiceBuilder::new()
+                .retry(policy.tower("db"))
+                .service_fn(move |_request: u8| call(pool.clone()))
+                .oneshot(1)
+                .await;
+            let pool = db.clone();
+            let backed = (|| call(pool.clone()))
+                .retry(policy.backon_backoff())
+                .when(policy.backon_when())
+                .adjust(policy.backon_adjust())
+                .await;
+            if panics {
+                assert!(retried.is_err(), "Policy::retry: {retried:?}");
+                assert!(towered.is_err(), "tower: {towered:?}");
+                assert!(backed.is_err(), "backon: {backed:?}");
+            } else {
+                assert_eq!(retried.ok(), Some(1));
+                assert_eq!(towered.ok(), Some(1));
+                assert_eq!(backed.ok(), Some(1));
+            }
+        }
+    })
+    .await;
+}
