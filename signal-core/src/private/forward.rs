@@ -177,30 +177,26 @@ seq! {
     [T, const N: usize] [T; N];
 }
 
-impl<Key, T: Forward<M>, S, M> Forward<Map<M>> for HashMap<Key, T, S> {
-    #[inline]
-    fn __has<K: Kind>(&self) -> bool {
-        self.values().any(T::__has::<K>)
-    }
-    fn __walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
-        walk_indexed(self.values(), walker)
-    }
-    fn __shape() -> Shape {
-        Shape::Seq(Box::new(T::__shape()))
-    }
+macro_rules! map {
+    ($([$($params:tt)*] $ty:ty;)*) => {$(
+        impl<$($params)*, T: Forward<M>, M> Forward<Map<M>> for $ty {
+            #[inline]
+            fn __has<K: Kind>(&self) -> bool {
+                self.values().any(T::__has::<K>)
+            }
+            fn __walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
+                walk_indexed(self.values(), walker)
+            }
+            fn __shape() -> Shape {
+                Shape::Seq(Box::new(T::__shape()))
+            }
+        }
+    )*};
 }
 
-impl<Key, T: Forward<M>, M> Forward<Map<M>> for BTreeMap<Key, T> {
-    #[inline]
-    fn __has<K: Kind>(&self) -> bool {
-        self.values().any(T::__has::<K>)
-    }
-    fn __walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
-        walk_indexed(self.values(), walker)
-    }
-    fn __shape() -> Shape {
-        Shape::Seq(Box::new(T::__shape()))
-    }
+map! {
+    [Key, S] HashMap<Key, T, S>;
+    [Key] BTreeMap<Key, T>;
 }
 
 impl<T: Forward<M>, M> Forward<Opt<M>> for Option<T> {
