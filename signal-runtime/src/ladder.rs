@@ -15,9 +15,12 @@
 //!    its [budget](super::Rule::budget) of failures of its own kind is
 //!    reached, or the caller's own backoff has ended (no proposed delay):
 //!    stop ([`StopReason::Exhausted`]);
-//! 3. one more restart would exceed the [`Intensity`] within its window:
+//! 3. the call has a [deadline](super::Call::deadline) and the wait before
+//!    the next attempt (zero for a rebuild) is at least the time left:
+//!    stop ([`StopReason::DeadlineExceeded`]);
+//! 4. one more restart would exceed the [`Intensity`] within its window:
 //!    stop ([`StopReason::IntensityExceeded`]);
-//! 4. otherwise the restart is recorded in the window, and the rule's
+//! 5. otherwise the restart is recorded in the window, and the rule's
 //!    reaction is carried out: [rebuild](Step::Rebuild) its resource from the
 //!    generation the failed attempt used, or [retry](Step::Retry) after the
 //!    proposed delay.
@@ -52,6 +55,9 @@ pub struct Failed<'p> {
     /// it (jitter and Retry-After included); `None` when the caller's own
     /// backoff says to stop.
     pub proposed: Option<Duration>,
+    /// The time left before the call's [deadline](super::Call::deadline);
+    /// `None` when it has none (a worker, a plain [`Policy::retry`]).
+    pub remaining: Option<Duration>,
 }
 
 /// What to do about one failure: the answer of [`Policy::step`].
@@ -100,7 +106,8 @@ impl Step {
 impl Policy {
     /// The step that answers `failed`, by the reaction ladder: stop if the
     /// rule's reaction is to stop; stop if its attempt caps are reached or
-    /// the caller's own backoff has ended; stop if one more restart would
+    /// the caller's own backoff has ended; stop if the wait before the next
+    /// attempt is at least the time left before the deadline; stop if one more restart would
     /// exceed the [`Intensity`]; otherwise rebuild or retry, as the rule
     /// says. A
     /// step that restarts is recorded in `restarts`, the restart window of
@@ -127,6 +134,7 @@ impl Policy {
     ///     spent: attempt,
     ///     seen: 0,
     ///     proposed: Some(Duration::from_millis(100)),
+    ///     remaining: None,
     /// };
     /// assert!(matches!(policy.step(failed(1), &mut restarts, now), Step::Retry { .. }));
     /// assert!(matches!(
@@ -158,6 +166,15 @@ pub(crate) fn ladder(
     let Some(delay) = failed.proposed else {
         return Step::Stop(StopReason::Exhausted);
     };
+    // A rebuild tries again at once (unless it fails): its wait is zero.
+    let wait = if resource.is_some() {
+        Duration::ZERO
+    } else {
+        delay
+    };
+    if failed.remaining.is_some_and(|left| wait >= left) {
+        return Step::Stop(StopReason::DeadlineExceeded);
+    }
     if intensity.record(restarts, now) {
         return Step::Stop(StopReason::IntensityExceeded);
     }
@@ -201,79 +218,103 @@ mod tests {
             for rule in rules(&resource) {
                 for (attempt, spent) in [(1, 1), (2, 1), (3, 2), (4, 4)] {
                     for proposed in [None, Some(Duration::ZERO), Some(Duration::MAX)] {
-                        for filled in 0..=4usize {
-                            for age in [Duration::ZERO, within - Duration::from_millis(1), within] {
-                                let window: VecDeque<_> =
-                                    std::iter::repeat_n(now - age, filled).collect();
-                                let mut after = window.clone();
-                                let matched = RuleMatch {
-                                    kind: None,
-                                    key: RuleKey::Otherwise,
-                                    rule: &rule,
-                                };
-                                let failed = Failed {
-                                    matched,
-                                    attempt,
-                                    spent,
-                                    seen: 7,
-                                    proposed,
-                                };
-                                let step = ladder(failed, &intensity, &mut after, now);
-                                let live = if age >= within { 0 } else { filled };
-                                let exhausted = rule.max_attempts.is_some_and(|m| attempt >= m)
-                                    || rule.budget.is_some_and(|b| spent >= b)
-                                    || proposed.is_none();
-                                let expected = match &rule.reaction {
-                                    Reaction::Stop => "stop:reaction",
-                                    _ if exhausted => "stop:exhausted",
-                                    _ if live + 1 > max_restarts as usize => "stop:intensity",
-                                    Reaction::Retry => "retry",
-                                    Reaction::Rebuild(_) => "rebuild",
-                                };
-                                let got = match &step {
-                                    Step::Stop(StopReason::Reaction) => "stop:reaction",
-                                    Step::Stop(StopReason::Exhausted) => "stop:exhausted",
-                                    Step::Stop(StopReason::IntensityExceeded) => "stop:intensity",
-                                    Step::Retry { delay } => {
-                                        assert_eq!(Some(*delay), proposed);
-                                        "retry"
-                                    }
-                                    Step::Rebuild {
-                                        resource: rebuilt,
-                                        from,
-                                        after_failure,
-                                    } => {
-                                        assert_eq!(*from, 7);
-                                        assert_eq!(Some(*after_failure), proposed);
-                                        assert_eq!(rebuilt.name(), "db");
-                                        "rebuild"
-                                    }
-                                };
-                                assert_eq!(
-                                    got, expected,
-                                    "{rule:?} attempt {attempt} proposed {proposed:?} \
+                        for remaining in [
+                            None,
+                            Some(Duration::ZERO),
+                            Some(Duration::from_secs(1)),
+                            Some(Duration::MAX),
+                        ] {
+                            for filled in 0..=4usize {
+                                for age in
+                                    [Duration::ZERO, within - Duration::from_millis(1), within]
+                                {
+                                    let window: VecDeque<_> =
+                                        std::iter::repeat_n(now - age, filled).collect();
+                                    let mut after = window.clone();
+                                    let matched = RuleMatch {
+                                        kind: None,
+                                        key: RuleKey::Otherwise,
+                                        rule: &rule,
+                                    };
+                                    let failed = Failed {
+                                        matched,
+                                        attempt,
+                                        spent,
+                                        seen: 7,
+                                        proposed,
+                                        remaining,
+                                    };
+                                    let step = ladder(failed, &intensity, &mut after, now);
+                                    let live = if age >= within { 0 } else { filled };
+                                    let exhausted = rule.max_attempts.is_some_and(|m| attempt >= m)
+                                        || rule.budget.is_some_and(|b| spent >= b)
+                                        || proposed.is_none();
+                                    let expected = match &rule.reaction {
+                                        Reaction::Stop => "stop:reaction",
+                                        _ if exhausted => "stop:exhausted",
+                                        Reaction::Retry
+                                            if remaining
+                                                .is_some_and(|left| proposed >= Some(left)) =>
+                                        {
+                                            "stop:deadline"
+                                        }
+                                        Reaction::Rebuild(_)
+                                            if remaining == Some(Duration::ZERO) =>
+                                        {
+                                            "stop:deadline"
+                                        }
+                                        _ if live + 1 > max_restarts as usize => "stop:intensity",
+                                        Reaction::Retry => "retry",
+                                        Reaction::Rebuild(_) => "rebuild",
+                                    };
+                                    let got = match &step {
+                                        Step::Stop(StopReason::Reaction) => "stop:reaction",
+                                        Step::Stop(StopReason::Exhausted) => "stop:exhausted",
+                                        Step::Stop(StopReason::IntensityExceeded) => {
+                                            "stop:intensity"
+                                        }
+                                        Step::Stop(StopReason::DeadlineExceeded) => "stop:deadline",
+                                        Step::Retry { delay } => {
+                                            assert_eq!(Some(*delay), proposed);
+                                            "retry"
+                                        }
+                                        Step::Rebuild {
+                                            resource: rebuilt,
+                                            from,
+                                            after_failure,
+                                        } => {
+                                            assert_eq!(*from, 7);
+                                            assert_eq!(Some(*after_failure), proposed);
+                                            assert_eq!(rebuilt.name(), "db");
+                                            "rebuild"
+                                        }
+                                    };
+                                    assert_eq!(
+                                        got, expected,
+                                        "{rule:?} attempt {attempt} proposed {proposed:?} remaining {remaining:?} \
                                      window {filled} aged {age:?} intensity {max_restarts}"
-                                );
-                                // The window: untouched by the first rungs; on
-                                // the intensity rung and after, the expired
-                                // restarts leave and this one is recorded.
-                                match expected {
-                                    "stop:reaction" | "stop:exhausted" => {
-                                        assert_eq!(after, window);
+                                    );
+                                    // The window: untouched by the first rungs; on
+                                    // the intensity rung and after, the expired
+                                    // restarts leave and this one is recorded.
+                                    match expected {
+                                        "stop:reaction" | "stop:exhausted" | "stop:deadline" => {
+                                            assert_eq!(after, window);
+                                        }
+                                        _ => assert_eq!(after.len(), live + 1),
                                     }
-                                    _ => assert_eq!(after.len(), live + 1),
+                                    if matches!(step, Step::Retry { .. } | Step::Rebuild { .. }) {
+                                        assert!(after.len() <= max_restarts as usize);
+                                    }
+                                    checked += 1;
                                 }
-                                if matches!(step, Step::Retry { .. } | Step::Rebuild { .. }) {
-                                    assert!(after.len() <= max_restarts as usize);
-                                }
-                                checked += 1;
                             }
                         }
                     }
                 }
             }
         }
-        assert_eq!(checked, 3 * 27 * 4 * 3 * 5 * 3);
+        assert_eq!(checked, 3 * 27 * 4 * 3 * 4 * 5 * 3);
     }
 
     #[test]

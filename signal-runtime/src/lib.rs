@@ -183,6 +183,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod call;
 mod cancel;
 mod deadline;
 mod error;
@@ -197,6 +198,7 @@ mod react;
 mod resource;
 mod retry;
 mod retry_after;
+mod retry_error;
 mod retry_state;
 mod state;
 mod supervisor;
@@ -210,6 +212,7 @@ mod with_tower;
 mod worker;
 
 pub use backoff::{Backoff, Delays};
+pub use call::{Attempt, Call};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
 pub use handle::{Nudger, RunContext, Watcher, WorkerHandle};
@@ -219,6 +222,7 @@ pub use names::{ReactionName, StopReason};
 pub use policy::{Policy, Reaction, ResourceRef, Rule, RuleKey, RuleMatch};
 pub use resource::{Lease, RebuildError, Resource, ResourceBuilder, ResourceStats};
 pub use retry_after::RetryAfter;
+pub use retry_error::RetryError;
 pub use retry_state::RetryState;
 pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{ShutdownReport, Supervisor};

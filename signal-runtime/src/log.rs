@@ -64,6 +64,9 @@ impl Report<'_> {
             (Step::Stop(StopReason::Exhausted), _) => {
                 format!("{noun} failed; its rule allows no more attempts, giving up")
             }
+            (Step::Stop(StopReason::DeadlineExceeded), _) => {
+                format!("{noun} failed; its deadline would pass before the next attempt, giving up")
+            }
             (Step::Stop(StopReason::IntensityExceeded), Subject::Worker) => {
                 "restart intensity exceeded; worker stopped".to_owned()
             }

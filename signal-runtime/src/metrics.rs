@@ -17,11 +17,7 @@ fn kind_label(kind: Option<KindId>, panic: bool) -> &'static str {
 }
 
 fn reason_label(reason: StopReason) -> &'static str {
-    match reason {
-        StopReason::Reaction => "reaction",
-        StopReason::IntensityExceeded => "intensity_exceeded",
-        StopReason::Exhausted => "exhausted",
-    }
+    reason.as_str()
 }
 
 /// The one metric of a step: a worker's restart or stop, a call's retry

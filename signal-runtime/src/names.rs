@@ -32,7 +32,7 @@ impl fmt::Display for ReactionName {
     }
 }
 
-/// Why a worker stopped by itself.
+/// Why a worker stopped by itself, or a retried call gave up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StopReason {
     /// Its error (or panic) has the reaction [`Stop`](super::Reaction::Stop).
@@ -43,6 +43,30 @@ pub enum StopReason {
     /// Its error's rule allows no more attempts
     /// ([`Rule::max_attempts`](super::Rule::max_attempts)).
     Exhausted,
+    /// A call's [deadline](super::Call::deadline) would pass before (or
+    /// while) it waits for its next attempt: the wait is at least the time
+    /// left.
+    DeadlineExceeded,
+}
+
+impl StopReason {
+    /// The reason's name in events and metrics (the `reason` label):
+    /// `"reaction"`, `"intensity_exceeded"`, `"exhausted"`,
+    /// `"deadline_exceeded"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Reaction => "reaction",
+            StopReason::IntensityExceeded => "intensity_exceeded",
+            StopReason::Exhausted => "exhausted",
+            StopReason::DeadlineExceeded => "deadline_exceeded",
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Who failed: a supervised worker, a per-call retry, a `tower` request or

@@ -140,6 +140,8 @@ where
             spent,
             seen,
             proposed: Some(proposed),
+            // A worker has no deadline.
+            remaining: None,
         };
         let step = policy.step(failed, &mut self.h.retry.restarts, now);
         let rule = matched.rule;
@@ -201,11 +203,15 @@ where
                         attempt,
                         message,
                     },
-                    (StopReason::Exhausted, last) => SupervisorError::Exhausted {
-                        worker: worker(),
-                        attempts: attempt,
-                        last,
-                    },
+                    // A worker has no deadline: the ladder never stops it
+                    // for one, and would it, it is out of attempts.
+                    (StopReason::Exhausted | StopReason::DeadlineExceeded, last) => {
+                        SupervisorError::Exhausted {
+                            worker: worker(),
+                            attempts: attempt,
+                            last,
+                        }
+                    }
                     (StopReason::IntensityExceeded, last) => SupervisorError::IntensityExceeded {
                         worker: worker(),
                         restarts,

@@ -10,6 +10,7 @@ use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
 use super::policy::{Policy, RuleKey, RuleMatch};
+use super::retry_error::RetryError;
 use super::retry_state::spend;
 use signal_core::Signal;
 
@@ -51,6 +52,15 @@ impl Seen {
     }
 }
 
+/// What bounds one call beyond its policy.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Limits {
+    /// The caller's own backoff has ended (`backon`'s end).
+    pub(crate) backoff_over: bool,
+    /// The call's deadline ([`Call::deadline`](super::Call::deadline)).
+    pub(crate) deadline: Option<Instant>,
+}
+
 /// One call's (or request's) side of the ladder: its attempt count, its
 /// restart window and its jitter stream.
 #[derive(Clone, Debug)]
@@ -72,8 +82,7 @@ impl Attempts {
     }
 
     /// The step that answers `error`, from the ladder, with its one event and
-    /// its one metric. `backoff_over` is what the caller's own backoff says
-    /// (`backon`'s end), `false` elsewhere.
+    /// its one metric, within the call's `limits`.
     pub(crate) fn step<E: Signal + 'static>(
         &mut self,
         policy: &Policy,
@@ -81,8 +90,9 @@ impl Attempts {
         name: &str,
         error: &E,
         seen: &Seen,
-        backoff_over: bool,
+        limits: Limits,
     ) -> Step {
+        let now = Instant::now();
         self.attempt = self.attempt.saturating_add(1);
         let attempt = self.attempt;
         let matched = policy.rule_for(error);
@@ -108,9 +118,10 @@ impl Attempts {
             attempt,
             spent: spend(&mut self.by_rule, matched.key),
             seen: seen.of(&matched),
-            proposed: (!backoff_over).then_some(delay),
+            proposed: (!limits.backoff_over).then_some(delay),
+            remaining: limits.deadline.map(|at| at.saturating_duration_since(now)),
         };
-        let step = policy.step(failed, &mut self.restarts, Instant::now());
+        let step = policy.step(failed, &mut self.restarts, now);
         report.step(rule.level, &step, &policy.intensity, self.restarts.len());
         let stopped = match step {
             Step::Stop(reason) => Some(reason),
@@ -174,7 +185,8 @@ impl Policy {
     ///
     /// `op` is an async closure, or a closure returning a future; it may
     /// borrow from its surroundings, since the call runs in the caller's
-    /// task.
+    /// task. For a deadline, and an error that says why the call gave up,
+    /// use [`Policy::call`].
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
@@ -214,18 +226,9 @@ impl Policy {
         F: AsyncFnMut() -> Result<T, E>,
         E: Signal + 'static,
     {
-        let mut attempts = Attempts::new();
-        loop {
-            let seen = Seen::now(self);
-            let error = match op().await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            let step = attempts.step(self, Subject::Call, name, &error, &seen, false);
-            if let Step::Stop(_) = step {
-                return Err(error);
-            }
-            attempts.carry_out(Subject::Call, name, &step).await;
-        }
+        self.call(name)
+            .run(async |_attempt| op().await)
+            .await
+            .map_err(RetryError::into_last)
     }
 }

@@ -12,7 +12,7 @@ use super::intensity::Intensity;
 use super::ladder::Step;
 use super::log::Subject;
 use super::policy::{Policy, Reaction};
-use super::retry::{Attempts, Seen};
+use super::retry::{Attempts, Limits, Seen};
 use super::time;
 use signal_core::Signal;
 
@@ -127,7 +127,17 @@ impl Policy {
                     seen.raise(own.resource, generation);
                 }
             }
-            let step = attempts.step(self, Subject::Call, name, error, &seen, proposed.is_none());
+            let step = attempts.step(
+                self,
+                Subject::Call,
+                name,
+                error,
+                &seen,
+                Limits {
+                    backoff_over: proposed.is_none(),
+                    deadline: None,
+                },
+            );
             seen = Seen::now(self);
             match step {
                 Step::Stop(_) => None,

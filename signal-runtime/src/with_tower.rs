@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ladder::Step;
 use super::log::Subject;
 use super::policy::Policy;
-use super::retry::{Attempts, Seen};
+use super::retry::{Attempts, Limits, Seen};
 use signal_core::Signal;
 
 /// A [`Policy`] as a `tower` retry policy, from [`Policy::tower`].
@@ -83,7 +83,7 @@ where
             &self.name,
             error,
             &self.seen,
-            false,
+            Limits::default(),
         );
         if let Step::Stop(_) = step {
             return None;

@@ -379,6 +379,7 @@ async fn own_loop(policy: &Policy, db: &Resource<u32>) -> Result<u32, WorkerErro
             spent: attempt,
             seen: lease.generation(),
             proposed: Some(Duration::from_millis(10)),
+            remaining: None,
         };
         match policy.step(failed, &mut restarts, Instant::now()) {
             Step::Stop(_) => return Err(error),
