@@ -154,7 +154,7 @@ impl<'a> Call<'a> {
                     self.name,
                     reason,
                     self.deadline,
-                    attempts.attempt,
+                    attempts.log,
                     error,
                 ));
             }

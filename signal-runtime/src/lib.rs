@@ -182,6 +182,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 
+mod attempt_log;
 mod backoff;
 mod call;
 mod cancel;
@@ -211,6 +212,7 @@ mod with_backon;
 mod with_tower;
 mod worker;
 
+pub use attempt_log::{AttemptLog, AttemptRecord};
 pub use backoff::{Backoff, Delays};
 pub use call::{Attempt, Call};
 pub use deadline::Wake;

@@ -462,6 +462,11 @@ impl Policy {
         }
     }
 
+    /// The kinds the rules name, in order.
+    pub(crate) fn rule_kinds(&self) -> impl Iterator<Item = KindId> + '_ {
+        self.rules.iter().map(|(kind, _)| *kind)
+    }
+
     /// The resources the rules may rebuild.
     pub(crate) fn resources(&self) -> impl Iterator<Item = &ResourceRef> {
         self.rules

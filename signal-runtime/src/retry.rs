@@ -2,9 +2,11 @@
 //! supervises workers.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::attempt_log::{AttemptLog, AttemptRecord};
 use super::backoff::Jitter;
 use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
@@ -69,6 +71,8 @@ pub(crate) struct Attempts {
     by_rule: Vec<(RuleKey, u32)>,
     pub(crate) restarts: VecDeque<Instant>,
     pub(crate) jitter: Option<Jitter>,
+    /// Every failed attempt, bounded.
+    pub(crate) log: AttemptLog,
 }
 
 impl Attempts {
@@ -78,6 +82,7 @@ impl Attempts {
             by_rule: Vec::new(),
             restarts: VecDeque::new(),
             jitter: None,
+            log: AttemptLog::default(),
         }
     }
 
@@ -122,6 +127,13 @@ impl Attempts {
             remaining: limits.deadline.map(|at| at.saturating_duration_since(now)),
         };
         let step = policy.step(failed, &mut self.restarts, now);
+        let mut record = AttemptRecord::of(policy, attempt, matched.kind, trace.clone(), error);
+        record.delay = match &step {
+            Step::Stop(_) => None,
+            Step::Retry { delay } => Some(*delay),
+            Step::Rebuild { .. } => Some(Duration::ZERO),
+        };
+        self.log.push(record);
         report.step(rule.level, &step, &policy.intensity, self.restarts.len());
         let stopped = match step {
             Step::Stop(reason) => Some(reason),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::attempt_log::AttemptLog;
 use super::names::StopReason;
 use signal_core::Signal;
 
@@ -13,8 +14,11 @@ use signal_core::Signal;
 /// It carries the signals of the last error, so a caller upstream reacts to
 /// it as to the error itself; [`DeadlineExceeded`](Self::DeadlineExceeded)
 /// also raises [`TimedOut`](signal_core::vocab::TimedOut) of its own.
-/// `Display` describes the stop; the last error is the
-/// [`source`](std::error::Error::source) (when `E: Error`).
+/// Every attempt's kinds, trace and delay are in its [`log`](Self::log).
+/// `Display` says how many attempts failed and why the call gave up (`call
+/// `fetch` failed after 3 attempts: ...`); the last error is the
+/// [`source`](std::error::Error::source) (when `E: Error`), and the
+/// alternate form (`{:#}`) adds the log, one attempt a line.
 #[derive(Signal)]
 pub enum RetryError<E> {
     /// The last error's rule gave up: its reaction is to stop, its attempts
@@ -27,8 +31,8 @@ pub enum RetryError<E> {
         /// [`Exhausted`](StopReason::Exhausted) or
         /// [`IntensityExceeded`](StopReason::IntensityExceeded).
         reason: StopReason,
-        /// Attempts made.
-        attempts: u32,
+        /// Every attempt's kinds, trace and delay, bounded.
+        log: AttemptLog,
         /// The last attempt's error.
         #[signal(forward)]
         last: E,
@@ -41,8 +45,8 @@ pub enum RetryError<E> {
         name: Arc<str>,
         /// The time the call was given.
         deadline: Duration,
-        /// Attempts made.
-        attempts: u32,
+        /// Every attempt's kinds, trace and delay, bounded.
+        log: AttemptLog,
         /// The last attempt's error.
         #[signal(forward)]
         last: E,
@@ -54,7 +58,7 @@ impl<E> RetryError<E> {
         name: &str,
         reason: StopReason,
         deadline: Option<Duration>,
-        attempts: u32,
+        log: AttemptLog,
         last: E,
     ) -> Self {
         let name = Arc::from(name);
@@ -62,14 +66,14 @@ impl<E> RetryError<E> {
             StopReason::DeadlineExceeded => RetryError::DeadlineExceeded {
                 name,
                 deadline: deadline.unwrap_or(Duration::MAX),
-                attempts,
+                log,
                 last,
             },
             StopReason::Reaction | StopReason::Exhausted | StopReason::IntensityExceeded => {
                 RetryError::Failed {
                     name,
                     reason,
-                    attempts,
+                    log,
                     last,
                 }
             }
@@ -93,10 +97,14 @@ impl<E> RetryError<E> {
 
     /// How many attempts were made.
     pub fn attempts(&self) -> u32 {
+        self.log().len()
+    }
+
+    /// Every attempt's kinds, trace and the wait chosen after it: the first
+    /// and the latest, the others counted.
+    pub fn log(&self) -> &AttemptLog {
         match self {
-            RetryError::Failed { attempts, .. } | RetryError::DeadlineExceeded { attempts, .. } => {
-                *attempts
-            }
+            RetryError::Failed { log, .. } | RetryError::DeadlineExceeded { log, .. } => log,
         }
     }
 
@@ -124,7 +132,7 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
         f.debug_struct(variant)
             .field("name", &self.name())
             .field("reason", &self.reason())
-            .field("attempts", &self.attempts())
+            .field("log", self.log())
             .field("last", self.last())
             .finish()
     }
@@ -148,7 +156,11 @@ impl<E> fmt::Display for RetryError<E> {
                 f,
                 "its deadline of {deadline:?} would pass before the next attempt"
             ),
+        }?;
+        if f.alternate() {
+            write!(f, "\n{}", self.log())?;
         }
+        Ok(())
     }
 }
 

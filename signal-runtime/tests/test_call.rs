@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use signal_core::vocab::TimedOut;
-use signal_core::{Signal, kind};
+use signal_core::{Kind, Signal, kind};
 use signal_runtime::{Backoff, Intensity, Policy, Reaction, RetryError, StopReason};
 use support::{Events, HOUR_LIMIT, within};
 use tokio::time::Instant;
@@ -292,6 +292,123 @@ async fn test_the_deadline_stop_is_one_event_naming_it() {
             stops[0].message
         );
         assert_eq!(events.reactions("retry").len(), 1);
+    })
+    .await;
+}
+
+#[derive(Debug, thiserror::Error, Signal)]
+enum Layered {
+    #[error("upstream timed out for {secret}")]
+    #[signal(leaf = "Blip")]
+    Upstream {
+        secret: String,
+        #[signal(forward)]
+        cause: std::io::Error,
+    },
+}
+
+fn timed_out(secret: &str) -> Layered {
+    Layered::Upstream {
+        secret: secret.to_owned(),
+        cause: std::io::Error::from(std::io::ErrorKind::TimedOut),
+    }
+}
+
+/// Each attempt's kinds (the rules' and the vocabulary's), trace and the
+/// wait chosen after it; names only, never the error's values.
+#[tokio::test(start_paused = true)]
+async fn test_the_log_keeps_each_attempts_kinds_trace_and_delay() {
+    within(HOUR_LIMIT, async {
+        let error = policy(4)
+            .call("fetch")
+            .run(async |_| Err::<(), _>(timed_out("hunter2")))
+            .await
+            .unwrap_err();
+        let log = error.log();
+        assert_eq!((log.len(), log.omitted()), (4, 0));
+        let delays: Vec<_> = log.iter().map(|attempt| attempt.delay).collect();
+        assert_eq!(delays, [Some(100 * MS), Some(200 * MS), Some(400 * MS), None]);
+        let first = log.first().unwrap();
+        assert_eq!(first.number, 1);
+        assert_eq!(
+            first.kinds,
+            [Blip::ID, signal_core::vocab::TransientNetwork::ID, TimedOut::ID]
+        );
+        assert_eq!(
+            first.trace.as_ref().unwrap().to_string(),
+            "Layered::Upstream (Blip)"
+        );
+        assert!(first.error_type.ends_with("Layered"));
+        let text = format!("{error:#}");
+        assert!(
+            text.starts_with("call `fetch` failed after 4 attempts: its error's rule allows no more attempts\nattempt 1: [Blip, TransientNetwork, TimedOut] via Layered::Upstream (Blip), then waited 100ms"),
+            "{text}"
+        );
+        assert!(text.ends_with("attempt 4: [Blip, TransientNetwork, TimedOut] via Layered::Upstream (Blip), gave up"), "{text}");
+        assert!(!text.contains("hunter2") && !format!("{log:?}").contains("hunter2"));
+        // The plain form is one line.
+        assert!(!error.to_string().contains('\n'));
+    })
+    .await;
+}
+
+/// An error no rule names, carrying no vocabulary kind: no kinds, no
+/// trace; the default rule's stop ends the call at once.
+#[tokio::test(start_paused = true)]
+async fn test_the_log_of_an_error_that_carries_nothing_is_empty_of_kinds() {
+    within(HOUR_LIMIT, async {
+        let error = policy(4)
+            .call("fetch")
+            .run(async |_| Err::<(), _>(CallError::BadRequest))
+            .await
+            .unwrap_err();
+        let attempt = error.log().last().unwrap();
+        assert!(attempt.kinds.is_empty());
+        assert_eq!(attempt.trace, None);
+        assert_eq!(attempt.delay, None);
+    })
+    .await;
+}
+
+/// Bounded: the first attempt and the seven latest are kept, the others
+/// counted; at eight attempts nothing is omitted yet.
+#[tokio::test(start_paused = true)]
+async fn test_the_log_is_bounded_to_the_first_and_the_seven_latest() {
+    within(HOUR_LIMIT, async {
+        let fast = Policy::new()
+            .on::<Blip>(Reaction::Retry.max_attempts(1000))
+            .otherwise(Reaction::Stop)
+            .backoff(Backoff::new(MS, MS))
+            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)));
+        let run = async |max: u32| {
+            fast.call("fetch")
+                .run(async |attempt| {
+                    if attempt.number() == max {
+                        Err(CallError::BadRequest)
+                    } else {
+                        Err::<(), _>(CallError::Blip)
+                    }
+                })
+                .await
+                .unwrap_err()
+        };
+        let numbers = |error: &RetryError<CallError>| -> Vec<u32> {
+            error.log().iter().map(|attempt| attempt.number).collect()
+        };
+
+        let error = run(1000).await;
+        assert_eq!(error.attempts(), 1000);
+        assert_eq!(error.log().omitted(), 992);
+        assert_eq!(numbers(&error), [1, 994, 995, 996, 997, 998, 999, 1000]);
+        assert!(error.to_string().contains("failed after 1000 attempts"));
+        assert!(format!("{error:#}").contains("(992 attempts omitted)"));
+        // The last one is the error the call stopped on.
+        assert!(error.log().last().unwrap().kinds.is_empty());
+
+        let error = run(8).await;
+        assert_eq!((error.attempts(), error.log().omitted()), (8, 0));
+        assert_eq!(numbers(&error), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(!format!("{error:#}").contains("omitted"));
     })
     .await;
 }
