@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::budget::RetryBudget;
 use super::ladder::Step;
 use super::log::Subject;
 use super::policy::Policy;
 use super::retry::{Attempts, Limits, Seen};
-use super::retry_error::RetryError;
+use super::retry_error::{Ended, RetryError};
 use signal_core::Signal;
 
 /// A retried call being set up: [`Policy::call`], then its limits, then
@@ -128,6 +129,7 @@ impl<'a> Call<'a> {
             .deadline
             .and_then(|within| Instant::now().checked_add(within));
         let mut attempts = Attempts::new();
+        policy.deposit();
         loop {
             let seen = Seen::now(policy);
             let attempt = Attempt {
@@ -150,13 +152,12 @@ impl<'a> Call<'a> {
                 },
             );
             if let Step::Stop(reason) = step {
-                return Err(RetryError::new(
-                    self.name,
-                    reason,
-                    self.deadline,
-                    attempts.log,
-                    error,
-                ));
+                let ended = Ended {
+                    name: self.name,
+                    deadline: self.deadline,
+                    budget: policy.budget().map(RetryBudget::name),
+                };
+                return Err(RetryError::new(ended, reason, attempts.log, error));
             }
             attempts.carry_out(Subject::Call, self.name, &step).await;
         }

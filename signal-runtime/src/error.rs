@@ -139,6 +139,19 @@ pub enum SupervisorError<E> {
         #[signal(forward)]
         last: Failure<E>,
     },
+    /// The policy's [retry budget](super::RetryBudget), shared with other
+    /// workers and calls, allowed no more restarts.
+    BudgetExhausted {
+        /// The worker's name.
+        worker: Arc<str>,
+        /// The budget's name.
+        budget: Arc<str>,
+        /// The failure's number since the worker was last healthy.
+        attempt: u32,
+        /// The failure the budget refused to retry.
+        #[signal(forward)]
+        last: Failure<E>,
+    },
     /// The supervisor shut down (or the worker was aborted) before the worker
     /// finished.
     Shutdown {
@@ -158,6 +171,7 @@ impl<E> SupervisorError<E> {
             | SupervisorError::Panicked { worker, .. }
             | SupervisorError::IntensityExceeded { worker, .. }
             | SupervisorError::Exhausted { worker, .. }
+            | SupervisorError::BudgetExhausted { worker, .. }
             | SupervisorError::Shutdown { worker, .. } => worker,
         }
     }
@@ -168,7 +182,8 @@ impl<E> SupervisorError<E> {
             SupervisorError::Stopped { error, .. } => Some(Failure::Error(Arc::clone(error))),
             SupervisorError::Panicked { message, .. } => Some(Failure::Panic(Arc::clone(message))),
             SupervisorError::IntensityExceeded { last, .. }
-            | SupervisorError::Exhausted { last, .. } => Some(last.clone()),
+            | SupervisorError::Exhausted { last, .. }
+            | SupervisorError::BudgetExhausted { last, .. } => Some(last.clone()),
             SupervisorError::Shutdown { last, .. } => last.clone(),
         }
     }
@@ -178,7 +193,8 @@ impl<E> SupervisorError<E> {
         match self {
             SupervisorError::Stopped { error, .. } => Some(error),
             SupervisorError::IntensityExceeded { last, .. }
-            | SupervisorError::Exhausted { last, .. } => last.error(),
+            | SupervisorError::Exhausted { last, .. }
+            | SupervisorError::BudgetExhausted { last, .. } => last.error(),
             SupervisorError::Shutdown { last, .. } => last.as_ref().and_then(Failure::error),
             SupervisorError::Panicked { .. } => None,
         }
@@ -229,6 +245,17 @@ impl<E> Clone for SupervisorError<E> {
             } => SupervisorError::Exhausted {
                 worker: Arc::clone(worker),
                 attempts: *attempts,
+                last: last.clone(),
+            },
+            SupervisorError::BudgetExhausted {
+                worker,
+                budget,
+                attempt,
+                last,
+            } => SupervisorError::BudgetExhausted {
+                worker: Arc::clone(worker),
+                budget: Arc::clone(budget),
+                attempt: *attempt,
                 last: last.clone(),
             },
             SupervisorError::Shutdown { worker, last } => SupervisorError::Shutdown {
@@ -284,6 +311,18 @@ impl<E: fmt::Debug> fmt::Debug for SupervisorError<E> {
                 .field("attempts", attempts)
                 .field("last", last)
                 .finish(),
+            SupervisorError::BudgetExhausted {
+                worker,
+                budget,
+                attempt,
+                last,
+            } => f
+                .debug_struct("BudgetExhausted")
+                .field("worker", worker)
+                .field("budget", budget)
+                .field("attempt", attempt)
+                .field("last", last)
+                .finish(),
             SupervisorError::Shutdown { worker, last } => f
                 .debug_struct("Shutdown")
                 .field("worker", worker)
@@ -325,6 +364,16 @@ impl<E> fmt::Display for SupervisorError<E> {
             } => write!(
                 f,
                 "worker `{worker}` failed {attempts} times, all the attempts its error's rule allows"
+            ),
+            SupervisorError::BudgetExhausted {
+                worker,
+                budget,
+                attempt,
+                ..
+            } => write!(
+                f,
+                "worker `{worker}` stopped on failure {attempt}: the retry budget `{budget}` \
+                 allows no more restarts for now"
             ),
             SupervisorError::Shutdown { worker, .. } => {
                 write!(f, "worker `{worker}` was shut down")

@@ -5,7 +5,8 @@
 //! adjustment all ask [`Policy::step`] what to do, and only carry the step
 //! out (sleep, rebuild, stop), so they cannot drift apart. The ladder reads
 //! no clock and needs no runtime: `now` and the proposed delay are given, and
-//! what it changes is the restart window it is handed.
+//! what it changes is the restart window it is handed, and the policy's
+//! retry budget when a retry draws on it.
 //!
 //! The rungs, in order:
 //!
@@ -20,7 +21,11 @@
 //!    stop ([`StopReason::DeadlineExceeded`]);
 //! 4. one more restart would exceed the [`Intensity`] within its window:
 //!    stop ([`StopReason::IntensityExceeded`]);
-//! 5. otherwise the restart is recorded in the window, and the rule's
+//! 5. the policy has a [retry budget](super::RetryBudget), shared with
+//!    other calls and workers, and it refuses the retry: stop
+//!    ([`StopReason::BudgetExhausted`]; the restart is taken out of the
+//!    window again);
+//! 6. otherwise the restart is recorded in the window, and the rule's
 //!    reaction is carried out: [rebuild](Step::Rebuild) its resource from the
 //!    generation the failed attempt used, or [retry](Step::Retry) after the
 //!    proposed delay.
@@ -30,6 +35,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::budget::RetryBudget;
 use super::intensity::Intensity;
 use super::names::{ReactionName, StopReason};
 #[cfg(test)]
@@ -108,13 +114,17 @@ impl Policy {
     /// rule's reaction is to stop; stop if its attempt caps are reached or
     /// the caller's own backoff has ended; stop if the wait before the next
     /// attempt is at least the time left before the deadline; stop if one more restart would
-    /// exceed the [`Intensity`]; otherwise rebuild or retry, as the rule
-    /// says. A
+    /// exceed the [`Intensity`]; stop if the policy's retry budget refuses
+    /// the retry; otherwise rebuild or retry, as the rule says. A
     /// step that restarts is recorded in `restarts`, the restart window of
     /// the worker or call; the policy's [`Intensity`] bounds it.
     ///
-    /// Pure: it reads no clock (`now` is given) and needs no runtime, so a
-    /// custom retry loop can carry out the same steps as the supervisor.
+    /// It reads no clock (`now` is given) and needs no runtime, so a
+    /// custom retry loop can carry out the same steps as the supervisor;
+    /// its one effect beyond `restarts` is the retry it withdraws from the
+    /// policy's [`RetryBudget`](super::RetryBudget), if it has one (a loop
+    /// of your own deposits its requests with
+    /// [`RetryBudget::deposit`](super::RetryBudget::deposit)).
     ///
     /// ```
     /// use std::collections::VecDeque;
@@ -143,7 +153,7 @@ impl Policy {
     /// ));
     /// ```
     pub fn step(&self, failed: Failed<'_>, restarts: &mut VecDeque<Instant>, now: Instant) -> Step {
-        ladder(failed, &self.intensity, restarts, now)
+        ladder(failed, &self.intensity, self.budget.as_ref(), restarts, now)
     }
 }
 
@@ -151,6 +161,7 @@ impl Policy {
 pub(crate) fn ladder(
     failed: Failed<'_>,
     intensity: &Intensity,
+    budget: Option<&RetryBudget>,
     restarts: &mut VecDeque<Instant>,
     now: Instant,
 ) -> Step {
@@ -177,6 +188,10 @@ pub(crate) fn ladder(
     }
     if intensity.record(restarts, now) {
         return Step::Stop(StopReason::IntensityExceeded);
+    }
+    if budget.is_some_and(|budget| !budget.try_withdraw(now)) {
+        restarts.pop_back();
+        return Step::Stop(StopReason::BudgetExhausted);
     }
     match resource {
         Some(resource) => Step::Rebuild {
@@ -244,7 +259,7 @@ mod tests {
                                         proposed,
                                         remaining,
                                     };
-                                    let step = ladder(failed, &intensity, &mut after, now);
+                                    let step = ladder(failed, &intensity, None, &mut after, now);
                                     let live = if age >= within { 0 } else { filled };
                                     let exhausted = rule.max_attempts.is_some_and(|m| attempt >= m)
                                         || rule.budget.is_some_and(|b| spent >= b)
@@ -274,6 +289,7 @@ mod tests {
                                             "stop:intensity"
                                         }
                                         Step::Stop(StopReason::DeadlineExceeded) => "stop:deadline",
+                                        Step::Stop(StopReason::BudgetExhausted) => "stop:budget",
                                         Step::Retry { delay } => {
                                             assert_eq!(Some(*delay), proposed);
                                             "retry"
@@ -315,6 +331,43 @@ mod tests {
             }
         }
         assert_eq!(checked, 3 * 27 * 4 * 3 * 4 * 5 * 3);
+    }
+
+    /// The budget rung: a refused retry stops and leaves the window as it
+    /// was; an allowed one retries and withdraws. Before it, the other
+    /// rungs stop without withdrawing.
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_retry_stops_and_leaves_the_window_as_it_was() {
+        let budget = RetryBudget::new("b", 0.0, 1, Duration::from_secs(1)).unwrap();
+        let retry = Rule::from(Reaction::Retry);
+        let stop = Rule::from(Reaction::Stop);
+        let failed = |rule| Failed {
+            matched: RuleMatch {
+                kind: None,
+                key: RuleKey::Otherwise,
+                rule,
+            },
+            attempt: 1,
+            spent: 1,
+            seen: 0,
+            proposed: Some(Duration::from_millis(5)),
+            remaining: None,
+        };
+        let intensity = Intensity::new(10, Duration::from_secs(10));
+        let now = Instant::now();
+        let mut window = VecDeque::new();
+        let step = ladder(failed(&stop), &intensity, Some(&budget), &mut window, now);
+        assert!(matches!(step, Step::Stop(StopReason::Reaction)));
+        assert_eq!(budget.stats().retries, 0);
+        let step = ladder(failed(&retry), &intensity, Some(&budget), &mut window, now);
+        assert!(matches!(step, Step::Retry { .. }));
+        assert_eq!((window.len(), budget.stats().retries), (1, 1));
+        let step = ladder(failed(&retry), &intensity, Some(&budget), &mut window, now);
+        assert!(matches!(step, Step::Stop(StopReason::BudgetExhausted)));
+        assert_eq!((window.len(), budget.stats().refused), (1, 1));
+        // Without the budget, the same failure retries.
+        let step = ladder(failed(&retry), &intensity, None, &mut window, now);
+        assert!(matches!(step, Step::Retry { .. }));
     }
 
     #[test]

@@ -184,6 +184,7 @@
 
 mod attempt_log;
 mod backoff;
+mod budget;
 mod call;
 mod cancel;
 mod deadline;
@@ -214,6 +215,7 @@ mod worker;
 
 pub use attempt_log::{AttemptLog, AttemptRecord};
 pub use backoff::{Backoff, Delays};
+pub use budget::{BudgetStats, ConfigError, RetryBudget};
 pub use call::{Attempt, Call};
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use super::intensity::Intensity;
+use super::budget::RetryBudget;
 use super::ladder::Step;
 pub(crate) use super::names::Subject;
 use super::names::{ReactionName, StopReason};
+use super::policy::Policy;
 use signal_core::{KindId, Trace};
 
 /// Emits a `tracing` event at a level chosen at run time (the macros want a
@@ -52,7 +53,8 @@ impl Report<'_> {
     /// The one event of a step: at the rule's level, except a stop by the
     /// restart intensity, which is always ERROR. `restarts` is the window
     /// after the step.
-    pub(crate) fn step(&self, level: Level, step: &Step, intensity: &Intensity, restarts: usize) {
+    pub(crate) fn step(&self, level: Level, step: &Step, policy: &Policy, restarts: usize) {
+        let intensity = &policy.intensity;
         let noun = self.subject.noun();
         let message = match (step, self.subject) {
             (Step::Stop(StopReason::Reaction), _) => {
@@ -66,6 +68,12 @@ impl Report<'_> {
             }
             (Step::Stop(StopReason::DeadlineExceeded), _) => {
                 format!("{noun} failed; its deadline would pass before the next attempt, giving up")
+            }
+            (Step::Stop(StopReason::BudgetExhausted), Subject::Worker) => {
+                "worker failed; the retry budget allows no more restarts, worker stopped".to_owned()
+            }
+            (Step::Stop(StopReason::BudgetExhausted), _) => {
+                format!("{noun} failed; the retry budget allows no more retries, giving up")
             }
             (Step::Stop(StopReason::IntensityExceeded), Subject::Worker) => {
                 "restart intensity exceeded; worker stopped".to_owned()
@@ -88,6 +96,21 @@ impl Report<'_> {
                 attempt = self.attempt,
                 restarts,
                 within_ms = millis(intensity.within),
+                kind = self.kind.map(KindId::name),
+                trace = self.trace.map(tracing::field::display),
+                error_type = self.error_type,
+                "{message}"
+            );
+            return;
+        }
+        if let Step::Stop(StopReason::BudgetExhausted) = step {
+            event_at!(
+                level,
+                worker = self.worker,
+                reaction = ReactionName::Stop.as_str(),
+                reason = StopReason::BudgetExhausted.as_str(),
+                budget = policy.budget().map(RetryBudget::name),
+                attempt = self.attempt,
                 kind = self.kind.map(KindId::name),
                 trace = self.trace.map(tracing::field::display),
                 error_type = self.error_type,

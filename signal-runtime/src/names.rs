@@ -47,18 +47,22 @@ pub enum StopReason {
     /// while) it waits for its next attempt: the wait is at least the time
     /// left.
     DeadlineExceeded,
+    /// The policy's [retry budget](super::RetryBudget), shared with other
+    /// calls and workers, allows no more retries for now.
+    BudgetExhausted,
 }
 
 impl StopReason {
     /// The reason's name in events and metrics (the `reason` label):
     /// `"reaction"`, `"intensity_exceeded"`, `"exhausted"`,
-    /// `"deadline_exceeded"`.
+    /// `"deadline_exceeded"`, `"budget_exhausted"`.
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Reaction => "reaction",
             StopReason::IntensityExceeded => "intensity_exceeded",
             StopReason::Exhausted => "exhausted",
             StopReason::DeadlineExceeded => "deadline_exceeded",
+            StopReason::BudgetExhausted => "budget_exhausted",
         }
     }
 }

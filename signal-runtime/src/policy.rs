@@ -7,6 +7,7 @@ use std::time::Duration;
 use tracing::Level;
 
 use super::backoff::{Backoff, Jitter};
+use super::budget::RetryBudget;
 use super::intensity::Intensity;
 use super::names::ReactionName;
 use super::resource::{Rebuildable, Resource};
@@ -267,6 +268,7 @@ pub struct Policy {
     pub(crate) intensity: Intensity,
     pub(crate) healthy_after: Duration,
     retry_after: RetryAfterHooks,
+    pub(crate) budget: Option<RetryBudget>,
 }
 
 impl Default for Policy {
@@ -322,6 +324,7 @@ impl Policy {
             intensity: Intensity::default(),
             healthy_after: Duration::from_secs(60),
             retry_after: RetryAfterHooks::default(),
+            budget: None,
         }
     }
 
@@ -395,6 +398,31 @@ impl Policy {
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
+    }
+
+    /// Draws every retry on `budget`, a ledger shared with every other
+    /// policy, call, `tower` request, `backon` call and worker that has it:
+    /// a retry the budget refuses ends the call
+    /// ([`StopReason::BudgetExhausted`](super::StopReason::BudgetExhausted))
+    /// or stops the worker
+    /// ([`SupervisorError::BudgetExhausted`](super::SupervisorError::BudgetExhausted)).
+    /// Each call, request and worker run that is not a restart deposits a
+    /// request in it. See [`RetryBudget`].
+    pub fn retry_budget(mut self, budget: &RetryBudget) -> Self {
+        self.budget = Some(budget.clone());
+        self
+    }
+
+    /// The retry budget, if the policy has one.
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
+    }
+
+    /// Counts a request in the retry budget, if any.
+    pub(crate) fn deposit(&self) {
+        if let Some(budget) = &self.budget {
+            budget.deposit();
+        }
     }
 
     /// Sets the restart intensity.

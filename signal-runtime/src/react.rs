@@ -111,6 +111,10 @@ where
         }
         self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
         let attempt = self.h.retry.attempt;
+        if attempt == 1 {
+            // A run that is not a restart is a request.
+            policy.deposit();
+        }
         self.h.failures += 1;
         let mut matched = match &failure {
             Failure::Error(error) => policy.rule_for(&**error),
@@ -175,7 +179,7 @@ where
             },
         };
         let restarts = self.h.retry.restarts.len();
-        report.step(rule.level, &step, &policy.intensity, restarts);
+        report.step(rule.level, &step, policy, restarts);
         let stopped = match step {
             Step::Stop(reason) => Some(reason),
             _ => None,
@@ -212,6 +216,12 @@ where
                             last,
                         }
                     }
+                    (StopReason::BudgetExhausted, last) => SupervisorError::BudgetExhausted {
+                        worker: worker(),
+                        budget: Arc::from(policy.budget().map_or("", |budget| budget.name())),
+                        attempt,
+                        last,
+                    },
                     (StopReason::IntensityExceeded, last) => SupervisorError::IntensityExceeded {
                         worker: worker(),
                         restarts,

@@ -12,7 +12,6 @@ use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
 use super::policy::{Policy, RuleKey, RuleMatch};
-use super::retry_error::RetryError;
 use super::retry_state::spend;
 use signal_core::Signal;
 
@@ -134,7 +133,7 @@ impl Attempts {
             Step::Rebuild { .. } => Some(Duration::ZERO),
         };
         self.log.push(record);
-        report.step(rule.level, &step, &policy.intensity, self.restarts.len());
+        report.step(rule.level, &step, policy, self.restarts.len());
         let stopped = match step {
             Step::Stop(reason) => Some(reason),
             _ => None,
@@ -238,9 +237,22 @@ impl Policy {
         F: AsyncFnMut() -> Result<T, E>,
         E: Signal + 'static,
     {
-        self.call(name)
-            .run(async |_attempt| op().await)
-            .await
-            .map_err(RetryError::into_last)
+        // The loop of `Call::run` without limits, written out: wrapping `op`
+        // in an async closure of its own would make the future lose `Send`
+        // for closures that capture by move.
+        let mut attempts = Attempts::new();
+        self.deposit();
+        loop {
+            let seen = Seen::now(self);
+            let error = match op().await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            let step = attempts.step(self, Subject::Call, name, &error, &seen, Limits::default());
+            if let Step::Stop(_) = step {
+                return Err(error);
+            }
+            attempts.carry_out(Subject::Call, name, &step).await;
+        }
     }
 }

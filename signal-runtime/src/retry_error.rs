@@ -51,18 +51,39 @@ pub enum RetryError<E> {
         #[signal(forward)]
         last: E,
     },
+    /// The policy's [retry budget](super::RetryBudget), shared with other
+    /// calls, allowed no more retries.
+    BudgetExhausted {
+        /// The call's name.
+        name: Arc<str>,
+        /// The budget's name.
+        budget: Arc<str>,
+        /// Every attempt's kinds, trace and delay, bounded.
+        log: AttemptLog,
+        /// The last attempt's error.
+        #[signal(forward)]
+        last: E,
+    },
+}
+
+/// What a call was run with, for the error it ends with.
+pub(crate) struct Ended<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) budget: Option<&'a str>,
 }
 
 impl<E> RetryError<E> {
-    pub(crate) fn new(
-        name: &str,
-        reason: StopReason,
-        deadline: Option<Duration>,
-        log: AttemptLog,
-        last: E,
-    ) -> Self {
-        let name = Arc::from(name);
+    pub(crate) fn new(ended: Ended<'_>, reason: StopReason, log: AttemptLog, last: E) -> Self {
+        let name = Arc::from(ended.name);
+        let deadline = ended.deadline;
         match reason {
+            StopReason::BudgetExhausted => RetryError::BudgetExhausted {
+                name,
+                budget: Arc::from(ended.budget.unwrap_or_default()),
+                log,
+                last,
+            },
             StopReason::DeadlineExceeded => RetryError::DeadlineExceeded {
                 name,
                 deadline: deadline.unwrap_or(Duration::MAX),
@@ -85,13 +106,16 @@ impl<E> RetryError<E> {
         match self {
             RetryError::Failed { reason, .. } => *reason,
             RetryError::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
+            RetryError::BudgetExhausted { .. } => StopReason::BudgetExhausted,
         }
     }
 
     /// The call's name.
     pub fn name(&self) -> &str {
         match self {
-            RetryError::Failed { name, .. } | RetryError::DeadlineExceeded { name, .. } => name,
+            RetryError::Failed { name, .. }
+            | RetryError::DeadlineExceeded { name, .. }
+            | RetryError::BudgetExhausted { name, .. } => name,
         }
     }
 
@@ -104,21 +128,27 @@ impl<E> RetryError<E> {
     /// and the latest, the others counted.
     pub fn log(&self) -> &AttemptLog {
         match self {
-            RetryError::Failed { log, .. } | RetryError::DeadlineExceeded { log, .. } => log,
+            RetryError::Failed { log, .. }
+            | RetryError::DeadlineExceeded { log, .. }
+            | RetryError::BudgetExhausted { log, .. } => log,
         }
     }
 
     /// The last attempt's error.
     pub fn last(&self) -> &E {
         match self {
-            RetryError::Failed { last, .. } | RetryError::DeadlineExceeded { last, .. } => last,
+            RetryError::Failed { last, .. }
+            | RetryError::DeadlineExceeded { last, .. }
+            | RetryError::BudgetExhausted { last, .. } => last,
         }
     }
 
     /// The last attempt's error, by value.
     pub fn into_last(self) -> E {
         match self {
-            RetryError::Failed { last, .. } | RetryError::DeadlineExceeded { last, .. } => last,
+            RetryError::Failed { last, .. }
+            | RetryError::DeadlineExceeded { last, .. }
+            | RetryError::BudgetExhausted { last, .. } => last,
         }
     }
 }
@@ -128,6 +158,7 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
         let variant = match self {
             RetryError::Failed { .. } => "Failed",
             RetryError::DeadlineExceeded { .. } => "DeadlineExceeded",
+            RetryError::BudgetExhausted { .. } => "BudgetExhausted",
         };
         f.debug_struct(variant)
             .field("name", &self.name())
@@ -151,7 +182,14 @@ impl<E> fmt::Display for RetryError<E> {
                     f.write_str("more retries than the policy's restart intensity allows")
                 }
                 StopReason::DeadlineExceeded => f.write_str("its deadline passed"),
+                StopReason::BudgetExhausted => {
+                    f.write_str("the retry budget allows no more retries")
+                }
             },
+            RetryError::BudgetExhausted { budget, .. } => write!(
+                f,
+                "the retry budget `{budget}` allows no more retries for now"
+            ),
             RetryError::DeadlineExceeded { deadline, .. } => write!(
                 f,
                 "its deadline of {deadline:?} would pass before the next attempt"

@@ -76,7 +76,9 @@ impl Policy {
     /// `backon`'s `adjust`: answers each failure by the same reaction ladder
     /// as a supervisor ([`Policy::step`]), with one event and one metric per
     /// step. Keep one per call: it counts the call's attempts, keeps its
-    /// restart window and draws its jitter from a stream of its own.
+    /// restart window and draws its jitter from a stream of its own; made,
+    /// it counts the call as one request in the policy's
+    /// [retry budget](super::RetryBudget).
     ///
     /// * It gives up (`None`) when `backon`'s own backoff has ended (it
     ///   proposes `None`), when the rule stops or has used its
@@ -109,6 +111,8 @@ impl Policy {
         name: &'p str,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         let mut attempts = Attempts::new();
+        // One `adjust` per call: the call is one request for the budget.
+        self.deposit();
         // `backon` calls `adjust` only once an attempt has failed, never when
         // one starts, so the generations an attempt used are bounded from
         // below: those read at the failure before it (or when the closure was

@@ -96,8 +96,14 @@ where
 
     /// Called by `tower` just before each attempt is sent: notes the
     /// generations the attempt starts on, so that its failure asks for a
-    /// rebuild from the generation it used.
+    /// rebuild from the generation it used; before the first, counts the
+    /// request in the policy's [retry budget](super::RetryBudget).
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
+        if self.attempts.attempt == 0 {
+            // `tower` asks the policy itself once per request, before the
+            // first attempt, and the request's copy before each retry.
+            self.policy.deposit();
+        }
         self.seen = Seen::now(&self.policy);
         Some(req.clone())
     }

@@ -258,3 +258,58 @@ async fn test_tower_retries_and_stops_are_counted() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn test_a_budget_stop_is_counted_with_its_reason() {
+    store();
+    within(HOUR_LIMIT, async {
+        let empty =
+            signal_runtime::RetryBudget::new("metrics-budget", 0.0, 0, Duration::from_secs(10))
+                .unwrap();
+        let policy = Policy::new()
+            .on::<Retryable>(Reaction::Retry)
+            .retry_budget(&empty);
+        let result = policy
+            .retry("metrics-budget-call", async || {
+                Err::<(), _>(WorkerError::Storage(StorageError::Busy))
+            })
+            .await;
+        assert!(result.is_err());
+        assert_eq!(
+            counter(
+                "signal_runtime_call_stops_total{call=metrics-budget-call,reason=budget_exhausted}"
+            ),
+            1
+        );
+        let supervisor = Supervisor::new();
+        let worker = supervisor.spawn("metrics-budget-worker", policy, async |_ctx| {
+            Err::<(), _>(WorkerError::Storage(StorageError::Busy))
+        });
+        assert!(worker.join().await.is_err());
+        supervisor.shutdown().await;
+        assert_eq!(
+            counter(
+                "signal_runtime_stops_total{reason=budget_exhausted,worker=metrics-budget-worker}"
+            ),
+            1
+        );
+        // The twin: the same call without the budget is not stopped by it.
+        let unbudgeted = Policy::new().on::<Retryable>(Reaction::Retry.max_attempts(2));
+        let _ = unbudgeted
+            .retry("metrics-unbudgeted", async || {
+                Err::<(), _>(WorkerError::Storage(StorageError::Busy))
+            })
+            .await;
+        assert_eq!(
+            counter(
+                "signal_runtime_call_stops_total{call=metrics-unbudgeted,reason=budget_exhausted}"
+            ),
+            0
+        );
+        assert_eq!(
+            counter("signal_runtime_call_stops_total{call=metrics-unbudgeted,reason=exhausted}"),
+            1
+        );
+    })
+    .await;
+}
