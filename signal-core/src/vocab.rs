@@ -21,7 +21,9 @@
 //! them too, so that one policy covers every source.
 //!
 //! The network leaves are precise and each implies [`TransientNetwork`]: a
-//! supervisor asks one question and the trace still names the cause. There
+//! supervisor asks one question and the trace still names the cause. The
+//! ones that prove the request never left this side also imply
+//! [`NeverSent`], the fact a non-idempotent call may be retried on. There
 //! is deliberately no vague "temporary" kind: Go deprecated
 //! `net.Error.Temporary()` because nobody could say what it meant.
 
@@ -36,9 +38,22 @@ crate::kind! {
     /// [`BadCredentials`]), nor for a deadline on its own ([`TimedOut`]).
     /// Never blame a token for it.
     pub TransientNetwork;
+    /// The request never left this side, so the peer cannot have processed
+    /// it: the connection was refused, the host name did not resolve, no
+    /// pooled connection could be had in time. Retrying is then safe even
+    /// for a call that is not idempotent (a `POST` that charges a card).
+    ///
+    /// Raised by the precise causes that prove it ([`ConnectionRefused`],
+    /// [`DnsFailure`], a pool checkout that timed out, a client's connect
+    /// failure). Never raised once the request may have been written: a
+    /// connection reset or closed before the answer ([`ConnectionReset`]),
+    /// a timeout while waiting for the answer ([`TimedOut`]) or an error
+    /// status say it *may* have been processed.
+    pub NeverSent;
     /// The peer refused the connection: nothing listens on the port, or a
-    /// firewall rejects it. Common while a peer restarts.
-    pub ConnectionRefused: TransientNetwork;
+    /// firewall rejects it. Common while a peer restarts. Nothing was sent
+    /// ([`NeverSent`]).
+    pub ConnectionRefused: TransientNetwork + NeverSent;
     /// The peer reset an established connection, or closed it before
     /// answering (a crashed or restarting server, an idle connection dropped
     /// by a proxy).
@@ -56,7 +71,8 @@ crate::kind! {
     /// (for example right after a laptop wakes up). Not raised for a name
     /// that does not exist when the resolver says so for certain — which
     /// std cannot tell apart, so the io classifier raises it for both.
-    pub DnsFailure: TransientNetwork;
+    /// Nothing was sent ([`NeverSent`]).
+    pub DnsFailure: TransientNetwork + NeverSent;
     /// A deadline passed before the operation finished: a dial, a read, a
     /// whole request, a query, a wait for a pooled connection. Whether the
     /// operation took effect is unknown.

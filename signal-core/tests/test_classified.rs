@@ -7,7 +7,7 @@ use std::io;
 use std::sync::Arc;
 
 use signal_core::classifiers::io::IoClassifier;
-use signal_core::vocab::{ConnectionRefused, TimedOut, TransientNetwork};
+use signal_core::vocab::{ConnectionRefused, NeverSent, TimedOut, TransientNetwork};
 use signal_core::{
     ClassifiedBy, Classify, Kind, KindId, Kinds, Signal, StaticStep, kind, kinds, map,
 };
@@ -136,6 +136,41 @@ fn test_forward_on_io_error_negative_twin() {
     let denied = StoreError::Io(io::Error::from(io::ErrorKind::PermissionDenied));
     assert!(!denied.has::<TransientNetwork>());
     assert!(!denied.has::<Retryable>());
+}
+
+/// A refused connection and a failed name resolution say the request
+/// never left; a reset, a broken pipe or a timeout say it may have been
+/// processed.
+#[test]
+fn test_refused_and_dns_failures_were_never_sent() {
+    let refused = StoreError::Io(io::Error::from(io::ErrorKind::ConnectionRefused));
+    assert!(refused.has::<NeverSent>());
+    assert_eq!(
+        refused.trace::<NeverSent>().unwrap().to_string(),
+        "StoreError::Io → IoClassifier (ConnectionRefused ⇒ NeverSent)"
+    );
+    let dns = StoreError::Io(io::Error::other(
+        "failed to lookup address information: Name or service not known",
+    ));
+    assert!(dns.has::<NeverSent>() && dns.has::<TransientNetwork>());
+    assert!(signal_core::vocab::DnsFailure::implies::<NeverSent>());
+}
+
+#[test]
+fn test_resets_and_timeouts_may_have_been_processed() {
+    for kind in [
+        io::ErrorKind::ConnectionReset,
+        io::ErrorKind::ConnectionAborted,
+        io::ErrorKind::BrokenPipe,
+        io::ErrorKind::TimedOut,
+        io::ErrorKind::UnexpectedEof,
+    ] {
+        let error = StoreError::Io(io::Error::from(kind));
+        assert!(!error.has::<NeverSent>(), "{kind:?}");
+    }
+    // Still a network failure, only not a safe one to repeat.
+    let reset = StoreError::Io(io::Error::from(io::ErrorKind::ConnectionReset));
+    assert!(reset.has::<TransientNetwork>());
 }
 
 #[test]

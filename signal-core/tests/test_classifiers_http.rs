@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use signal_core::classifiers::http::{MAX_RETRY_AFTER, retry_after, retry_after_at};
 use signal_core::vocab::{
-    BadCredentials, ConnectionRefused, ConnectionReset, PermissionDenied, RateLimited,
+    BadCredentials, ConnectionRefused, ConnectionReset, NeverSent, PermissionDenied, RateLimited,
     TransientNetwork, Unavailable,
 };
 use signal_core::{Signal, kind};
@@ -169,6 +169,8 @@ async fn test_connection_closed_without_answer_is_reset() {
     assert!(error.has::<ConnectionReset>(), "{error:?}");
     assert!(error.has::<Retryable>());
     assert!(!error.has::<BadCredentials>());
+    // The request was written and read: it may have been processed.
+    assert!(!error.has::<NeverSent>());
 }
 
 #[tokio::test]
@@ -190,6 +192,64 @@ async fn test_refused_connection_is_refused() {
     assert!(error.has::<TransientNetwork>());
     assert!(!error.has::<Unavailable>());
     assert!(!error.has::<BadCredentials>());
+    // Nothing was sent: safe to retry even a POST.
+    assert!(error.has::<NeverSent>());
+}
+
+/// A server that reads the whole POST and resets the connection: reqwest's
+/// error is not "never sent", though it is a network failure.
+#[tokio::test]
+async fn test_reset_after_reading_a_post_may_have_been_processed() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.ends_with(b"charge") {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the request ended early");
+            request.extend_from_slice(&buf[..n]);
+        }
+        // A linger of zero resets at once on drop: the thread is not held
+        // up, which is what the deprecation warns about.
+        #[allow(deprecated)]
+        stream.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(stream);
+    });
+    let error = ClientError::Reqwest(
+        client()
+            .post(format!("http://{addr}/pay"))
+            .body("charge")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert!(error.has::<TransientNetwork>(), "{error:?}");
+    assert!(!error.has::<NeverSent>(), "{error:?}");
+}
+
+/// reqwest's connect timeout: timed out, a network failure, never sent.
+#[tokio::test]
+async fn test_a_connect_timeout_was_never_sent() {
+    // An address reserved for documentation (TEST-NET-1), which nothing
+    // answers, with a connect timeout of a millisecond.
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let error = client.get("http://192.0.2.1:9/").send().await.unwrap_err();
+    let error = ClientError::Reqwest(error);
+    if error.has::<signal_core::vocab::TimedOut>() {
+        assert!(
+            error.has::<NeverSent>() && error.has::<TransientNetwork>(),
+            "{error:?}"
+        );
+    } else {
+        // No route at all (a sandbox without a network): still a connect
+        // failure, still never sent.
+        assert!(error.has::<NeverSent>(), "{error:?}");
+    }
 }
 
 #[tokio::test]
@@ -206,6 +266,9 @@ async fn test_hyper_client_sees_incomplete_message_as_reset() {
         .unwrap();
     let error = ClientError::Hyper(sender.send_request(request).await.unwrap_err());
     assert!(error.has::<ConnectionReset>(), "{error:?}");
+    // An incomplete message after the request was written is not "never
+    // sent": a POST answered this way may have been processed.
+    assert!(!error.has::<NeverSent>());
     assert_eq!(
         error.trace::<TransientNetwork>().unwrap().to_string(),
         "ClientError::Hyper → HyperClassifier (ConnectionReset ⇒ TransientNetwork)"
@@ -251,6 +314,7 @@ async fn test_hyper_server_that_stops_reading_mid_request() {
     let error = ClientError::Hyper(sender.send_request(request).await.unwrap_err());
     assert!(error.has::<TransientNetwork>(), "{error:?}");
     assert!(!error.has::<BadCredentials>());
+    assert!(!error.has::<NeverSent>());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use deadpool_sqlite::{Config, Pool, PoolError, Runtime};
 use signal_core::vocab::{
-    Cancelled, NeedsReconnect, Panicked, ResourceBusy, TimedOut, TransientNetwork,
+    Cancelled, NeedsReconnect, NeverSent, Panicked, ResourceBusy, TimedOut, TransientNetwork,
 };
 use signal_core::{Kind, Signal, map};
 
@@ -66,6 +66,8 @@ fn test_database_locked_by_another_connection_is_busy() {
         "StoreError::Sqlite → RusqliteClassifier (ResourceBusy)"
     );
     assert!(!error.has::<TransientNetwork>());
+    // The twin of a checkout timeout: the statement reached the database.
+    assert!(!error.has::<NeverSent>());
 
     // The twin: once the lock is released, the same statement succeeds.
     holder.execute_batch("COMMIT").unwrap();
@@ -123,6 +125,7 @@ async fn test_pool_closed_under_its_user_needs_reconnect() {
     pool.close();
     let error = StoreError::Pool(pool.get().await.unwrap_err());
     assert!(error.has::<NeedsReconnect>(), "{error:?}");
+    assert!(error.has::<NeverSent>());
     assert!(!error.has::<ResourceBusy>());
     assert_eq!(
         error.trace::<NeedsReconnect>().unwrap().to_string(),
@@ -139,6 +142,8 @@ async fn test_pool_with_every_connection_in_use_is_busy() {
     assert!(error.has::<ResourceBusy>(), "{error:?}");
     assert!(error.has::<TimedOut>());
     assert!(!error.has::<NeedsReconnect>());
+    // No connection was handed out: the query never left.
+    assert!(error.has::<NeverSent>());
     // The twin: with the connection back, the pool hands it out again.
     drop(held);
     assert!(pool.get().await.is_ok());

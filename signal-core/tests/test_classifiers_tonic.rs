@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::uri::PathAndQuery;
 use signal_core::vocab::{
-    BadCredentials, Cancelled, ConnectionRefused, PermissionDenied, RateLimited, ResourceBusy,
-    TimedOut, TransientNetwork, Unavailable,
+    BadCredentials, Cancelled, ConnectionRefused, NeverSent, PermissionDenied, RateLimited,
+    ResourceBusy, TimedOut, TransientNetwork, Unavailable,
 };
 use signal_core::{Signal, kind};
 use tokio::net::TcpListener;
@@ -171,8 +171,10 @@ async fn test_statuses_from_a_real_server() {
         assert_eq!(status.code(), code);
         let error = CallError::Status(status);
         assert!(raises(&error), "{code:?}: {error:?}");
-        // An answer from the server is never a network failure.
+        // An answer from the server is never a network failure, and the
+        // request was sent.
         assert!(!error.has::<TransientNetwork>(), "{code:?}");
+        assert!(!error.has::<NeverSent>(), "{code:?}");
     }
     // Twins: credentials are never "retryable", and codes about the request
     // itself raise nothing.
@@ -232,6 +234,7 @@ async fn test_connect_to_a_closed_port_is_refused() {
     assert!(error.has::<ConnectionRefused>(), "{error:?}");
     assert!(error.has::<Retryable>());
     assert!(!error.has::<Unavailable>());
+    assert!(error.has::<NeverSent>());
     assert_eq!(
         error.trace::<ConnectionRefused>().unwrap().to_string(),
         "CallError::Transport → TransportClassifier (ConnectionRefused)"

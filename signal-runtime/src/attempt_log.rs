@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use signal_core::vocab::{
     BadCredentials, BrokenPipe, Cancelled, ConnectionAborted, ConnectionRefused, ConnectionReset,
-    DnsFailure, HostUnreachable, NeedsReconnect, NetworkUnreachable, Panicked, PermissionDenied,
-    RateLimited, ResourceBusy, TimedOut, TransientNetwork, Unavailable,
+    DnsFailure, HostUnreachable, NeedsReconnect, NetworkUnreachable, NeverSent, Panicked,
+    PermissionDenied, RateLimited, ResourceBusy, TimedOut, TransientNetwork, Unavailable,
 };
 use signal_core::{Kind, KindId, Signal, Trace};
 
@@ -17,6 +17,7 @@ use super::policy::Policy;
 /// The standard vocabulary's kinds, looked for in every failed attempt.
 const VOCABULARY: &[KindId] = &[
     TransientNetwork::ID,
+    NeverSent::ID,
     ConnectionRefused::ID,
     ConnectionReset::ID,
     ConnectionAborted::ID,

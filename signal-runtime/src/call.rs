@@ -57,6 +57,7 @@ pub struct Call<'a> {
     policy: &'a Policy,
     name: &'a str,
     deadline: Option<Duration>,
+    idempotent: bool,
 }
 
 /// What one attempt of a [`Call`] is told: its number and the time left.
@@ -95,6 +96,7 @@ impl Policy {
             policy: self,
             name,
             deadline: None,
+            idempotent: true,
         }
     }
 }
@@ -113,6 +115,51 @@ impl<'a> Call<'a> {
     /// deadline.
     pub fn deadline(mut self, within: Duration) -> Self {
         self.deadline = Some(within);
+        self
+    }
+
+    /// Whether the call may be repeated once it may have reached the peer
+    /// (the default: yes). A call that is not (`idempotent(false)`: a
+    /// `POST` that charges a card) is retried only when its error carries
+    /// [`NeverSent`](signal_core::vocab::NeverSent), which the built-in
+    /// classifiers raise for a refused connection, a failed name
+    /// resolution, a pool checkout that timed out and a client's connect
+    /// failure; any other error ends it with
+    /// [`RetryError::MaybeProcessed`], even one its rule would retry (a
+    /// reset after the request was written, a timeout waiting for the
+    /// answer).
+    ///
+    /// ```
+    /// use std::io;
+    /// use signal_runtime::{Policy, Reaction, RetryError};
+    /// use signal_core::{Signal, vocab::TransientNetwork};
+    ///
+    /// #[derive(Debug, Signal)]
+    /// enum PayError {
+    ///     Io(#[signal(forward)] io::Error),
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let policy = Policy::new().on::<TransientNetwork>(Reaction::Retry.max_attempts(3));
+    /// let policy = &policy;
+    /// let pay = |kind: io::ErrorKind| async move {
+    ///     policy
+    ///         .call("pay")
+    ///         .idempotent(false)
+    ///         .run(async |_| Err::<(), _>(PayError::Io(io::Error::from(kind))))
+    ///         .await
+    ///         .unwrap_err()
+    /// };
+    /// // Refused: never sent, retried up to the rule's maximum.
+    /// assert_eq!(pay(io::ErrorKind::ConnectionRefused).await.attempts(), 3);
+    /// // Reset: maybe processed, not repeated.
+    /// let reset = pay(io::ErrorKind::ConnectionReset).await;
+    /// assert!(matches!(reset, RetryError::MaybeProcessed { .. }));
+    /// assert_eq!(reset.attempts(), 1);
+    /// # }
+    /// ```
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
         self
     }
 
@@ -149,6 +196,7 @@ impl<'a> Call<'a> {
                 Limits {
                     backoff_over: false,
                     deadline,
+                    non_idempotent: !self.idempotent,
                 },
             );
             if let Step::Stop(reason) = step {

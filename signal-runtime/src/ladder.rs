@@ -12,20 +12,23 @@
 //!
 //! 1. the rule's reaction is [`Stop`](Reaction::Stop): stop
 //!    ([`StopReason::Reaction`]);
-//! 2. the rule's [maximum number of attempts](super::Rule::max_attempts) or
+//! 2. the call is [not idempotent](super::Call::idempotent) and the error
+//!    does not say the request was [never sent](signal_core::vocab::NeverSent):
+//!    stop ([`StopReason::MaybeProcessed`]);
+//! 3. the rule's [maximum number of attempts](super::Rule::max_attempts) or
 //!    its [budget](super::Rule::budget) of failures of its own kind is
 //!    reached, or the caller's own backoff has ended (no proposed delay):
 //!    stop ([`StopReason::Exhausted`]);
-//! 3. the call has a [deadline](super::Call::deadline) and the wait before
+//! 4. the call has a [deadline](super::Call::deadline) and the wait before
 //!    the next attempt (zero for a rebuild) is at least the time left:
 //!    stop ([`StopReason::DeadlineExceeded`]);
-//! 4. one more restart would exceed the [`Intensity`] within its window:
+//! 5. one more restart would exceed the [`Intensity`] within its window:
 //!    stop ([`StopReason::IntensityExceeded`]);
-//! 5. the policy has a [retry budget](super::RetryBudget), shared with
+//! 6. the policy has a [retry budget](super::RetryBudget), shared with
 //!    other calls and workers, and it refuses the retry: stop
 //!    ([`StopReason::BudgetExhausted`]; the restart is taken out of the
 //!    window again);
-//! 6. otherwise the restart is recorded in the window, and the rule's
+//! 7. otherwise the restart is recorded in the window, and the rule's
 //!    reaction is carried out: [rebuild](Step::Rebuild) its resource from the
 //!    generation the failed attempt used, or [retry](Step::Retry) after the
 //!    proposed delay.
@@ -64,6 +67,11 @@ pub struct Failed<'p> {
     /// The time left before the call's [deadline](super::Call::deadline);
     /// `None` when it has none (a worker, a plain [`Policy::retry`]).
     pub remaining: Option<Duration>,
+    /// The call is [not idempotent](super::Call::idempotent) and its error
+    /// does not carry [`NeverSent`](signal_core::vocab::NeverSent): the
+    /// request may have been processed. `false` for a worker and an
+    /// idempotent call.
+    pub may_be_processed: bool,
 }
 
 /// What to do about one failure: the answer of [`Policy::step`].
@@ -111,7 +119,8 @@ impl Step {
 
 impl Policy {
     /// The step that answers `failed`, by the reaction ladder: stop if the
-    /// rule's reaction is to stop; stop if its attempt caps are reached or
+    /// rule's reaction is to stop; stop if the call is not idempotent and
+    /// the request may have been processed; stop if its attempt caps are reached or
     /// the caller's own backoff has ended; stop if the wait before the next
     /// attempt is at least the time left before the deadline; stop if one more restart would
     /// exceed the [`Intensity`]; stop if the policy's retry budget refuses
@@ -145,6 +154,7 @@ impl Policy {
     ///     seen: 0,
     ///     proposed: Some(Duration::from_millis(100)),
     ///     remaining: None,
+    ///     may_be_processed: false,
     /// };
     /// assert!(matches!(policy.step(failed(1), &mut restarts, now), Step::Retry { .. }));
     /// assert!(matches!(
@@ -171,6 +181,9 @@ pub(crate) fn ladder(
         Reaction::Retry => None,
         Reaction::Rebuild(resource) => Some(resource),
     };
+    if failed.may_be_processed {
+        return Step::Stop(StopReason::MaybeProcessed);
+    }
     if rule.exhausted(failed.attempt, failed.spent) {
         return Step::Stop(StopReason::Exhausted);
     }
@@ -258,6 +271,7 @@ mod tests {
                                         seen: 7,
                                         proposed,
                                         remaining,
+                                        may_be_processed: false,
                                     };
                                     let step = ladder(failed, &intensity, None, &mut after, now);
                                     let live = if age >= within { 0 } else { filled };
@@ -290,6 +304,7 @@ mod tests {
                                         }
                                         Step::Stop(StopReason::DeadlineExceeded) => "stop:deadline",
                                         Step::Stop(StopReason::BudgetExhausted) => "stop:budget",
+                                        Step::Stop(StopReason::MaybeProcessed) => "stop:maybe",
                                         Step::Retry { delay } => {
                                             assert_eq!(Some(*delay), proposed);
                                             "retry"
@@ -352,6 +367,7 @@ mod tests {
             seen: 0,
             proposed: Some(Duration::from_millis(5)),
             remaining: None,
+            may_be_processed: false,
         };
         let intensity = Intensity::new(10, Duration::from_secs(10));
         let now = Instant::now();
@@ -368,6 +384,42 @@ mod tests {
         // Without the budget, the same failure retries.
         let step = ladder(failed(&retry), &intensity, None, &mut window, now);
         assert!(matches!(step, Step::Retry { .. }));
+    }
+
+    /// The idempotency rung stops a retry or a rebuild, after a stop
+    /// reaction and before every limit.
+    #[test]
+    fn a_request_that_may_have_been_processed_is_not_repeated() {
+        let resource = Resource::new("db", 0u8, async || Ok::<_, std::io::Error>(1));
+        let intensity = Intensity::new(10, Duration::from_secs(10));
+        let now = Instant::now();
+        for rule in rules(&resource) {
+            for may_be_processed in [false, true] {
+                let failed = Failed {
+                    matched: RuleMatch {
+                        kind: None,
+                        key: RuleKey::Otherwise,
+                        rule: &rule,
+                    },
+                    attempt: 1,
+                    spent: 1,
+                    seen: 0,
+                    proposed: None,
+                    remaining: Some(Duration::ZERO),
+                    may_be_processed,
+                };
+                let step = ladder(failed, &intensity, None, &mut VecDeque::new(), now);
+                let expected = match (&rule.reaction, may_be_processed) {
+                    (Reaction::Stop, _) => StopReason::Reaction,
+                    (_, true) => StopReason::MaybeProcessed,
+                    (_, false) => StopReason::Exhausted,
+                };
+                assert!(
+                    matches!(step, Step::Stop(reason) if reason == expected),
+                    "{rule:?} {may_be_processed}: {step:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -50,12 +50,17 @@ pub enum StopReason {
     /// The policy's [retry budget](super::RetryBudget), shared with other
     /// calls and workers, allows no more retries for now.
     BudgetExhausted,
+    /// A call marked [not idempotent](super::Call::idempotent) failed with
+    /// an error that does not say the request was
+    /// [never sent](signal_core::vocab::NeverSent): the peer may have
+    /// processed it, so it is not repeated.
+    MaybeProcessed,
 }
 
 impl StopReason {
     /// The reason's name in events and metrics (the `reason` label):
     /// `"reaction"`, `"intensity_exceeded"`, `"exhausted"`,
-    /// `"deadline_exceeded"`, `"budget_exhausted"`.
+    /// `"deadline_exceeded"`, `"budget_exhausted"`, `"maybe_processed"`.
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Reaction => "reaction",
@@ -63,6 +68,7 @@ impl StopReason {
             StopReason::Exhausted => "exhausted",
             StopReason::DeadlineExceeded => "deadline_exceeded",
             StopReason::BudgetExhausted => "budget_exhausted",
+            StopReason::MaybeProcessed => "maybe_processed",
         }
     }
 }

@@ -144,8 +144,9 @@ where
             spent,
             seen,
             proposed: Some(proposed),
-            // A worker has no deadline.
+            // A worker has no deadline, and may always run again.
             remaining: None,
+            may_be_processed: false,
         };
         let step = policy.step(failed, &mut self.h.retry.restarts, now);
         let rule = matched.rule;
@@ -207,15 +208,19 @@ where
                         attempt,
                         message,
                     },
-                    // A worker has no deadline: the ladder never stops it
-                    // for one, and would it, it is out of attempts.
-                    (StopReason::Exhausted | StopReason::DeadlineExceeded, last) => {
-                        SupervisorError::Exhausted {
-                            worker: worker(),
-                            attempts: attempt,
-                            last,
-                        }
-                    }
+                    // A worker has no deadline and is idempotent: the
+                    // ladder never stops it for either, and would it, it
+                    // is out of attempts.
+                    (
+                        StopReason::Exhausted
+                        | StopReason::DeadlineExceeded
+                        | StopReason::MaybeProcessed,
+                        last,
+                    ) => SupervisorError::Exhausted {
+                        worker: worker(),
+                        attempts: attempt,
+                        last,
+                    },
                     (StopReason::BudgetExhausted, last) => SupervisorError::BudgetExhausted {
                         worker: worker(),
                         budget: Arc::from(policy.budget().map_or("", |budget| budget.name())),

@@ -14,6 +14,7 @@ use super::metrics;
 use super::policy::{Policy, RuleKey, RuleMatch};
 use super::retry_state::spend;
 use signal_core::Signal;
+use signal_core::vocab::NeverSent;
 
 /// The generation of each resource the policy may rebuild, as an attempt
 /// found it when it started.
@@ -60,6 +61,8 @@ pub(crate) struct Limits {
     pub(crate) backoff_over: bool,
     /// The call's deadline ([`Call::deadline`](super::Call::deadline)).
     pub(crate) deadline: Option<Instant>,
+    /// The call is not idempotent ([`Call::idempotent`](super::Call::idempotent)).
+    pub(crate) non_idempotent: bool,
 }
 
 /// One call's (or request's) side of the ladder: its attempt count, its
@@ -124,6 +127,7 @@ impl Attempts {
             seen: seen.of(&matched),
             proposed: (!limits.backoff_over).then_some(delay),
             remaining: limits.deadline.map(|at| at.saturating_duration_since(now)),
+            may_be_processed: limits.non_idempotent && !error.has::<NeverSent>(),
         };
         let step = policy.step(failed, &mut self.restarts, now);
         let mut record = AttemptRecord::of(policy, attempt, matched.kind, trace.clone(), error);

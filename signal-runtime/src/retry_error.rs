@@ -64,6 +64,18 @@ pub enum RetryError<E> {
         #[signal(forward)]
         last: E,
     },
+    /// The call is [not idempotent](super::Call::idempotent), and its error
+    /// does not say the request was [never sent](signal_core::vocab::NeverSent):
+    /// the peer may have processed it, so it was not repeated.
+    MaybeProcessed {
+        /// The call's name.
+        name: Arc<str>,
+        /// Every attempt's kinds, trace and delay, bounded.
+        log: AttemptLog,
+        /// The last attempt's error.
+        #[signal(forward)]
+        last: E,
+    },
 }
 
 /// What a call was run with, for the error it ends with.
@@ -78,6 +90,7 @@ impl<E> RetryError<E> {
         let name = Arc::from(ended.name);
         let deadline = ended.deadline;
         match reason {
+            StopReason::MaybeProcessed => RetryError::MaybeProcessed { name, log, last },
             StopReason::BudgetExhausted => RetryError::BudgetExhausted {
                 name,
                 budget: Arc::from(ended.budget.unwrap_or_default()),
@@ -107,6 +120,7 @@ impl<E> RetryError<E> {
             RetryError::Failed { reason, .. } => *reason,
             RetryError::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
             RetryError::BudgetExhausted { .. } => StopReason::BudgetExhausted,
+            RetryError::MaybeProcessed { .. } => StopReason::MaybeProcessed,
         }
     }
 
@@ -115,7 +129,8 @@ impl<E> RetryError<E> {
         match self {
             RetryError::Failed { name, .. }
             | RetryError::DeadlineExceeded { name, .. }
-            | RetryError::BudgetExhausted { name, .. } => name,
+            | RetryError::BudgetExhausted { name, .. }
+            | RetryError::MaybeProcessed { name, .. } => name,
         }
     }
 
@@ -130,7 +145,8 @@ impl<E> RetryError<E> {
         match self {
             RetryError::Failed { log, .. }
             | RetryError::DeadlineExceeded { log, .. }
-            | RetryError::BudgetExhausted { log, .. } => log,
+            | RetryError::BudgetExhausted { log, .. }
+            | RetryError::MaybeProcessed { log, .. } => log,
         }
     }
 
@@ -139,7 +155,8 @@ impl<E> RetryError<E> {
         match self {
             RetryError::Failed { last, .. }
             | RetryError::DeadlineExceeded { last, .. }
-            | RetryError::BudgetExhausted { last, .. } => last,
+            | RetryError::BudgetExhausted { last, .. }
+            | RetryError::MaybeProcessed { last, .. } => last,
         }
     }
 
@@ -148,7 +165,8 @@ impl<E> RetryError<E> {
         match self {
             RetryError::Failed { last, .. }
             | RetryError::DeadlineExceeded { last, .. }
-            | RetryError::BudgetExhausted { last, .. } => last,
+            | RetryError::BudgetExhausted { last, .. }
+            | RetryError::MaybeProcessed { last, .. } => last,
         }
     }
 }
@@ -159,6 +177,7 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
             RetryError::Failed { .. } => "Failed",
             RetryError::DeadlineExceeded { .. } => "DeadlineExceeded",
             RetryError::BudgetExhausted { .. } => "BudgetExhausted",
+            RetryError::MaybeProcessed { .. } => "MaybeProcessed",
         };
         f.debug_struct(variant)
             .field("name", &self.name())
@@ -168,6 +187,8 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
             .finish()
     }
 }
+
+const MAYBE_PROCESSED: &str = "the request may have been processed, and the call is not idempotent";
 
 impl<E> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -185,7 +206,9 @@ impl<E> fmt::Display for RetryError<E> {
                 StopReason::BudgetExhausted => {
                     f.write_str("the retry budget allows no more retries")
                 }
+                StopReason::MaybeProcessed => f.write_str(MAYBE_PROCESSED),
             },
+            RetryError::MaybeProcessed { .. } => f.write_str(MAYBE_PROCESSED),
             RetryError::BudgetExhausted { budget, .. } => write!(
                 f,
                 "the retry budget `{budget}` allows no more retries for now"

@@ -139,7 +139,7 @@ impl Policy {
                 &seen,
                 Limits {
                     backoff_over: proposed.is_none(),
-                    deadline: None,
+                    ..Limits::default()
                 },
             );
             seen = Seen::now(self);

@@ -380,6 +380,7 @@ async fn own_loop(policy: &Policy, db: &Resource<u32>) -> Result<u32, WorkerErro
             seen: lease.generation(),
             proposed: Some(Duration::from_millis(10)),
             remaining: None,
+            may_be_processed: false,
         };
         match policy.step(failed, &mut restarts, Instant::now()) {
             Step::Stop(_) => return Err(error),

@@ -3,9 +3,12 @@
 //!
 //! | error | kinds |
 //! |---|---|
-//! | `PoolError::Timeout(Wait)`: every object stayed in use | [`ResourceBusy`], [`TimedOut`] |
-//! | `PoolError::Timeout(Create \| Recycle)` | [`TimedOut`] |
-//! | `PoolError::Closed` | [`NeedsReconnect`] |
+//! | `PoolError::Timeout(Wait)`: every object stayed in use | [`ResourceBusy`], [`TimedOut`], [`NeverSent`] |
+//! | `PoolError::Timeout(Create \| Recycle)` | [`TimedOut`], [`NeverSent`] |
+//! | `PoolError::Closed` | [`NeedsReconnect`], [`NeverSent`] |
+//!
+//! Every one of these is a checkout that failed: no connection was handed
+//! out, so the request was never sent ([`NeverSent`]).
 //! | `PoolError::Backend(e)`, `PostCreateHook(Backend(e))` | the built-in classification of `e` and its sources ([`classify_error`](super::classify_error)) |
 //! | `PoolError::NoRuntimeSpecified`, a hook's message | nothing |
 //! | `InteractError::Panic` | [`Panicked`] |
@@ -24,14 +27,14 @@ use deadpool_sync::InteractError;
 use crate::classify::{Classify, Kinds};
 use crate::kind::{Kind, KindId};
 use crate::kinds;
-use crate::vocab::{Cancelled, NeedsReconnect, Panicked, ResourceBusy, TimedOut};
+use crate::vocab::{Cancelled, NeedsReconnect, NeverSent, Panicked, ResourceBusy, TimedOut};
 
 /// The kinds a pool error raises (see the [module](self) table).
 pub fn classify_pool_error<E: Error + 'static>(error: &PoolError<E>) -> Kinds {
     match error {
-        PoolError::Timeout(TimeoutType::Wait) => kinds![ResourceBusy, TimedOut],
-        PoolError::Timeout(_) => TimedOut::ID.into(),
-        PoolError::Closed => NeedsReconnect::ID.into(),
+        PoolError::Timeout(TimeoutType::Wait) => kinds![ResourceBusy, TimedOut, NeverSent],
+        PoolError::Timeout(_) => kinds![TimedOut, NeverSent],
+        PoolError::Closed => kinds![NeedsReconnect, NeverSent],
         PoolError::Backend(backend) | PoolError::PostCreateHook(HookError::Backend(backend)) => {
             super::classify_error(backend)
         }
@@ -52,7 +55,12 @@ impl<E: Error + 'static> Classify<PoolError<E>> for PoolErrorClassifier {
     }
 
     fn kinds(&self) -> Vec<KindId> {
-        alloc::vec![ResourceBusy::ID, TimedOut::ID, NeedsReconnect::ID]
+        alloc::vec![
+            ResourceBusy::ID,
+            TimedOut::ID,
+            NeedsReconnect::ID,
+            NeverSent::ID
+        ]
     }
 }
 

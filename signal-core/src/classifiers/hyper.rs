@@ -4,7 +4,7 @@
 //! | error | kinds |
 //! |---|---|
 //! | `is_timeout()` | [`TimedOut`] |
-//! | `is_incomplete_message()`: the peer closed the connection before the whole message | [`ConnectionReset`] |
+//! | `is_incomplete_message()`: the peer closed the connection before the whole message | [`ConnectionReset`] (never [`NeverSent`](crate::vocab::NeverSent): the request may have been written and processed) |
 //! | `is_closed()`: the connection was already closed | [`NeedsReconnect`] |
 //! | `is_canceled()`: the request was cancelled (its connection went away) | [`Cancelled`] |
 //! | an I/O error underneath | as [`std::io::Error`](super::io) |

@@ -29,7 +29,9 @@ use crate::vocab::{
 };
 
 /// The kinds an I/O error raises: a precise network leaf, [`TimedOut`] with
-/// [`TransientNetwork`] for a socket's timeout, or nothing.
+/// [`TransientNetwork`] for a socket's timeout, or nothing. A refused
+/// connection and a failed name resolution also raise
+/// [`NeverSent`](crate::vocab::NeverSent), which their kinds imply.
 ///
 /// Reads `io::ErrorKind`. A failed name resolution has no kind of its own in
 /// std; it is recognized by the message std gives it ("failed to lookup

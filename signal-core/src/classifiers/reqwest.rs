@@ -3,9 +3,10 @@
 //! | error | kinds |
 //! |---|---|
 //! | an error status (`error_for_status`) | as [`http::StatusCode`](super::http) |
-//! | a timeout while connecting | [`TimedOut`], [`TransientNetwork`] |
+//! | a timeout while connecting | [`TimedOut`], [`TransientNetwork`], [`NeverSent`] |
 //! | another timeout | [`TimedOut`] |
-//! | a connect or request failure | what its sources raise: a refused or reset connection, a DNS failure ([`std::io::Error`](super::io)), a connection closed early ([`hyper::Error`](super::hyper)) |
+//! | a connect failure (`is_connect()`: no connection, so nothing was sent) | what its sources raise (a refused connection, a DNS failure: [`std::io::Error`](super::io)), and [`NeverSent`] |
+//! | a request failure | what its sources raise: a reset connection, a connection closed early ([`hyper::Error`](super::hyper)); never [`NeverSent`] on its own, since the request may have been written |
 //! | a builder, redirect, body or decode error | nothing |
 
 use alloc::vec::Vec;
@@ -13,7 +14,10 @@ use alloc::vec::Vec;
 use crate::classify::{Classify, Kinds};
 use crate::kind::{Kind, KindId};
 use crate::kinds;
-use crate::vocab::{TimedOut, TransientNetwork};
+use crate::vocab::{
+    BrokenPipe, ConnectionAborted, ConnectionReset, HostUnreachable, NetworkUnreachable, NeverSent,
+    TimedOut, TransientNetwork,
+};
 
 /// The kinds a reqwest error raises (see the [module](self) table).
 pub fn classify_reqwest(error: &reqwest::Error) -> Kinds {
@@ -22,17 +26,53 @@ pub fn classify_reqwest(error: &reqwest::Error) -> Kinds {
     }
     if error.is_timeout() {
         return if error.is_connect() {
-            kinds![TimedOut, TransientNetwork]
+            kinds![TimedOut, TransientNetwork, NeverSent]
         } else {
             TimedOut::ID.into()
         };
     }
-    if error.is_connect() || error.is_request() {
+    if error.is_connect() {
+        // No connection was made: whatever the cause below, the request did
+        // not leave.
+        let below = std::error::Error::source(error)
+            .map(super::classify_error)
+            .unwrap_or(Kinds::NONE);
+        return never_sent(below);
+    }
+    if error.is_request() {
         return std::error::Error::source(error)
             .map(super::classify_error)
             .unwrap_or(Kinds::NONE);
     }
     Kinds::NONE
+}
+
+/// `below`, the kinds of a failed connect's cause, with [`NeverSent`]
+/// added. `Kinds` are constants, so each cause the built-in classifiers
+/// give a connect failure has its pair; another cause keeps the fact
+/// alone.
+fn never_sent(below: Kinds) -> Kinds {
+    if below.implies(NeverSent::ID) {
+        return below;
+    }
+    let Some(&first) = below.as_slice().first() else {
+        return NeverSent::ID.into();
+    };
+    let pairs = [
+        (ConnectionReset::ID, kinds![ConnectionReset, NeverSent]),
+        (ConnectionAborted::ID, kinds![ConnectionAborted, NeverSent]),
+        (HostUnreachable::ID, kinds![HostUnreachable, NeverSent]),
+        (
+            NetworkUnreachable::ID,
+            kinds![NetworkUnreachable, NeverSent],
+        ),
+        (BrokenPipe::ID, kinds![BrokenPipe, NeverSent]),
+        (TimedOut::ID, kinds![TimedOut, TransientNetwork, NeverSent]),
+    ];
+    pairs
+        .into_iter()
+        .find(|(kind, _)| *kind == first)
+        .map_or(NeverSent::ID.into(), |(_, kinds)| kinds)
 }
 
 /// [`classify_reqwest`] as a classifier type, built in for `reqwest::Error`.
@@ -48,6 +88,7 @@ impl Classify<reqwest::Error> for ReqwestClassifier {
     fn kinds(&self) -> Vec<KindId> {
         let mut kinds = super::http::StatusClassifier.kinds();
         kinds.extend(super::hyper::HyperClassifier.kinds());
+        kinds.push(NeverSent::ID);
         kinds
     }
 }
