@@ -59,6 +59,13 @@ else
     echo "signal-runtime/benches/runtime.rs not found: supervisor benchmark skipped" >&2
 fi
 
+echo "== reactions across calls: cargo bench -p signal-runtime --bench reactions" >&2
+if [ "$supervisor" = 0 ]; then
+    echo "reactions benchmark skipped (--skip-supervisor)" >&2
+else
+    cargo bench --quiet -p signal-runtime --bench reactions --features tower,backon
+fi
+
 echo "== sync daemon fault sweep: bash benches/fault-sweep.sh" >&2
 if [ "$sweep" = 0 ]; then
     echo "fault sweep skipped (--skip-sweep)" >&2

@@ -30,6 +30,45 @@
 //!   retry after a delay. The supervisor, [`Policy::retry`], the `tower`
 //!   policy and the `backon` adjustment only carry its steps out, with one
 //!   event and one metric per step, so they cannot drift apart.
+//! * **Reactions across calls.** A [`RetryBudget`] shared by every call,
+//!   request and worker of the policies that have it
+//!   ([`Policy::retry_budget`]) caps retries to a fraction of the requests
+//!   plus a floor per second, so an outage is not amplified (a refused retry
+//!   is [`StopReason::BudgetExhausted`]). [`Policy::call`] runs one call
+//!   with a [deadline](Call::deadline) (it stops as soon as the next wait
+//!   would overrun it, and each [`Attempt`] sees the time left), marked
+//!   [not idempotent](Call::idempotent) if it must be retried only when the
+//!   error says the request was never sent
+//!   ([`NeverSent`](signal_core::vocab::NeverSent)); it gives up with a
+//!   [`RetryError`] that says why, keeps every attempt's kinds, trace and
+//!   delay ([`AttemptLog`]) and, for a deadline, raises
+//!   [`TimedOut`](signal_core::vocab::TimedOut) itself:
+//!
+//!   ```
+//!   # use std::time::Duration;
+//!   # use signal_runtime::{Backoff, Policy, Reaction, RetryBudget};
+//!   # use signal_core::{Signal, vocab::TimedOut, vocab::TransientNetwork};
+//!   # #[derive(Debug, Signal)] enum E { Io(#[signal(forward)] std::io::Error) }
+//!   # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+//!   let budget = RetryBudget::new("backend", 0.1, 1, Duration::from_secs(10)).unwrap();
+//!   let policy = Policy::new()
+//!       .on::<TransientNetwork>(Reaction::Retry)
+//!       .backoff(Backoff::new(Duration::from_millis(300), Duration::from_secs(5)))
+//!       .retry_budget(&budget);
+//!   let error = policy
+//!       .call("charge")
+//!       .deadline(Duration::from_secs(1))
+//!       .idempotent(false)
+//!       .run(async |attempt| {
+//!           let _timeout = attempt.remaining(); // for the request's own timeout
+//!           Err::<(), _>(E::Io(std::io::ErrorKind::ConnectionRefused.into()))
+//!       })
+//!       .await
+//!       .unwrap_err();
+//!   assert!(error.has::<TimedOut>()); // refused (never sent) until the deadline
+//!   assert!(error.to_string().contains("failed after"));
+//!   # }
+//!   ```
 //! * **Workers and single calls.** The same policy supervises long-running
 //!   workers ([`Supervisor::spawn`]) and retries one call
 //!   ([`Policy::retry`]), with the same events; each worker, call, request
@@ -85,7 +124,7 @@
 //!   `signal_runtime_stops_total` (by reason), `signal_runtime_backoff_seconds`
 //!   (time spent backing off), `signal_runtime_call_retries_total` and
 //!   `signal_runtime_call_stops_total` (calls, `tower` requests and `backon`
-//!   calls) and `signal_runtime_rebuilds_total` (by outcome). [`SupervisorError`] and
+//!   calls; stops by `reason`, [`StopReason::as_str`]) and `signal_runtime_rebuilds_total` (by outcome). [`SupervisorError`] and
 //!   [`RebuildError`] implement [`Signal`](signal_core::Signal), so a supervisor
 //!   nested in a worker passes its workers' signals on.
 //!
