@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use signal_core::{Signal, kind};
-use signal_runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryBudget, Supervisor};
+use signal_runtime::{
+    Backoff, BreakerState, CircuitBreaker, Intensity, Phase, Policy, Reaction, RetryBudget,
+    Supervisor,
+};
 use tokio::time::Instant;
 
 kind! {
@@ -159,6 +162,83 @@ fn outage(path: Path, policy: Arc<Policy>) -> Outcome {
     }
 }
 
+/// The breaker's two numbers: the wall time of a call refused while it is
+/// open (1,000 concurrent callers, none reaching the backend), and the
+/// simulated time from the backend's return to the first call that succeeds
+/// (callers every 100 ms; the breaker opens for 5 s, and the backend
+/// returns 1 s after it opened).
+fn breaker_figures() -> (Duration, u64, Duration, Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let breaker = CircuitBreaker::builder("backend")
+            .counts::<Down>()
+            .min_calls(10)
+            .open_for(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let policy = Arc::new(
+            Policy::new()
+                .on::<Down>(Reaction::Retry.max_attempts(ATTEMPTS))
+                .backoff(Backoff::new(
+                    Duration::from_millis(100),
+                    Duration::from_secs(2),
+                ))
+                .breaker(&breaker),
+        );
+        let backend = Backend::default();
+        while breaker.state() != BreakerState::Open {
+            let _ = policy
+                .call("fetch")
+                .run(|_| std::future::ready(backend.send()))
+                .await;
+        }
+        let opened = Instant::now();
+        let before = backend.sent.load(Ordering::Relaxed);
+        let wall = std::time::Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..CALLERS {
+            let (policy, backend) = (Arc::clone(&policy), backend.clone());
+            tasks.spawn(async move {
+                let result = policy
+                    .call("fetch")
+                    .run(move |_| std::future::ready(backend.send()))
+                    .await;
+                assert!(result.is_err());
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        let fail_fast = wall.elapsed() / CALLERS as u32;
+        let sent_while_open = backend.sent.load(Ordering::Relaxed) - before;
+
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let back = Instant::now();
+        let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let recovered = loop {
+            let ok = policy
+                .call("fetch")
+                .run(|_| {
+                    let healthy = Arc::clone(&healthy);
+                    std::future::ready(if healthy.load(Ordering::Relaxed) {
+                        Ok(())
+                    } else {
+                        Err(BackendError::Down)
+                    })
+                })
+                .await
+                .is_ok();
+            if ok {
+                break back.elapsed();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        (fail_fast, sent_while_open, recovered, back - opened)
+    })
+}
+
 fn main() {
     let paths = [
         Path::Call,
@@ -210,6 +290,21 @@ fn main() {
             );
         }
     }
+    let (fail_fast, sent_while_open, recovered, returned_after) = breaker_figures();
+    println!(
+        "\nCircuit breaker (counts `Down`; opens at half of at least 10 outcomes in 10 s, \
+         for 5 s, one probe):\n"
+    );
+    println!("| measure | value |");
+    println!("|---|---:|");
+    println!(
+        "| a call refused while open, {CALLERS} concurrent callers (wall time per call) | {:.2} µs |",
+        fail_fast.as_secs_f64() * 1e6
+    );
+    println!("| requests sent by those {CALLERS} calls | {sent_while_open} |");
+    println!(
+        "| recovery: backend back {returned_after:?} after the breaker opened, first success after (simulated) | {recovered:?} |"
+    );
     if missed {
         std::process::exit(1);
     }

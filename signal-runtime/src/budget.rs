@@ -13,8 +13,9 @@ use super::lock;
 /// leave the window one slot (a tenth of it) at a time.
 const SLOTS: usize = 10;
 
-/// A budget's settings that make no sense: what
-/// [`RetryBudget::new`] returns instead of a budget.
+/// Settings that make no sense: what [`RetryBudget::new`] and
+/// [`BreakerBuilder::build`](super::BreakerBuilder::build) return instead
+/// of a budget or a breaker.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -28,7 +29,25 @@ pub enum ConfigError {
     },
     /// The window is zero: nothing would ever be counted in it.
     ZeroWindow {
-        /// The budget's name.
+        /// The budget's or breaker's name.
+        name: Arc<str>,
+    },
+    /// A circuit breaker counts no kind: it could never open.
+    NoCountedKinds {
+        /// The breaker's name.
+        name: Arc<str>,
+    },
+    /// A circuit breaker's failure rate is not a number, zero or less, or
+    /// more than 1.
+    FailureRate {
+        /// The breaker's name.
+        name: Arc<str>,
+        /// The rate given.
+        rate: f64,
+    },
+    /// A circuit breaker lets no probe through: it could never close again.
+    NoProbes {
+        /// The breaker's name.
         name: Arc<str>,
     },
 }
@@ -43,11 +62,21 @@ impl fmt::Display for ConfigError {
                 RetryBudget::MAX_RATIO
             ),
             ConfigError::ZeroWindow { name } => {
-                write!(
-                    f,
-                    "retry budget `{name}`: the window must be longer than zero"
-                )
+                write!(f, "`{name}`: the window must be longer than zero")
             }
+            ConfigError::NoCountedKinds { name } => write!(
+                f,
+                "circuit breaker `{name}`: it counts no kind, so it could never open"
+            ),
+            ConfigError::FailureRate { name, rate } => write!(
+                f,
+                "circuit breaker `{name}`: the failure rate must be more than 0 and at most 1, \
+                 not {rate}"
+            ),
+            ConfigError::NoProbes { name } => write!(
+                f,
+                "circuit breaker `{name}`: it must let at least one probe through"
+            ),
         }
     }
 }

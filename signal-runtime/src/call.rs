@@ -1,13 +1,17 @@
 //! One retried call with limits of its own: a deadline for the whole call,
 //! the time left handed to each attempt.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::breaker::CircuitBreaker;
 use super::budget::RetryBudget;
 use super::ladder::Step;
 use super::log::Subject;
+use super::metrics;
+use super::names::{ReactionName, StopReason};
 use super::policy::Policy;
 use super::retry::{Attempts, Limits, Seen};
 use super::retry_error::{Ended, RetryError};
@@ -176,14 +180,54 @@ impl<'a> Call<'a> {
             .deadline
             .and_then(|within| Instant::now().checked_add(within));
         let mut attempts = Attempts::new();
+        let breaker = policy.circuit_breaker();
+        let ended = Ended {
+            name: self.name,
+            deadline: self.deadline,
+            budget: policy.budget().map(RetryBudget::name),
+            breaker,
+        };
         policy.deposit();
+        let mut previous: Option<E> = None;
         loop {
             let seen = Seen::now(policy);
             let attempt = Attempt {
                 number: attempts.attempt.saturating_add(1),
                 deadline,
             };
-            let error = match op(attempt).await {
+            let permit = match breaker.map(CircuitBreaker::admit).transpose() {
+                Ok(permit) => permit,
+                Err(open) => {
+                    // Failing fast is the breaker working: a metric, and an
+                    // event at DEBUG only (its opening was the WARN).
+                    tracing::debug!(
+                        worker = self.name,
+                        reason = StopReason::CircuitOpen.as_str(),
+                        breaker = &*open.breaker,
+                        attempt = attempts.attempt,
+                        "call refused; the circuit breaker is open"
+                    );
+                    metrics::step(
+                        Subject::Call,
+                        self.name,
+                        ReactionName::Stop,
+                        Some(StopReason::CircuitOpen),
+                        None,
+                        false,
+                    );
+                    return Err(RetryError::CircuitOpen {
+                        name: Arc::from(self.name),
+                        open,
+                        log: attempts.log,
+                        last: previous,
+                    });
+                }
+            };
+            let result = op(attempt).await;
+            if let (Some(breaker), Some(permit)) = (breaker, permit) {
+                permit.record(breaker.outcome_of(result.as_ref()));
+            }
+            let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -200,14 +244,10 @@ impl<'a> Call<'a> {
                 },
             );
             if let Step::Stop(reason) = step {
-                let ended = Ended {
-                    name: self.name,
-                    deadline: self.deadline,
-                    budget: policy.budget().map(RetryBudget::name),
-                };
                 return Err(RetryError::new(ended, reason, attempts.log, error));
             }
             attempts.carry_out(Subject::Call, self.name, &step).await;
+            previous = Some(error);
         }
     }
 }

@@ -22,13 +22,17 @@
 //! 4. the call has a [deadline](super::Call::deadline) and the wait before
 //!    the next attempt (zero for a rebuild) is at least the time left:
 //!    stop ([`StopReason::DeadlineExceeded`]);
-//! 5. one more restart would exceed the [`Intensity`] within its window:
+//! 5. the policy's [circuit breaker](super::CircuitBreaker) will still be
+//!    open when the wait is over: stop ([`StopReason::CircuitOpen`]; a
+//!    worker's wait is first lengthened to the breaker's, so it waits
+//!    instead);
+//! 6. one more restart would exceed the [`Intensity`] within its window:
 //!    stop ([`StopReason::IntensityExceeded`]);
-//! 6. the policy has a [retry budget](super::RetryBudget), shared with
+//! 7. the policy has a [retry budget](super::RetryBudget), shared with
 //!    other calls and workers, and it refuses the retry: stop
 //!    ([`StopReason::BudgetExhausted`]; the restart is taken out of the
 //!    window again);
-//! 7. otherwise the restart is recorded in the window, and the rule's
+//! 8. otherwise the restart is recorded in the window, and the rule's
 //!    reaction is carried out: [rebuild](Step::Rebuild) its resource from the
 //!    generation the failed attempt used, or [retry](Step::Retry) after the
 //!    proposed delay.
@@ -38,12 +42,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::breaker::CircuitBreaker;
 use super::budget::RetryBudget;
 use super::intensity::Intensity;
 use super::names::{ReactionName, StopReason};
 #[cfg(test)]
 use super::policy::RuleKey;
 use super::policy::{Policy, Reaction, ResourceRef, RuleMatch};
+use super::time;
 
 /// One failure, as the reaction ladder sees it.
 #[derive(Clone, Copy, Debug)]
@@ -163,7 +169,41 @@ impl Policy {
     /// ));
     /// ```
     pub fn step(&self, failed: Failed<'_>, restarts: &mut VecDeque<Instant>, now: Instant) -> Step {
-        ladder(failed, &self.intensity, self.budget.as_ref(), restarts, now)
+        let across = Across {
+            budget: self.budget.as_ref(),
+            breaker: self.breaker.as_ref(),
+        };
+        ladder(failed, &self.intensity, across, restarts, now)
+    }
+}
+
+/// What the ladder shares with other calls: the policy's retry budget and
+/// circuit breaker.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Across<'p> {
+    pub(crate) budget: Option<&'p RetryBudget>,
+    pub(crate) breaker: Option<&'p CircuitBreaker>,
+}
+
+impl Policy {
+    /// [`step`](Self::step) for a worker: its wait is lengthened to cover
+    /// the time the breaker stays open, so a worker waits for the breaker
+    /// instead of stopping.
+    pub(crate) fn step_worker(
+        &self,
+        mut failed: Failed<'_>,
+        restarts: &mut VecDeque<Instant>,
+        now: Instant,
+    ) -> Step {
+        if let (Some(breaker), Some(proposed)) = (&self.breaker, failed.proposed) {
+            let open = breaker.open_at(now).unwrap_or(Duration::ZERO);
+            failed.proposed = Some(proposed.max(open));
+        }
+        let across = Across {
+            budget: self.budget.as_ref(),
+            breaker: None,
+        };
+        ladder(failed, &self.intensity, across, restarts, now)
     }
 }
 
@@ -171,7 +211,7 @@ impl Policy {
 pub(crate) fn ladder(
     failed: Failed<'_>,
     intensity: &Intensity,
-    budget: Option<&RetryBudget>,
+    across: Across<'_>,
     restarts: &mut VecDeque<Instant>,
     now: Instant,
 ) -> Step {
@@ -199,10 +239,18 @@ pub(crate) fn ladder(
     if failed.remaining.is_some_and(|left| wait >= left) {
         return Step::Stop(StopReason::DeadlineExceeded);
     }
+    if let Some(breaker) = across.breaker
+        && breaker.open_at(time::after(now, wait)).is_some()
+    {
+        return Step::Stop(StopReason::CircuitOpen);
+    }
     if intensity.record(restarts, now) {
         return Step::Stop(StopReason::IntensityExceeded);
     }
-    if budget.is_some_and(|budget| !budget.try_withdraw(now)) {
+    if across
+        .budget
+        .is_some_and(|budget| !budget.try_withdraw(now))
+    {
         restarts.pop_back();
         return Step::Stop(StopReason::BudgetExhausted);
     }
@@ -273,7 +321,13 @@ mod tests {
                                         remaining,
                                         may_be_processed: false,
                                     };
-                                    let step = ladder(failed, &intensity, None, &mut after, now);
+                                    let step = ladder(
+                                        failed,
+                                        &intensity,
+                                        Across::default(),
+                                        &mut after,
+                                        now,
+                                    );
                                     let live = if age >= within { 0 } else { filled };
                                     let exhausted = rule.max_attempts.is_some_and(|m| attempt >= m)
                                         || rule.budget.is_some_and(|b| spent >= b)
@@ -305,6 +359,7 @@ mod tests {
                                         Step::Stop(StopReason::DeadlineExceeded) => "stop:deadline",
                                         Step::Stop(StopReason::BudgetExhausted) => "stop:budget",
                                         Step::Stop(StopReason::MaybeProcessed) => "stop:maybe",
+                                        Step::Stop(StopReason::CircuitOpen) => "stop:breaker",
                                         Step::Retry { delay } => {
                                             assert_eq!(Some(*delay), proposed);
                                             "retry"
@@ -372,17 +427,27 @@ mod tests {
         let intensity = Intensity::new(10, Duration::from_secs(10));
         let now = Instant::now();
         let mut window = VecDeque::new();
-        let step = ladder(failed(&stop), &intensity, Some(&budget), &mut window, now);
+        let with = |budget| Across {
+            budget: Some(budget),
+            breaker: None,
+        };
+        let step = ladder(failed(&stop), &intensity, with(&budget), &mut window, now);
         assert!(matches!(step, Step::Stop(StopReason::Reaction)));
         assert_eq!(budget.stats().retries, 0);
-        let step = ladder(failed(&retry), &intensity, Some(&budget), &mut window, now);
+        let step = ladder(failed(&retry), &intensity, with(&budget), &mut window, now);
         assert!(matches!(step, Step::Retry { .. }));
         assert_eq!((window.len(), budget.stats().retries), (1, 1));
-        let step = ladder(failed(&retry), &intensity, Some(&budget), &mut window, now);
+        let step = ladder(failed(&retry), &intensity, with(&budget), &mut window, now);
         assert!(matches!(step, Step::Stop(StopReason::BudgetExhausted)));
         assert_eq!((window.len(), budget.stats().refused), (1, 1));
         // Without the budget, the same failure retries.
-        let step = ladder(failed(&retry), &intensity, None, &mut window, now);
+        let step = ladder(
+            failed(&retry),
+            &intensity,
+            Across::default(),
+            &mut window,
+            now,
+        );
         assert!(matches!(step, Step::Retry { .. }));
     }
 
@@ -408,7 +473,13 @@ mod tests {
                     remaining: Some(Duration::ZERO),
                     may_be_processed,
                 };
-                let step = ladder(failed, &intensity, None, &mut VecDeque::new(), now);
+                let step = ladder(
+                    failed,
+                    &intensity,
+                    Across::default(),
+                    &mut VecDeque::new(),
+                    now,
+                );
                 let expected = match (&rule.reaction, may_be_processed) {
                     (Reaction::Stop, _) => StopReason::Reaction,
                     (_, true) => StopReason::MaybeProcessed,

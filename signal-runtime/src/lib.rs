@@ -34,7 +34,12 @@
 //!   request and worker of the policies that have it
 //!   ([`Policy::retry_budget`]) caps retries to a fraction of the requests
 //!   plus a floor per second, so an outage is not amplified (a refused retry
-//!   is [`StopReason::BudgetExhausted`]). [`Policy::call`] runs one call
+//!   is [`StopReason::BudgetExhausted`]). A [`CircuitBreaker`]
+//!   ([`Policy::breaker`]) counts only the kinds that say the dependency is
+//!   sick, opens on their rate, probes when half-open, and while open makes
+//!   calls fail fast with an error that raises
+//!   [`Unavailable`](signal_core::vocab::Unavailable); workers wait for it,
+//!   and `CircuitBreaker::layer` (feature `tower`) guards a `tower` service. [`Policy::call`] runs one call
 //!   with a [deadline](Call::deadline) (it stops as soon as the next wait
 //!   would overrun it, and each [`Attempt`] sees the time left), marked
 //!   [not idempotent](Call::idempotent) if it must be retried only when the
@@ -142,7 +147,7 @@
 //! |---|---|---|
 //! | `metrics` | runtime metrics (restarts by kind, stops, rebuilds, call retries and stops, time in backoff) through the `metrics` facade | `metrics` |
 //! | `backon` | `Policy::backon_backoff`, `backon_when` and `backon_adjust`: a policy's backoff and reaction ladder for code that retries with backon | `backon` |
-//! | `tower` | `Policy::tower`: a `tower::retry::Policy` from a policy | `tower` (`retry`) |
+//! | `tower` | `Policy::tower`: a `tower::retry::Policy` from a policy; `CircuitBreaker::layer` | `tower` (`retry`) |
 //! | `tonic` | [`RetryAfter`] for `signal_core::wire::tonic::RemoteStatus`: a gRPC server's pushback, honoured by a policy | `signal-core` (`tonic`) |
 //!
 //! # Example
@@ -223,6 +228,9 @@
 
 mod attempt_log;
 mod backoff;
+mod breaker;
+#[cfg(feature = "tower")]
+mod breaker_layer;
 mod budget;
 mod call;
 mod cancel;
@@ -254,6 +262,9 @@ mod worker;
 
 pub use attempt_log::{AttemptLog, AttemptRecord};
 pub use backoff::{Backoff, Delays};
+pub use breaker::{BreakerBuilder, BreakerOpen, BreakerState, CircuitBreaker};
+#[cfg(feature = "tower")]
+pub use breaker_layer::{BreakerError, BreakerFuture, BreakerLayer, BreakerService};
 pub use budget::{BudgetStats, ConfigError, RetryBudget};
 pub use call::{Attempt, Call};
 pub use deadline::Wake;

@@ -69,6 +69,9 @@ impl Report<'_> {
             (Step::Stop(StopReason::DeadlineExceeded), _) => {
                 format!("{noun} failed; its deadline would pass before the next attempt, giving up")
             }
+            (Step::Stop(StopReason::CircuitOpen), _) => {
+                format!("{noun} failed; the circuit breaker is open, giving up")
+            }
             (Step::Stop(StopReason::MaybeProcessed), _) => format!(
                 "{noun} failed; the request may have been processed and is not idempotent, giving up"
             ),

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::breaker::BreakerState;
 use super::names::{ReactionName, StopReason, Subject};
 use signal_core::KindId;
 
@@ -113,4 +114,17 @@ pub(crate) fn rebuild(resource: &str, ok: bool) {
     .increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = (resource, ok);
+}
+
+/// A circuit breaker changed state.
+pub(crate) fn breaker(breaker: &str, state: BreakerState) {
+    #[cfg(feature = "metrics")]
+    ::metrics::counter!(
+        "signal_runtime_breaker_transitions_total",
+        "breaker" => breaker.to_owned(),
+        "state" => state.as_str(),
+    )
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (breaker, state.as_str());
 }

@@ -55,12 +55,16 @@ pub enum StopReason {
     /// [never sent](signal_core::vocab::NeverSent): the peer may have
     /// processed it, so it is not repeated.
     MaybeProcessed,
+    /// The policy's [circuit breaker](super::CircuitBreaker) is open: the
+    /// call fails fast instead of trying again.
+    CircuitOpen,
 }
 
 impl StopReason {
     /// The reason's name in events and metrics (the `reason` label):
     /// `"reaction"`, `"intensity_exceeded"`, `"exhausted"`,
-    /// `"deadline_exceeded"`, `"budget_exhausted"`, `"maybe_processed"`.
+    /// `"deadline_exceeded"`, `"budget_exhausted"`, `"maybe_processed"`,
+    /// `"circuit_open"`.
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Reaction => "reaction",
@@ -69,6 +73,7 @@ impl StopReason {
             StopReason::DeadlineExceeded => "deadline_exceeded",
             StopReason::BudgetExhausted => "budget_exhausted",
             StopReason::MaybeProcessed => "maybe_processed",
+            StopReason::CircuitOpen => "circuit_open",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tracing::Level;
 
 use super::backoff::{Backoff, Jitter};
+use super::breaker::CircuitBreaker;
 use super::budget::RetryBudget;
 use super::intensity::Intensity;
 use super::names::ReactionName;
@@ -269,6 +270,7 @@ pub struct Policy {
     pub(crate) healthy_after: Duration,
     retry_after: RetryAfterHooks,
     pub(crate) budget: Option<RetryBudget>,
+    pub(crate) breaker: Option<CircuitBreaker>,
 }
 
 impl Default for Policy {
@@ -325,6 +327,7 @@ impl Policy {
             healthy_after: Duration::from_secs(60),
             retry_after: RetryAfterHooks::default(),
             budget: None,
+            breaker: None,
         }
     }
 
@@ -416,6 +419,23 @@ impl Policy {
     /// The retry budget, if the policy has one.
     pub fn budget(&self) -> Option<&RetryBudget> {
         self.budget.as_ref()
+    }
+
+    /// Guards the dependency with `breaker`, shared with every other
+    /// policy, call, request and worker that has it: its counted kinds'
+    /// failures open it, and while it is open a [`Call`](super::Call)
+    /// fails fast ([`RetryError::CircuitOpen`](super::RetryError::CircuitOpen),
+    /// which raises `Unavailable`), a retry is not made
+    /// ([`StopReason::CircuitOpen`](super::StopReason::CircuitOpen)) and a
+    /// worker's restart waits until it half-opens. See [`CircuitBreaker`].
+    pub fn breaker(mut self, breaker: &CircuitBreaker) -> Self {
+        self.breaker = Some(breaker.clone());
+        self
+    }
+
+    /// The circuit breaker, if the policy has one.
+    pub fn circuit_breaker(&self) -> Option<&CircuitBreaker> {
+        self.breaker.as_ref()
     }
 
     /// Counts a request in the retry budget, if any.

@@ -133,6 +133,10 @@ where
                 .delay_after::<E>(matched.rule, attempt, None, jitter)
                 .0;
         }
+        if let (Some(breaker), Some(error)) = (policy.circuit_breaker(), failure.error()) {
+            // A panic is a bug, not the dependency's health: not counted.
+            breaker.record(breaker.outcome_of::<(), E>(Err(error)), false);
+        }
         self.h.last_failure = Some(failure.clone());
         let spent = self.h.retry.spend(matched.key);
         let seen = matched
@@ -148,7 +152,7 @@ where
             remaining: None,
             may_be_processed: false,
         };
-        let step = policy.step(failed, &mut self.h.retry.restarts, now);
+        let step = policy.step_worker(failed, &mut self.h.retry.restarts, now);
         let rule = matched.rule;
         self.h.retry.last_reaction = Some(rule.reaction.name());
         self.record(
@@ -214,7 +218,8 @@ where
                     (
                         StopReason::Exhausted
                         | StopReason::DeadlineExceeded
-                        | StopReason::MaybeProcessed,
+                        | StopReason::MaybeProcessed
+                        | StopReason::CircuitOpen,
                         last,
                     ) => SupervisorError::Exhausted {
                         worker: worker(),

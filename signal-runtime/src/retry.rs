@@ -248,7 +248,14 @@ impl Policy {
         self.deposit();
         loop {
             let seen = Seen::now(self);
-            let error = match op().await {
+            let result = op().await;
+            if let Some(breaker) = &self.breaker {
+                // Not asked before the attempt (there would be no error of
+                // type `E` to return): counted after it. Retries are not
+                // made while it is open (the ladder's rung).
+                breaker.record(breaker.outcome_of(result.as_ref()), false);
+            }
+            let error = match result {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };

@@ -5,7 +5,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::attempt_log::AttemptLog;
+use super::breaker::{BreakerOpen, CircuitBreaker};
 use super::names::StopReason;
 use signal_core::Signal;
 
@@ -76,6 +79,24 @@ pub enum RetryError<E> {
         #[signal(forward)]
         last: E,
     },
+    /// The policy's [circuit breaker](super::CircuitBreaker) is open: the
+    /// call failed fast, before an attempt (`last` is `None`) or instead of
+    /// retrying. Raises [`Unavailable`](signal_core::vocab::Unavailable)
+    /// (through [`BreakerOpen`]), so callers upstream react to a dependency
+    /// that cannot serve.
+    CircuitOpen {
+        /// The call's name.
+        name: Arc<str>,
+        /// The breaker's refusal.
+        #[signal(forward)]
+        open: BreakerOpen,
+        /// Every attempt's kinds, trace and delay, bounded (empty when no
+        /// attempt was made).
+        log: AttemptLog,
+        /// The last attempt's error, if an attempt was made.
+        #[signal(forward)]
+        last: Option<E>,
+    },
 }
 
 /// What a call was run with, for the error it ends with.
@@ -83,6 +104,7 @@ pub(crate) struct Ended<'a> {
     pub(crate) name: &'a str,
     pub(crate) deadline: Option<Duration>,
     pub(crate) budget: Option<&'a str>,
+    pub(crate) breaker: Option<&'a CircuitBreaker>,
 }
 
 impl<E> RetryError<E> {
@@ -90,6 +112,21 @@ impl<E> RetryError<E> {
         let name = Arc::from(ended.name);
         let deadline = ended.deadline;
         match reason {
+            StopReason::CircuitOpen => RetryError::CircuitOpen {
+                name,
+                open: match ended.breaker {
+                    Some(breaker) => {
+                        let left = breaker.open_at(Instant::now()).unwrap_or_default();
+                        breaker.refusal(left)
+                    }
+                    None => BreakerOpen {
+                        breaker: Arc::from(""),
+                        retry_in: Duration::ZERO,
+                    },
+                },
+                log,
+                last: Some(last),
+            },
             StopReason::MaybeProcessed => RetryError::MaybeProcessed { name, log, last },
             StopReason::BudgetExhausted => RetryError::BudgetExhausted {
                 name,
@@ -121,6 +158,7 @@ impl<E> RetryError<E> {
             RetryError::DeadlineExceeded { .. } => StopReason::DeadlineExceeded,
             RetryError::BudgetExhausted { .. } => StopReason::BudgetExhausted,
             RetryError::MaybeProcessed { .. } => StopReason::MaybeProcessed,
+            RetryError::CircuitOpen { .. } => StopReason::CircuitOpen,
         }
     }
 
@@ -130,7 +168,8 @@ impl<E> RetryError<E> {
             RetryError::Failed { name, .. }
             | RetryError::DeadlineExceeded { name, .. }
             | RetryError::BudgetExhausted { name, .. }
-            | RetryError::MaybeProcessed { name, .. } => name,
+            | RetryError::MaybeProcessed { name, .. }
+            | RetryError::CircuitOpen { name, .. } => name,
         }
     }
 
@@ -146,27 +185,31 @@ impl<E> RetryError<E> {
             RetryError::Failed { log, .. }
             | RetryError::DeadlineExceeded { log, .. }
             | RetryError::BudgetExhausted { log, .. }
-            | RetryError::MaybeProcessed { log, .. } => log,
+            | RetryError::MaybeProcessed { log, .. }
+            | RetryError::CircuitOpen { log, .. } => log,
         }
     }
 
-    /// The last attempt's error.
-    pub fn last(&self) -> &E {
+    /// The last attempt's error; `None` only when a
+    /// [circuit breaker](Self::CircuitOpen) refused the first attempt.
+    pub fn last(&self) -> Option<&E> {
         match self {
             RetryError::Failed { last, .. }
             | RetryError::DeadlineExceeded { last, .. }
             | RetryError::BudgetExhausted { last, .. }
-            | RetryError::MaybeProcessed { last, .. } => last,
+            | RetryError::MaybeProcessed { last, .. } => Some(last),
+            RetryError::CircuitOpen { last, .. } => last.as_ref(),
         }
     }
 
-    /// The last attempt's error, by value.
-    pub fn into_last(self) -> E {
+    /// The last attempt's error, by value (see [`last`](Self::last)).
+    pub fn into_last(self) -> Option<E> {
         match self {
             RetryError::Failed { last, .. }
             | RetryError::DeadlineExceeded { last, .. }
             | RetryError::BudgetExhausted { last, .. }
-            | RetryError::MaybeProcessed { last, .. } => last,
+            | RetryError::MaybeProcessed { last, .. } => Some(last),
+            RetryError::CircuitOpen { last, .. } => last,
         }
     }
 }
@@ -178,12 +221,13 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
             RetryError::DeadlineExceeded { .. } => "DeadlineExceeded",
             RetryError::BudgetExhausted { .. } => "BudgetExhausted",
             RetryError::MaybeProcessed { .. } => "MaybeProcessed",
+            RetryError::CircuitOpen { .. } => "CircuitOpen",
         };
         f.debug_struct(variant)
             .field("name", &self.name())
             .field("reason", &self.reason())
             .field("log", self.log())
-            .field("last", self.last())
+            .field("last", &self.last())
             .finish()
     }
 }
@@ -207,7 +251,11 @@ impl<E> fmt::Display for RetryError<E> {
                     f.write_str("the retry budget allows no more retries")
                 }
                 StopReason::MaybeProcessed => f.write_str(MAYBE_PROCESSED),
+                StopReason::CircuitOpen => f.write_str("the circuit breaker is open"),
             },
+            RetryError::CircuitOpen { open, .. } => {
+                write!(f, "the circuit breaker `{}` is open", open.breaker)
+            }
             RetryError::MaybeProcessed { .. } => f.write_str(MAYBE_PROCESSED),
             RetryError::BudgetExhausted { budget, .. } => write!(
                 f,
@@ -227,6 +275,13 @@ impl<E> fmt::Display for RetryError<E> {
 
 impl<E: std::error::Error + 'static> std::error::Error for RetryError<E> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(self.last())
+        match self {
+            RetryError::CircuitOpen {
+                last: None, open, ..
+            } => Some(open),
+            _ => self
+                .last()
+                .map(|last| last as &(dyn std::error::Error + 'static)),
+        }
     }
 }

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
+use super::breaker::Outcome;
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::handle::RunContext;
@@ -194,7 +195,12 @@ where
         };
         let (result, span, started) = run.await;
         let failure = match result {
-            Ok(Ok(value)) => return task.succeed(value, started),
+            Ok(Ok(value)) => {
+                if let Some(breaker) = policy.circuit_breaker() {
+                    breaker.record(Outcome::Answered, false);
+                }
+                return task.succeed(value, started);
+            }
             Ok(Err(error)) => Failure::Error(Arc::new(error)),
             Err(message) => Failure::Panic(message),
         };

@@ -313,3 +313,62 @@ async fn test_a_budget_stop_is_counted_with_its_reason() {
     })
     .await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn test_breaker_transitions_and_fail_fast_stops_are_counted() {
+    store();
+    within(HOUR_LIMIT, async {
+        let breaker = signal_runtime::CircuitBreaker::builder("metrics-breaker")
+            .counts::<Retryable>()
+            .min_calls(2)
+            .build()
+            .unwrap();
+        let policy = Policy::new()
+            .on::<Retryable>(Reaction::Retry.max_attempts(5))
+            .breaker(&breaker);
+        let result = policy
+            .call("metrics-breaker-call")
+            .run(async |_| Err::<(), _>(WorkerError::Storage(StorageError::Busy)))
+            .await;
+        assert!(result.is_err());
+        let transitions = "signal_runtime_breaker_transitions_total";
+        assert_eq!(
+            counter(&format!(
+                "{transitions}{{breaker=metrics-breaker,state=open}}"
+            )),
+            1
+        );
+        assert_eq!(
+            counter(
+                "signal_runtime_call_stops_total{call=metrics-breaker-call,reason=circuit_open}"
+            ),
+            1
+        );
+        // A call refused before any attempt is counted too.
+        let refused = policy
+            .call("metrics-breaker-call")
+            .run(async |_| Ok::<_, WorkerError>(()))
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(
+            counter(
+                "signal_runtime_call_stops_total{call=metrics-breaker-call,reason=circuit_open}"
+            ),
+            2
+        );
+        // The twin: nothing closed it yet, and nothing half-opened it.
+        assert_eq!(
+            counter(&format!(
+                "{transitions}{{breaker=metrics-breaker,state=closed}}"
+            )),
+            0
+        );
+        assert_eq!(
+            counter(&format!(
+                "{transitions}{{breaker=metrics-breaker,state=half_open}}"
+            )),
+            0
+        );
+    })
+    .await;
+}

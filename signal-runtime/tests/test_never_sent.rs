@@ -118,7 +118,7 @@ async fn test_a_refused_payment_is_retried() {
         .run(async |_| pay(addr).await)
         .await
         .unwrap_err();
-    assert!(error.last().has::<NeverSent>(), "{error:?}");
+    assert!(error.last().unwrap().has::<NeverSent>(), "{error:?}");
     assert_eq!(error.reason(), StopReason::Exhausted);
     assert_eq!(error.attempts(), 3);
 }

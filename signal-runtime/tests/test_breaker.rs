@@ -1,0 +1,519 @@
+//! The circuit breaker by kind: a network storm opens it and calls fail
+//! fast with an error that raises `Unavailable`; a storm of bad credentials
+//! never opens it; half-open probes close or reopen it; workers wait for it;
+//! the `tower` layer refuses requests while it is open.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
+use signal_core::{Signal, kind};
+use signal_runtime::{
+    Backoff, BreakerError, BreakerState, CircuitBreaker, ConfigError, Intensity, Phase, Policy,
+    Reaction, RetryError, StopReason, Supervisor,
+};
+use support::{Events, HOUR_LIMIT, within};
+use tokio::time::Instant;
+use tower::{ServiceBuilder, ServiceExt};
+
+kind! {
+    /// Never counted by any breaker here.
+    pub Unrelated;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, Signal)]
+enum ApiError {
+    #[error("refused")]
+    #[signal(leaf = "signal_core::vocab::ConnectionRefused")]
+    Refused,
+    #[error("rejected")]
+    #[signal(leaf = "signal_core::vocab::BadCredentials")]
+    Rejected,
+}
+
+const MS: Duration = Duration::from_millis(1);
+const OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// Counts network failures, unavailability and timeouts; opens at half of
+/// at least 10 outcomes in 10 s, for 30 s, one probe.
+fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder("api")
+        .counts::<TransientNetwork>()
+        .counts::<Unavailable>()
+        .counts::<TimedOut>()
+        .min_calls(10)
+        .open_for(OPEN_FOR)
+        .build()
+        .unwrap()
+}
+
+/// Retries the network up to 3 attempts; stops on anything else.
+fn policy(breaker: Option<&CircuitBreaker>) -> Arc<Policy> {
+    let policy = Policy::new()
+        .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)));
+    Arc::new(match breaker {
+        Some(breaker) => policy.breaker(breaker),
+        None => policy,
+    })
+}
+
+/// A backend that answers every request with `answer`, and counts them.
+#[derive(Clone)]
+struct Backend {
+    sent: Arc<AtomicU64>,
+    answer: Arc<std::sync::Mutex<Result<(), ApiError>>>,
+}
+
+impl Backend {
+    fn new(answer: Result<(), ApiError>) -> Backend {
+        Backend {
+            sent: Arc::default(),
+            answer: Arc::new(std::sync::Mutex::new(answer)),
+        }
+    }
+
+    fn send(&self) -> Result<(), ApiError> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        *self.answer.lock().unwrap()
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    fn answer(&self, answer: Result<(), ApiError>) {
+        *self.answer.lock().unwrap() = answer;
+    }
+}
+
+async fn call(policy: &Policy, backend: &Backend) -> Result<(), RetryError<ApiError>> {
+    policy.call("api").run(async |_| backend.send()).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_a_network_storm_opens_the_breaker_and_calls_fail_fast() {
+    within(HOUR_LIMIT, async {
+        let (events, _guard) = Events::capture();
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        // Three calls of three attempts: nine failures, below the minimum.
+        for _ in 0..3 {
+            let error = call(&policy, &backend).await.unwrap_err();
+            assert_eq!(error.reason(), StopReason::Exhausted);
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        // The tenth failure opens it: the call gives up instead of retrying.
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert!(matches!(error, RetryError::CircuitOpen { .. }), "{error:?}");
+        assert_eq!(error.attempts(), 1);
+        assert_eq!(error.last(), Some(&ApiError::Refused));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(backend.sent(), 10);
+        // Then every call fails fast: nothing reaches the backend.
+        for _ in 0..100 {
+            let error = call(&policy, &backend).await.unwrap_err();
+            assert!(matches!(
+                &error,
+                RetryError::CircuitOpen { last: None, open, .. } if open.retry_in == OPEN_FOR
+            ));
+            assert_eq!(error.attempts(), 0);
+            assert!(error.has::<Unavailable>());
+            assert!(
+                !error.has::<TransientNetwork>(),
+                "no attempt, no network error"
+            );
+            assert_eq!(
+                error.to_string(),
+                "call `api` failed after 0 attempts: the circuit breaker `api` is open"
+            );
+        }
+        assert_eq!(backend.sent(), 10);
+        let opened: Vec<_> = events
+            .all()
+            .into_iter()
+            .filter(|event| event.field("state") == Some("open"))
+            .collect();
+        assert_eq!(opened.len(), 1);
+        assert_eq!(opened[0].field("breaker"), Some("api"));
+    })
+    .await;
+}
+
+/// The negative twin: a storm of bad credentials is the backend answering.
+/// It never opens the breaker, and every request is sent; a breaker that
+/// counted every error would have opened at the tenth.
+#[tokio::test(start_paused = true)]
+async fn test_a_bad_credentials_storm_never_opens_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Rejected));
+        for _ in 0..1000 {
+            let error = call(&policy, &backend).await.unwrap_err();
+            assert_eq!(error.reason(), StopReason::Reaction);
+            assert!(error.has::<BadCredentials>() && !error.has::<Unavailable>());
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(backend.sent(), 1000);
+        // Network failures among the answers stay below half: still closed.
+        backend.answer(Err(ApiError::Refused));
+        for _ in 0..3 {
+            let _ = call(&policy, &backend).await;
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+
+        let counts_everything = CircuitBreaker::builder("all")
+            .counts::<TransientNetwork>()
+            .counts::<BadCredentials>()
+            .min_calls(10)
+            .build()
+            .unwrap();
+        let policy = self::policy(Some(&counts_everything));
+        let backend = Backend::new(Err(ApiError::Rejected));
+        for _ in 0..20 {
+            let _ = call(&policy, &backend).await;
+        }
+        assert_eq!(counts_everything.state(), BreakerState::Open);
+        assert_eq!(backend.sent(), 10);
+    })
+    .await;
+}
+
+/// Open → half-open after `open_for` → one probe; a probe that succeeds
+/// closes it, one that fails reopens it.
+#[tokio::test(start_paused = true)]
+async fn test_half_open_probes_close_or_reopen_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        tokio::time::sleep(OPEN_FOR - MS).await;
+        assert_eq!(breaker.state(), BreakerState::Open);
+        tokio::time::sleep(MS).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+
+        // The probe fails: open again, for another 30 s; no retry.
+        let sent = backend.sent();
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert!(matches!(error, RetryError::CircuitOpen { .. }));
+        assert_eq!(backend.sent(), sent + 1);
+        assert_eq!(breaker.state(), BreakerState::Open);
+
+        // The backend is back; the next probe closes it, and calls flow.
+        backend.answer(Ok(()));
+        tokio::time::sleep(OPEN_FOR).await;
+        assert!(call(&policy, &backend).await.is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        for _ in 0..10 {
+            assert!(call(&policy, &backend).await.is_ok());
+        }
+        assert_eq!(backend.sent(), sent + 12);
+    })
+    .await;
+}
+
+/// Half-open lets one probe through at a time: while it is in flight,
+/// other callers fail fast.
+#[tokio::test(start_paused = true)]
+async fn test_half_open_lets_one_probe_through_at_a_time() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        tokio::time::sleep(OPEN_FOR).await;
+        let release = Arc::new(tokio::sync::Notify::new());
+        let probe = {
+            let (policy, release) = (Arc::clone(&policy), Arc::clone(&release));
+            tokio::spawn(async move {
+                policy
+                    .call("api")
+                    .run(move |_| {
+                        let release = Arc::clone(&release);
+                        async move {
+                            release.notified().await;
+                            Ok::<_, ApiError>(())
+                        }
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert!(matches!(
+            &error,
+            RetryError::CircuitOpen { open, .. } if open.retry_in == Duration::ZERO
+        ));
+        release.notify_one();
+        assert!(probe.await.unwrap().is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// A probe whose attempt panics gives its place back: the breaker does not
+/// stay half-open with a probe that will never end.
+#[tokio::test(start_paused = true)]
+async fn test_a_panicking_probe_does_not_wedge_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        tokio::time::sleep(OPEN_FOR).await;
+        let panicking = Arc::clone(&policy);
+        let joined = tokio::spawn(async move {
+            panicking
+                .call("api")
+                .run(|_| async { panic!("the probe panics") })
+                .await
+                .map(|(): ()| 0)
+                .map_err(|error: RetryError<ApiError>| error.reason())
+        })
+        .await;
+        assert!(joined.unwrap_err().is_panic());
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        // The next call is the probe.
+        backend.answer(Ok(()));
+        assert!(call(&policy, &backend).await.is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// `Policy::retry` counts its outcomes and makes no retry while the breaker
+/// is open.
+#[tokio::test(start_paused = true)]
+async fn test_policy_retry_counts_outcomes_and_stops_retrying_when_open() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        for _ in 0..4 {
+            let error = policy
+                .retry("api", async || backend.send())
+                .await
+                .unwrap_err();
+            assert_eq!(error, ApiError::Refused);
+        }
+        // 3 + 3 + 3 + 1: the tenth opened it, and no retry followed.
+        assert_eq!(backend.sent(), 10);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        // The twin: without the breaker, each call makes its three attempts.
+        let plain = self::policy(None);
+        let backend = Backend::new(Err(ApiError::Refused));
+        for _ in 0..4 {
+            let _ = plain.retry("api", async || backend.send()).await;
+        }
+        assert_eq!(backend.sent(), 12);
+    })
+    .await;
+}
+
+/// Workers: once the breaker opens, a restart waits until it half-opens,
+/// instead of hammering the backend on the backoff; one worker or many.
+#[tokio::test(start_paused = true)]
+async fn test_workers_wait_for_an_open_breaker() {
+    within(HOUR_LIMIT, async {
+        for workers in [1usize, 10] {
+            let breaker = CircuitBreaker::builder("api")
+                .counts::<TransientNetwork>()
+                .min_calls(3)
+                .open_for(OPEN_FOR)
+                .build()
+                .unwrap();
+            let policy = Arc::new(
+                Policy::new()
+                    .on::<TransientNetwork>(Reaction::Retry)
+                    .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+                    .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                    .breaker(&breaker),
+            );
+            let backend = Backend::new(Err(ApiError::Refused));
+            let supervisor = Supervisor::new();
+            let start = Instant::now();
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let backend = backend.clone();
+                    supervisor.spawn("sync", Arc::clone(&policy), async move |_ctx| {
+                        backend.send()
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            assert_eq!(breaker.state(), BreakerState::Open, "{workers} workers");
+            let sent = backend.sent();
+            // One worker: failures at 0, 100 ms and 300 ms open it. Ten
+            // workers: the third first failure opens it; the two before it
+            // were answered while it was closed, so those two restart once
+            // on their backoff (and fail, while it is open); no one else
+            // runs again until it half-opens.
+            assert_eq!(sent, if workers == 1 { 3 } else { 12 }, "{workers} workers");
+            for handle in &handles {
+                let status = handle.status();
+                assert_eq!(status.phase, Phase::BackingOff);
+                assert!(status.retry.backoff_until.unwrap() >= start + OPEN_FOR);
+            }
+            // The backend is back: after the open period, the workers run
+            // again, the first success closes the breaker, and they finish.
+            backend.answer(Ok(()));
+            for handle in handles {
+                assert!(handle.join().await.is_ok());
+            }
+            assert_eq!(breaker.state(), BreakerState::Closed);
+            assert!(start.elapsed() >= OPEN_FOR);
+            supervisor.shutdown().await;
+        }
+    })
+    .await;
+}
+
+/// The twin: without a breaker, a failing worker restarts on its backoff.
+#[tokio::test(start_paused = true)]
+async fn test_without_a_breaker_a_worker_restarts_on_its_backoff() {
+    within(HOUR_LIMIT, async {
+        let policy = Policy::new()
+            .on::<TransientNetwork>(Reaction::Retry)
+            .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)));
+        let backend = Backend::new(Err(ApiError::Refused));
+        let supervisor = Supervisor::new();
+        let sender = backend.clone();
+        let _worker = supervisor.spawn("sync", policy, async move |_ctx| sender.send());
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        // 0, 0.1, 0.3, 0.7, 1.5, then every second: far more than 3.
+        assert!(backend.sent() > 10, "{}", backend.sent());
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn test_the_tower_layer_fails_fast_while_open() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let backend = Backend::new(Err(ApiError::Refused));
+        let policy = policy(Some(&breaker));
+        let service = {
+            let backend = backend.clone();
+            ServiceBuilder::new()
+                .retry(policy.tower("api"))
+                .layer(breaker.layer())
+                .service_fn(move |_: u32| std::future::ready(backend.send()))
+        };
+        for _ in 0..4 {
+            assert!(service.clone().oneshot(1).await.is_err());
+        }
+        assert_eq!(backend.sent(), 10);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let refused = service.clone().oneshot(1).await.unwrap_err();
+        assert!(matches!(refused, BreakerError::Open(_)), "{refused:?}");
+        assert!(refused.has::<Unavailable>());
+        assert_eq!(backend.sent(), 10);
+
+        // The twin: bad credentials through the same layer never open it.
+        let breaker = self::breaker();
+        let backend = Backend::new(Err(ApiError::Rejected));
+        let service = {
+            let backend = backend.clone();
+            ServiceBuilder::new()
+                .layer(breaker.layer())
+                .service_fn(move |_: u32| std::future::ready(backend.send()))
+        };
+        for _ in 0..100 {
+            let error = service.clone().oneshot(1).await.unwrap_err();
+            assert!(matches!(error, BreakerError::Inner(ApiError::Rejected)));
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(backend.sent(), 100);
+    })
+    .await;
+}
+
+#[test]
+fn test_bad_breaker_settings_are_config_errors() {
+    let base = || CircuitBreaker::builder("b").counts::<TransientNetwork>();
+    assert!(matches!(
+        CircuitBreaker::builder("b").build(),
+        Err(ConfigError::NoCountedKinds { .. })
+    ));
+    for rate in [f64::NAN, 0.0, -0.5, 1.01, f64::INFINITY] {
+        assert!(
+            matches!(
+                base().failure_rate(rate).build(),
+                Err(ConfigError::FailureRate { .. })
+            ),
+            "{rate}"
+        );
+    }
+    assert!(matches!(
+        base().window(Duration::ZERO).build(),
+        Err(ConfigError::ZeroWindow { .. })
+    ));
+    assert!(matches!(
+        base().probes(0).build(),
+        Err(ConfigError::NoProbes { .. })
+    ));
+    // The edges that are fine.
+    assert!(base().failure_rate(1.0).min_calls(0).build().is_ok());
+    assert!(
+        base()
+            .window(Duration::MAX)
+            .open_for(Duration::MAX)
+            .build()
+            .is_ok()
+    );
+    assert!(base().open_for(Duration::ZERO).build().is_ok());
+    let error = base().failure_rate(2.0).build().unwrap_err();
+    assert!(error.to_string().contains("failure rate"), "{error}");
+}
+
+/// `Duration::MAX` open and window: it opens, stays open a year later, and
+/// nothing overflows; a zero `open_for` half-opens at the next call.
+#[tokio::test(start_paused = true)]
+async fn test_extreme_open_periods_never_panic() {
+    within(HOUR_LIMIT * 24 * 400, async {
+        let forever = CircuitBreaker::builder("b")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .window(Duration::MAX)
+            .open_for(Duration::MAX)
+            .build()
+            .unwrap();
+        let policy = policy(Some(&forever));
+        let backend = Backend::new(Err(ApiError::Refused));
+        let _ = call(&policy, &backend).await;
+        tokio::time::sleep(Duration::from_secs(365 * 24 * 3600)).await;
+        assert_eq!(forever.state(), BreakerState::Open);
+        assert_eq!(backend.sent(), 1);
+
+        let at_once = CircuitBreaker::builder("b")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .open_for(Duration::ZERO)
+            .build()
+            .unwrap();
+        let policy = self::policy(Some(&at_once));
+        let backend = Backend::new(Err(ApiError::Refused));
+        // Each failure opens it; each next attempt is a probe that reopens it.
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert_eq!(error.reason(), StopReason::Exhausted);
+        assert_eq!(backend.sent(), 3);
+        let _ = Unrelated;
+    })
+    .await;
+}
