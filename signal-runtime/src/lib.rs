@@ -231,9 +231,11 @@ mod backoff;
 mod breaker;
 #[cfg(feature = "tower")]
 mod breaker_layer;
+mod breaker_machine;
 mod budget;
 mod call;
 mod cancel;
+mod config_error;
 mod deadline;
 mod error;
 mod handle;
@@ -265,8 +267,9 @@ pub use backoff::{Backoff, Delays};
 pub use breaker::{BreakerBuilder, BreakerOpen, BreakerState, CircuitBreaker};
 #[cfg(feature = "tower")]
 pub use breaker_layer::{BreakerError, BreakerFuture, BreakerLayer, BreakerService};
-pub use budget::{BudgetStats, ConfigError, RetryBudget};
+pub use budget::{BudgetStats, RetryBudget};
 pub use call::{Attempt, Call};
+pub use config_error::ConfigError;
 pub use deadline::Wake;
 pub use error::{Failure, SupervisorError};
 pub use handle::{Nudger, RunContext, Watcher, WorkerHandle};

@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable};
 use signal_core::{Signal, kind};
+#[cfg(feature = "tower")]
+use signal_runtime::BreakerError;
 use signal_runtime::{
-    Backoff, BreakerError, BreakerState, CircuitBreaker, ConfigError, Intensity, Phase, Policy,
-    Reaction, RetryError, StopReason, Supervisor,
+    Backoff, BreakerState, CircuitBreaker, ConfigError, Intensity, Phase, Policy, Reaction,
+    RetryError, StopReason, Supervisor,
 };
 use support::{Events, HOUR_LIMIT, within};
 use tokio::time::Instant;
+#[cfg(feature = "tower")]
 use tower::{ServiceBuilder, ServiceExt};
 
 kind! {
@@ -402,6 +405,7 @@ async fn test_without_a_breaker_a_worker_restarts_on_its_backoff() {
     .await;
 }
 
+#[cfg(feature = "tower")]
 #[tokio::test(start_paused = true)]
 async fn test_the_tower_layer_fails_fast_while_open() {
     within(HOUR_LIMIT, async {

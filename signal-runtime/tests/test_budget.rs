@@ -4,6 +4,8 @@
 //! supervised workers); without the budget, each path amplifies the outage
 //! by the rule's attempts.
 
+#![cfg(all(feature = "backon", feature = "tower"))]
+
 mod support;
 
 use std::sync::Arc;

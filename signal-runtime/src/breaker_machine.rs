@@ -1,0 +1,321 @@
+//! The pure core of a circuit breaker: its phases, its window of outcomes,
+//! and the moves between them, for a time and a slot number given.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::breaker::{BreakerState, Outcome};
+use super::time;
+use signal_core::KindId;
+
+/// How many slots a breaker's window is cut into.
+pub(crate) const SLOTS: usize = 10;
+
+/// A breaker's settings, checked by its builder.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub(crate) counts: Vec<KindId>,
+    pub(crate) failure_rate: f64,
+    pub(crate) min_calls: u32,
+    pub(crate) window: Duration,
+    pub(crate) open_for: Duration,
+    pub(crate) probes: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { in_flight: u32, succeeded: u32 },
+}
+
+/// The outcomes of one slot of the window.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    number: u64,
+    answered: u64,
+    failed: u64,
+}
+
+/// The state machine: pure, the time and slot are given.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    pub(crate) phase: Phase,
+    slots: [Slot; SLOTS],
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Machine {
+            phase: Phase::Closed,
+            slots: [Slot::default(); SLOTS],
+        }
+    }
+}
+
+impl Machine {
+    /// `Ok(probe)` to let a call through (a probe while half-open), or
+    /// `Err(retry_in)`; and the state it moved to, if it moved.
+    pub(crate) fn admit(
+        &mut self,
+        now: Instant,
+        probes: u32,
+    ) -> (Result<bool, Duration>, Option<BreakerState>) {
+        let mut moved = None;
+        if let Phase::Open { until } = self.phase {
+            if now < until {
+                return (Err(until - now), None);
+            }
+            self.phase = Phase::HalfOpen {
+                in_flight: 0,
+                succeeded: 0,
+            };
+            moved = Some(BreakerState::HalfOpen);
+        }
+        match &mut self.phase {
+            Phase::Closed => (Ok(false), moved),
+            Phase::HalfOpen {
+                in_flight,
+                succeeded,
+            } => {
+                if in_flight.saturating_add(*succeeded) < probes {
+                    *in_flight += 1;
+                    (Ok(true), moved)
+                } else {
+                    (Err(Duration::ZERO), moved)
+                }
+            }
+            Phase::Open { .. } => unreachable!("an open breaker whose time is up half-opened"),
+        }
+    }
+
+    pub(crate) fn release_probe(&mut self) {
+        if let Phase::HalfOpen { in_flight, .. } = &mut self.phase {
+            *in_flight = in_flight.saturating_sub(1);
+        }
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        outcome: Outcome,
+        probe: bool,
+        now: Instant,
+        number: u64,
+        settings: &Settings,
+    ) -> Option<BreakerState> {
+        let mut moved = None;
+        if let Phase::Open { until } = self.phase
+            && now >= until
+        {
+            // An outcome not asked for (a worker's run) after the open
+            // period: it is the probe.
+            self.phase = Phase::HalfOpen {
+                in_flight: 0,
+                succeeded: 0,
+            };
+            moved = Some(BreakerState::HalfOpen);
+        }
+        self.record_in_phase(outcome, probe, now, number, settings)
+            .or(moved)
+    }
+
+    fn record_in_phase(
+        &mut self,
+        outcome: Outcome,
+        probe: bool,
+        now: Instant,
+        number: u64,
+        settings: &Settings,
+    ) -> Option<BreakerState> {
+        match &mut self.phase {
+            // A call let through before it opened: too late to count.
+            Phase::Open { .. } => None,
+            Phase::HalfOpen {
+                in_flight,
+                succeeded,
+            } => {
+                if probe {
+                    *in_flight = in_flight.saturating_sub(1);
+                }
+                match outcome {
+                    Outcome::Failed => {
+                        self.open(now, settings);
+                        Some(BreakerState::Open)
+                    }
+                    Outcome::Answered => {
+                        *succeeded = succeeded.saturating_add(1);
+                        if *succeeded >= settings.probes {
+                            self.phase = Phase::Closed;
+                            self.slots = [Slot::default(); SLOTS];
+                            Some(BreakerState::Closed)
+                        } else {
+                            None
+                        }
+                    }
+                }
+            }
+            Phase::Closed => {
+                let slot = &mut self.slots[(number % SLOTS as u64) as usize];
+                if slot.number != number {
+                    *slot = Slot {
+                        number,
+                        ..Slot::default()
+                    };
+                }
+                match outcome {
+                    Outcome::Answered => slot.answered = slot.answered.saturating_add(1),
+                    Outcome::Failed => slot.failed = slot.failed.saturating_add(1),
+                }
+                let oldest = number.saturating_sub(SLOTS as u64 - 1);
+                let (answered, failed) = self
+                    .slots
+                    .iter()
+                    .filter(|slot| (oldest..=number).contains(&slot.number))
+                    .fold((0u64, 0u64), |(a, f), slot| {
+                        (
+                            a.saturating_add(slot.answered),
+                            f.saturating_add(slot.failed),
+                        )
+                    });
+                let total = answered.saturating_add(failed);
+                let over = failed as f64 >= settings.failure_rate * total as f64;
+                if outcome == Outcome::Failed && total >= u64::from(settings.min_calls) && over {
+                    self.open(now, settings);
+                    Some(BreakerState::Open)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn open(&mut self, now: Instant, settings: &Settings) {
+        self.phase = Phase::Open {
+            until: time::after(now, settings.open_for),
+        };
+        self.slots = [Slot::default(); SLOTS];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(min_calls: u32, probes: u32) -> Settings {
+        Settings {
+            counts: Vec::new(),
+            failure_rate: 0.5,
+            min_calls,
+            window: Duration::from_secs(10),
+            open_for: Duration::from_secs(5),
+            probes,
+        }
+    }
+
+    #[test]
+    fn opens_on_the_rate_of_enough_outcomes_then_probes_then_closes() {
+        let settings = settings(4, 2);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        // Three failures: below the minimum number of outcomes.
+        for _ in 0..3 {
+            assert_eq!(
+                machine.record(Outcome::Failed, false, now, 0, &settings),
+                None
+            );
+        }
+        assert_eq!(
+            machine.record(Outcome::Failed, false, now, 0, &settings),
+            Some(BreakerState::Open)
+        );
+        assert_eq!(machine.admit(now, 2).0, Err(Duration::from_secs(5)));
+        let later = now + Duration::from_secs(5);
+        assert_eq!(
+            machine.admit(later, 2),
+            (Ok(true), Some(BreakerState::HalfOpen))
+        );
+        assert_eq!(machine.admit(later, 2), (Ok(true), None));
+        // Both probes are out: a third call is refused.
+        assert_eq!(machine.admit(later, 2).0, Err(Duration::ZERO));
+        assert_eq!(
+            machine.record(Outcome::Answered, true, later, 0, &settings),
+            None
+        );
+        assert_eq!(
+            machine.record(Outcome::Answered, true, later, 0, &settings),
+            Some(BreakerState::Closed)
+        );
+        assert_eq!(machine.admit(later, 2), (Ok(false), None));
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_and_a_released_one_is_given_back() {
+        let settings = settings(1, 1);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        machine.record(Outcome::Failed, false, now, 0, &settings);
+        let later = now + Duration::from_secs(5);
+        assert_eq!(machine.admit(later, 1).0, Ok(true));
+        machine.release_probe();
+        assert_eq!(
+            machine.admit(later, 1).0,
+            Ok(true),
+            "the probe was given back"
+        );
+        assert_eq!(
+            machine.record(Outcome::Failed, true, later, 0, &settings),
+            Some(BreakerState::Open)
+        );
+        assert!(machine.admit(later, 1).0.is_err());
+    }
+
+    #[test]
+    fn an_outcome_after_the_open_period_is_the_probe() {
+        let settings = settings(1, 1);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        machine.record(Outcome::Failed, false, now, 0, &settings);
+        // Within the open period: ignored.
+        assert_eq!(
+            machine.record(Outcome::Answered, false, now, 0, &settings),
+            None
+        );
+        assert!(machine.admit(now, 1).0.is_err());
+        let later = now + Duration::from_secs(5);
+        assert_eq!(
+            machine.record(Outcome::Answered, false, later, 0, &settings),
+            Some(BreakerState::Closed)
+        );
+    }
+
+    #[test]
+    fn answers_keep_the_rate_below_the_threshold_and_old_slots_leave() {
+        let settings = settings(4, 1);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        for _ in 0..10 {
+            machine.record(Outcome::Answered, false, now, 0, &settings);
+        }
+        for _ in 0..9 {
+            assert_eq!(
+                machine.record(Outcome::Failed, false, now, 0, &settings),
+                None
+            );
+        }
+        // The tenth failure makes half.
+        assert_eq!(
+            machine.record(Outcome::Failed, false, now, 0, &settings),
+            Some(BreakerState::Open)
+        );
+        // Failures spread over slots that leave the window never add up.
+        let mut machine = Machine::default();
+        for slot in 0..100 {
+            machine.record(Outcome::Answered, false, now, slot * 10, &settings);
+            assert_eq!(
+                machine.record(Outcome::Failed, false, now, slot * 10, &settings),
+                None
+            );
+        }
+    }
+}
