@@ -187,7 +187,6 @@ impl<'a> Call<'a> {
             budget: policy.budget().map(RetryBudget::name),
             breaker,
         };
-        policy.deposit();
         let mut previous: Option<E> = None;
         loop {
             let seen = Seen::now(policy);
@@ -223,6 +222,11 @@ impl<'a> Call<'a> {
                     });
                 }
             };
+            if attempts.attempt == 0 {
+                // A request, once let through: a call the breaker refused
+                // sent nothing, and earns its callers no retries.
+                policy.deposit();
+            }
             let result = op(attempt).await;
             if let (Some(breaker), Some(permit)) = (breaker, permit) {
                 permit.record(breaker.outcome_of(result.as_ref()));

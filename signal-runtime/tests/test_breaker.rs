@@ -521,3 +521,30 @@ async fn test_extreme_open_periods_never_panic() {
     })
     .await;
 }
+
+/// A call the breaker refuses sends nothing, so it deposits nothing in the
+/// policy's retry budget either; a call let through does.
+#[tokio::test(start_paused = true)]
+async fn test_a_refused_call_is_no_request_for_the_budget() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let budget =
+            signal_runtime::RetryBudget::new("api", 0.1, 0, Duration::from_secs(10)).unwrap();
+        let policy = Policy::new()
+            .on::<TransientNetwork>(Reaction::Retry.max_attempts(1))
+            .breaker(&breaker)
+            .retry_budget(&budget);
+        let backend = Backend::new(Err(ApiError::Refused));
+        for _ in 0..10 {
+            let _ = call(&policy, &backend).await;
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(budget.stats().requests, 10);
+        for _ in 0..100 {
+            let _ = call(&policy, &backend).await;
+        }
+        assert_eq!(budget.stats().requests, 10);
+        assert_eq!(backend.sent(), 10);
+    })
+    .await;
+}
