@@ -259,7 +259,22 @@ where
                 }
                 ControlFlow::Continue(())
             }
-            Step::Retry { delay } => self.back_off(delay).await,
+            Step::Retry { delay } => {
+                let mut flow = self.back_off(delay).await;
+                // The breaker may have opened while this worker waited (other
+                // workers' failures): wait for it too, unless the worker was
+                // recovered meanwhile (which resets its attempts).
+                while flow.is_continue()
+                    && self.h.retry.attempt > 0
+                    && let Some(left) = policy
+                        .circuit_breaker()
+                        .and_then(|breaker| breaker.open_at(Instant::now()))
+                        .filter(|left| !left.is_zero())
+                {
+                    flow = self.back_off(left).await;
+                }
+                flow
+            }
         }
     }
 

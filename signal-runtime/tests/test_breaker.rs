@@ -362,10 +362,10 @@ async fn test_workers_wait_for_an_open_breaker() {
             let sent = backend.sent();
             // One worker: failures at 0, 100 ms and 300 ms open it. Ten
             // workers: the third first failure opens it; the two before it
-            // were answered while it was closed, so those two restart once
-            // on their backoff (and fail, while it is open); no one else
-            // runs again until it half-opens.
-            assert_eq!(sent, if workers == 1 { 3 } else { 12 }, "{workers} workers");
+            // chose their backoff while it was closed, and when that ends
+            // they find it open and wait for it too. No one runs again
+            // until it half-opens.
+            assert_eq!(sent, if workers == 1 { 3 } else { 10 }, "{workers} workers");
             for handle in &handles {
                 let status = handle.status();
                 assert_eq!(status.phase, Phase::BackingOff);
@@ -545,6 +545,41 @@ async fn test_a_refused_call_is_no_request_for_the_budget() {
         }
         assert_eq!(budget.stats().requests, 10);
         assert_eq!(backend.sent(), 10);
+    })
+    .await;
+}
+
+/// A worker waiting for an open breaker is recovered at once by
+/// `recover()`; its twin, left alone, waits for the breaker.
+#[tokio::test(start_paused = true)]
+async fn test_recover_ends_a_wait_for_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .open_for(OPEN_FOR)
+            .build()
+            .unwrap();
+        let policy = Arc::new(
+            Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry)
+                .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+                .breaker(&breaker),
+        );
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Err(ApiError::Refused));
+        let (left, recovered) = (backend.clone(), Backend::new(Err(ApiError::Refused)));
+        let waiting = supervisor.spawn("left", Arc::clone(&policy), async move |_ctx| left.send());
+        let sender = recovered.clone();
+        let nudged = supervisor.spawn("recovered", policy, async move |_ctx| sender.send());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!((backend.sent(), recovered.sent()), (1, 1));
+        assert_eq!(waiting.status().phase, Phase::BackingOff);
+        assert!(nudged.recover());
+        nudged.wait_for(|status| status.runs == 2).await;
+        assert_eq!(recovered.sent(), 2);
+        assert_eq!(backend.sent(), 1, "the twin still waits for the breaker");
+        supervisor.shutdown().await;
     })
     .await;
 }
