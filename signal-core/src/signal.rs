@@ -64,7 +64,12 @@ pub trait Signal {
     where
         Self: Sized,
     {
-        self.has_kind(K::ID)
+        if Self::__derived() {
+            let mut visitor = crate::__private::Has::<K>::NEW;
+            Self::__visit(Some(self), &mut visitor).is_break()
+        } else {
+            self.has_kind(K::ID)
+        }
     }
 
     /// Walks every path through which this value carries `walker.kind()`,
@@ -83,7 +88,49 @@ pub trait Signal {
     where
         Self: Sized,
     {
-        Shape::Dynamic(core::any::type_name::<Self>())
+        match Self::__desc() {
+            Some(desc) => desc.shape(
+                core::any::type_name::<Self>(),
+                crate::__private::target::<Self>,
+            ),
+            None => Shape::Dynamic(core::any::type_name::<Self>()),
+        }
+    }
+
+    /// Whether the impl is derived: `has` and `shape` then run the derived
+    /// visit body and description.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __derived() -> bool
+    where
+        Self: Sized,
+    {
+        false
+    }
+
+    /// The derived visit body: the value's leaves and forwarded fields, or,
+    /// without a value, the forwarded fields' shapes.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __visit<V: crate::__private::Visitor>(
+        this: Option<&Self>,
+        visitor: &mut V,
+    ) -> ControlFlow<()>
+    where
+        Self: Sized,
+    {
+        let _ = (this, visitor);
+        ControlFlow::Continue(())
+    }
+
+    /// The derived type's static description, parsed on first use.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn __desc() -> Option<&'static crate::__private::Parsed>
+    where
+        Self: Sized,
+    {
+        None
     }
 
     /// Test values, one per static path to a leaf: see

@@ -93,8 +93,8 @@ impl Writer<'_> {
 }
 
 impl Expander<'_> {
-    /// `__signal_desc`, the type's parsed description, and
-    /// `__signal_target`, its forwarded fields' shapes by index.
+    /// `__desc`, the type's parsed description (the shapes of its forwarded
+    /// fields, by index, come from the visit body without a value).
     pub fn describe_fns(&self) -> TokenStream {
         let krate = &self.krate;
         let mut writer = Writer {
@@ -181,19 +181,10 @@ impl Expander<'_> {
         let kinds = writer.kinds.iter().map(|(_, tokens)| tokens);
         let present = &writer.present;
         quote! {
-            #[doc(hidden)]
             #[inline]
-            fn __signal_desc() -> &'static #krate::__private::Parsed {
+            fn __desc() -> ::core::option::Option<&'static #krate::__private::Parsed> {
                 static __DESC: #krate::__private::Desc = #krate::__private::Desc::#constructor(#text);
-                __DESC.get(&[#(#kinds),*], &[#(#present),*])
-            }
-
-            #[doc(hidden)]
-            #[inline]
-            fn __signal_target(__index: u32) -> #krate::Shape {
-                let mut __d = #krate::__private::Describe::new(__index);
-                let _ = Self::__signal_visit(::core::option::Option::None, &mut __d);
-                __d.finish()
+                ::core::option::Option::Some(__DESC.get(&[#(#kinds),*], &[#(#present),*]))
             }
         }
     }

@@ -243,37 +243,25 @@ impl<'a> Expander<'a> {
             #[automatically_derived]
             #[allow(unused_qualifications)]
             impl #impl_generics #krate::Signal for #ident #ty_generics #where_clause {
-                #[inline]
-                fn has<__K: #krate::Kind>(&self) -> bool {
-                    let __v = &mut #krate::__private::Has::<__K>::NEW;
-                    Self::__signal_visit(::core::option::Option::Some(self), __v).is_break()
-                }
-
-                // `#[inline]` on the methods that only traces, maps and tests
-                // call: they are then compiled where they are used, and a
-                // crate that only asks `has` does not pay for them.
+                // `has` and `shape` are the trait's defaults, which run the
+                // visit body and the description below when `__derived`
+                // says so. `#[inline]` on the methods that only traces, maps
+                // and tests call: they are then compiled where they are
+                // used, and a crate that only asks `has` does not pay for
+                // them.
                 #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
-                    let __v = &mut #krate::__private::Walk::new(__w, Self::__signal_desc);
-                    Self::__signal_visit(::core::option::Option::Some(self), __v)
+                    #krate::__private::walk(self, __w)
+                }
+
+                #[inline(always)]
+                fn __derived() -> bool {
+                    true
                 }
 
                 #[inline]
-                fn shape() -> #krate::Shape {
-                    Self::__signal_desc().shape(::core::any::type_name::<Self>(), Self::__signal_target)
-                }
-
-                #fixtures
-
-                #checks
-            }
-
-            #[automatically_derived]
-            #[allow(unused_qualifications, clippy::all)]
-            impl #impl_generics #ident #ty_generics #where_clause {
-                #[doc(hidden)]
-                #[inline]
-                fn __signal_visit<__V: #krate::__private::Visitor>(
+                #[allow(clippy::all)]
+                fn __visit<__V: #krate::__private::Visitor>(
                     __this: ::core::option::Option<&Self>,
                     __v: &mut __V,
                 ) -> ::core::ops::ControlFlow<()> {
@@ -281,6 +269,10 @@ impl<'a> Expander<'a> {
                 }
 
                 #describe
+
+                #fixtures
+
+                #checks
             }
         }
     }

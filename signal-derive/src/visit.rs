@@ -1,4 +1,4 @@
-//! `__signal_visit`: the type's one generated body. `has` and `walk` run it
+//! `__visit`: the type's one generated body. `has` and `walk` run it
 //! with the visitors of `signal_core::__private::visit`; each hop is named by
 //! its index in the type's node table (see `describe.rs`, which numbers them
 //! the same way).
@@ -18,7 +18,7 @@ use crate::expand::{Body, Expander, Role, binding_tokens, bodies, filter, path_s
 use crate::ty::{Shape, is_std_data};
 
 impl Expander<'_> {
-    /// The body of `__signal_visit(__this: Option<&Self>, __v)`: with a
+    /// The body of `__visit(__this: Option<&Self>, __v)`: with a
     /// value, its leaves and forwarded fields; without one, the forwarded
     /// fields' shapes (for `shape`). Each field's marker is bound once, at
     /// the top, and read by both.

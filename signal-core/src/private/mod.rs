@@ -14,6 +14,7 @@
 use core::ops::ControlFlow;
 
 use crate::classify::Kinds;
+use crate::signal::Signal;
 use crate::trace::{Step, Walker};
 
 mod chain;
@@ -62,6 +63,20 @@ pub fn walk_kinds(walker: &mut Walker<'_>, name: &'static str, kinds: Kinds) -> 
         Some(leaf) => walker.leaf_via(Step::Classifier(name), leaf),
         None => ControlFlow::Continue(()),
     }
+}
+
+/// A derived type's `walk`: its visit body with the `walk` visitor.
+#[inline]
+pub fn walk<T: Signal>(this: &T, walker: &mut Walker<'_>) -> ControlFlow<()> {
+    let visitor = &mut Walk::new(walker, T::__desc);
+    T::__visit(Some(this), visitor)
+}
+
+/// The shape of a derived type's forwarding field numbered `index`.
+pub fn target<T: Signal>(index: u32) -> crate::shape::Shape {
+    let mut describe = Describe::new(index);
+    let _ = T::__visit(None, &mut describe);
+    describe.finish()
 }
 
 /// Walks a chain's listed type, read as its marker says.

@@ -1,4 +1,4 @@
-//! The one generated body per type, `__signal_visit`, and the two visitors
+//! The one generated body per type, `__visit`, and the two visitors
 //! that `has` and `walk` run it with.
 //!
 //! A derived type's visit body names each hop by its index in the type's
@@ -198,11 +198,10 @@ impl<'w, 'a> Walk<'w, 'a> {
     /// walker records paths, so that yes/no questions (`has_kind`) neither
     /// parse it nor allocate.
     #[inline]
-    pub fn new(walker: &'w mut Walker<'a>, desc: fn() -> &'static Parsed) -> Self {
-        let nodes: &'static [Node] = if walker.__records() {
-            &desc().nodes
-        } else {
-            &[]
+    pub fn new(walker: &'w mut Walker<'a>, desc: fn() -> Option<&'static Parsed>) -> Self {
+        let nodes: &'static [Node] = match walker.__records() {
+            true => desc().map_or(&[], |desc| &desc.nodes[..]),
+            false => &[],
         };
         Walk { walker, nodes }
     }
