@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::breaker_machine::{Machine, Phase, SLOTS, Settings};
+use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings};
 use super::config_error::ConfigError;
 use super::lock;
 use signal_core::{Kind, KindId, Signal};
@@ -255,11 +255,12 @@ struct Inner {
 }
 
 /// A call a breaker let through. Dropped without an outcome (the call
-/// panicked, or its future was dropped), it gives its probe back.
+/// panicked, or its future was dropped), it gives its probe back, if the
+/// half-open that let it through has not ended.
 #[must_use = "a permit counts the call's outcome"]
 pub(crate) struct Permit {
     breaker: CircuitBreaker,
-    probe: bool,
+    probe: Probe,
     done: bool,
 }
 
@@ -267,14 +268,14 @@ impl Permit {
     /// Counts the call's outcome.
     pub(crate) fn record(mut self, outcome: Outcome) {
         self.done = true;
-        self.breaker.record(outcome, self.probe);
+        self.breaker.record_probe(outcome, self.probe);
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done && self.probe {
-            lock(&self.breaker.inner.machine).release_probe();
+        if !self.done && self.probe.is_some() {
+            lock(&self.breaker.inner.machine).release_probe(self.probe);
         }
     }
 }
@@ -378,7 +379,11 @@ impl CircuitBreaker {
 
     /// Counts an outcome not admitted through [`admit`](Self::admit) (a
     /// worker's run, a `Policy::retry` first attempt).
-    pub(crate) fn record(&self, outcome: Outcome, probe: bool) {
+    pub(crate) fn record(&self, outcome: Outcome) {
+        self.record_probe(outcome, None);
+    }
+
+    fn record_probe(&self, outcome: Outcome, probe: Probe) {
         let now = Instant::now();
         let slot = self.slot_at(now);
         let moved =

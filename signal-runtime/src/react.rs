@@ -135,7 +135,7 @@ where
         }
         if let (Some(breaker), Some(error)) = (policy.circuit_breaker(), failure.error()) {
             // A panic is a bug, not the dependency's health: not counted.
-            breaker.record(breaker.outcome_of::<(), E>(Err(error)), false);
+            breaker.record(breaker.outcome_of::<(), E>(Err(error)));
         }
         self.h.last_failure = Some(failure.clone());
         let spent = self.h.retry.spend(matched.key);

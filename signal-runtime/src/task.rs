@@ -197,7 +197,7 @@ where
         let failure = match result {
             Ok(Ok(value)) => {
                 if let Some(breaker) = policy.circuit_breaker() {
-                    breaker.record(Outcome::Answered, false);
+                    breaker.record(Outcome::Answered);
                 }
                 return task.succeed(value, started);
             }

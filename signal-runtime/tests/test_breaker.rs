@@ -583,3 +583,144 @@ async fn test_recover_ends_a_wait_for_the_breaker() {
     })
     .await;
 }
+
+/// A probe call that waits for `gate` and then answers with its result.
+fn gated_probe(
+    policy: &Arc<Policy>,
+    gate: tokio::sync::oneshot::Receiver<Result<(), ApiError>>,
+) -> tokio::task::JoinHandle<Result<(), RetryError<ApiError>>> {
+    let policy = Arc::clone(policy);
+    let gate = Arc::new(std::sync::Mutex::new(Some(gate)));
+    tokio::spawn(async move {
+        policy
+            .call("api")
+            .run(move |_| {
+                let gate = gate.lock().unwrap().take();
+                async move {
+                    match gate {
+                        Some(gate) => gate.await.unwrap_or(Ok(())),
+                        None => Ok(()),
+                    }
+                }
+            })
+            .await
+    })
+}
+
+fn two_probe_breaker() -> CircuitBreaker {
+    CircuitBreaker::builder("api")
+        .counts::<TransientNetwork>()
+        .min_calls(1)
+        .open_for(OPEN_FOR)
+        .probes(2)
+        .build()
+        .unwrap()
+}
+
+/// A probe let through before the breaker reopened, cancelled once it has
+/// half-opened again, does not give back a place among the new probes:
+/// half-open never has more probes in flight than it allows.
+#[tokio::test(start_paused = true)]
+async fn test_a_stale_probe_cancelled_does_not_free_a_new_probes_place() {
+    within(HOUR_LIMIT, async {
+        let breaker = two_probe_breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        let _ = call(&policy, &backend).await;
+        assert_eq!(breaker.state(), BreakerState::Open);
+        tokio::time::sleep(OPEN_FOR).await;
+        // Two probes: the first fails and reopens it, the second stays out.
+        let (fail, first) = tokio::sync::oneshot::channel();
+        let (_stale_gate, stale) = tokio::sync::oneshot::channel();
+        let first = gated_probe(&policy, first);
+        let stale = gated_probe(&policy, stale);
+        tokio::task::yield_now().await;
+        fail.send(Err(ApiError::Refused)).unwrap();
+        assert!(first.await.unwrap().is_err());
+        assert_eq!(breaker.state(), BreakerState::Open);
+        // Half-open again: two new probes take both places.
+        tokio::time::sleep(OPEN_FOR).await;
+        let (_gate_a, a) = tokio::sync::oneshot::channel();
+        let (_gate_b, b) = tokio::sync::oneshot::channel();
+        let _a = gated_probe(&policy, a);
+        let _b = gated_probe(&policy, b);
+        tokio::task::yield_now().await;
+        assert!(matches!(
+            call(&policy, &backend).await,
+            Err(RetryError::CircuitOpen { .. })
+        ));
+        // The stale probe is cancelled: its place was in the old half-open.
+        stale.abort();
+        assert!(stale.await.unwrap_err().is_cancelled());
+        let sent = backend.sent();
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert!(
+            matches!(&error, RetryError::CircuitOpen { open, .. } if open.retry_in == Duration::ZERO),
+            "{error:?}"
+        );
+        assert_eq!(backend.sent(), sent, "a third probe was let through");
+    })
+    .await;
+}
+
+/// The twin: a probe of the current half-open that is cancelled does give
+/// its place back.
+#[tokio::test(start_paused = true)]
+async fn test_a_current_probe_cancelled_frees_its_place() {
+    within(HOUR_LIMIT, async {
+        let breaker = two_probe_breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        let _ = call(&policy, &backend).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let (_gate_a, a) = tokio::sync::oneshot::channel();
+        let (_gate_b, b) = tokio::sync::oneshot::channel();
+        let _a = gated_probe(&policy, a);
+        let b = gated_probe(&policy, b);
+        tokio::task::yield_now().await;
+        assert!(matches!(
+            call(&policy, &backend).await,
+            Err(RetryError::CircuitOpen { .. })
+        ));
+        b.abort();
+        assert!(b.await.unwrap_err().is_cancelled());
+        let sent = backend.sent();
+        let _ = call(&policy, &backend).await;
+        assert_eq!(backend.sent(), sent + 1, "the freed place takes a probe");
+    })
+    .await;
+}
+
+/// A probe of an earlier half-open that answers late does not count among
+/// the successes that close the current one.
+#[tokio::test(start_paused = true)]
+async fn test_a_stale_probe_answering_late_does_not_close_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = two_probe_breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Refused));
+        let _ = call(&policy, &backend).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let (fail, first) = tokio::sync::oneshot::channel();
+        let (late_gate, late) = tokio::sync::oneshot::channel();
+        let first = gated_probe(&policy, first);
+        let late = gated_probe(&policy, late);
+        tokio::task::yield_now().await;
+        fail.send(Err(ApiError::Refused)).unwrap();
+        assert!(first.await.unwrap().is_err());
+        tokio::time::sleep(OPEN_FOR).await;
+        let (gate_a, a) = tokio::sync::oneshot::channel();
+        let a = gated_probe(&policy, a);
+        tokio::task::yield_now().await;
+        late_gate.send(Ok(())).unwrap();
+        assert!(late.await.unwrap().is_ok());
+        gate_a.send(Ok(())).unwrap();
+        assert!(a.await.unwrap().is_ok());
+        // One of the two successes it needs was the current half-open's.
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        backend.answer(Ok(()));
+        assert!(call(&policy, &backend).await.is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
