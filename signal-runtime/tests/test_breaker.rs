@@ -724,3 +724,163 @@ async fn test_a_stale_probe_answering_late_does_not_close_the_breaker() {
     })
     .await;
 }
+
+/// How a [`Readiness`] service answers `poll_ready`.
+#[cfg(feature = "tower")]
+#[derive(Clone, Copy, Debug)]
+enum Ready {
+    Yes,
+    Never,
+    Fails(ApiError),
+}
+
+/// A service whose readiness is set from outside, that answers each
+/// request it is sent with `Ok` and counts them.
+#[cfg(feature = "tower")]
+#[derive(Clone)]
+struct Readiness {
+    ready: Arc<std::sync::Mutex<Ready>>,
+    sent: Arc<AtomicU64>,
+}
+
+#[cfg(feature = "tower")]
+impl Readiness {
+    fn new(ready: Ready) -> Readiness {
+        Readiness {
+            ready: Arc::new(std::sync::Mutex::new(ready)),
+            sent: Arc::default(),
+        }
+    }
+
+    fn set(&self, ready: Ready) {
+        *self.ready.lock().unwrap() = ready;
+    }
+}
+
+#[cfg(feature = "tower")]
+impl tower::Service<u32> for Readiness {
+    type Response = ();
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<(), ApiError>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), ApiError>> {
+        match *self.ready.lock().unwrap() {
+            Ready::Yes => std::task::Poll::Ready(Ok(())),
+            Ready::Never => std::task::Poll::Pending,
+            Ready::Fails(error) => std::task::Poll::Ready(Err(error)),
+        }
+    }
+
+    fn call(&mut self, _: u32) -> Self::Future {
+        assert!(
+            matches!(*self.ready.lock().unwrap(), Ready::Yes),
+            "called while not ready"
+        );
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(()))
+    }
+}
+
+/// A service that fails in `poll_ready` with a counted kind (a connection
+/// that cannot be made) opens the breaker, and the breaker then refuses
+/// requests without asking the service.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_the_tower_layer_counts_failures_in_poll_ready() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let inner = Readiness::new(Ready::Fails(ApiError::Refused));
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service(inner.clone());
+        for _ in 0..10 {
+            let error = service.clone().oneshot(1).await.unwrap_err();
+            assert!(matches!(error, BreakerError::Inner(ApiError::Refused)));
+        }
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let refused = service.clone().oneshot(1).await.unwrap_err();
+        assert!(matches!(refused, BreakerError::Open(_)), "{refused:?}");
+        // Back after the open period: the probe is sent and closes it.
+        inner.set(Ready::Yes);
+        tokio::time::sleep(OPEN_FOR).await;
+        assert!(service.clone().oneshot(1).await.is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(inner.sent.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+/// The twin: bad credentials in `poll_ready` are the dependency answering.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_the_tower_layer_ignores_uncounted_failures_in_poll_ready() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let inner = Readiness::new(Ready::Fails(ApiError::Rejected));
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service(inner.clone());
+        for _ in 0..100 {
+            let error = service.clone().oneshot(1).await.unwrap_err();
+            assert!(matches!(error, BreakerError::Inner(ApiError::Rejected)));
+        }
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// While the breaker is open, a request to a service that is not ready
+/// fails fast instead of waiting for the service.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_the_tower_layer_fails_fast_while_open_with_a_service_not_ready() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let inner = Readiness::new(Ready::Never);
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service(inner.clone());
+        // Other callers of the dependency open it.
+        let (policy, backend) = (policy(Some(&breaker)), Backend::new(Err(ApiError::Refused)));
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        let refused = tokio::time::timeout(OPEN_FOR / 2, service.clone().oneshot(1)).await;
+        let refused = refused
+            .expect("the request waited for the service")
+            .unwrap_err();
+        assert!(matches!(&refused, BreakerError::Open(open) if !open.retry_in.is_zero()));
+        // Half-open and still not ready: the probe waits for the service,
+        // and is never sent to a service that is not ready.
+        tokio::time::sleep(OPEN_FOR).await;
+        let waiting = tokio::time::timeout(OPEN_FOR, service.clone().oneshot(1)).await;
+        assert!(waiting.is_err(), "a probe waits for readiness");
+        assert_eq!(inner.sent.load(Ordering::SeqCst), 0);
+    })
+    .await;
+}
+
+/// The twin: closed, a request waits for a service that is not ready.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_the_tower_layer_waits_for_a_service_not_ready_while_closed() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let inner = Readiness::new(Ready::Never);
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service(inner.clone());
+        let waiting = tokio::time::timeout(OPEN_FOR, service.clone().oneshot(1)).await;
+        assert!(
+            waiting.is_err(),
+            "a closed breaker does not hurry the service"
+        );
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        inner.set(Ready::Yes);
+        assert!(service.oneshot(1).await.is_ok());
+    })
+    .await;
+}
