@@ -11,7 +11,16 @@ use tokio::time::Instant;
 use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings};
 use super::config_error::ConfigError;
 use super::lock;
+use signal_core::vocab::{NeverSent, Unavailable};
 use signal_core::{Kind, KindId, Signal};
+
+signal_core::kind! {
+    /// A request a [`CircuitBreaker`] refused: the dependency cannot serve
+    /// for now ([`Unavailable`]), and the request was not sent
+    /// ([`NeverSent`]), so even a call that is not
+    /// [idempotent](super::Call::idempotent) may try it again.
+    pub BreakerRefused: Unavailable + NeverSent;
+}
 
 /// Where a [`CircuitBreaker`] stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,11 +54,13 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The error of a call refused because its [`CircuitBreaker`] is open. It
-/// raises [`Unavailable`](signal_core::vocab::Unavailable), so callers
-/// upstream react to it as to a dependency that cannot serve for now.
+/// The error of a request refused because its [`CircuitBreaker`] is open.
+/// It raises [`BreakerRefused`], which implies
+/// [`Unavailable`](signal_core::vocab::Unavailable) (callers upstream react
+/// to it as to a dependency that cannot serve for now) and
+/// [`NeverSent`](signal_core::vocab::NeverSent) (nothing left).
 #[derive(Clone, Debug, PartialEq, Eq, Signal)]
-#[signal(leaf = "signal_core::vocab::Unavailable")]
+#[signal(leaf = "BreakerRefused")]
 pub struct BreakerOpen {
     /// The breaker's name.
     pub breaker: Arc<str>,

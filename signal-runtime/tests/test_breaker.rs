@@ -884,3 +884,119 @@ async fn test_the_tower_layer_waits_for_a_service_not_ready_while_closed() {
     })
     .await;
 }
+
+#[cfg(feature = "tower")]
+#[derive(Debug, thiserror::Error, Signal)]
+enum PayError {
+    #[error("through the breaker")]
+    Service(#[signal(forward)] BreakerError<ResetError>),
+}
+
+#[cfg(feature = "tower")]
+#[derive(Debug, Clone, Copy, thiserror::Error, Signal)]
+#[error("reset after the request was written")]
+#[signal(leaf = "signal_core::vocab::ConnectionReset")]
+struct ResetError;
+
+/// A payment (not idempotent) retried on `Unavailable`, sent through a
+/// breaker layer in front of a service that resets.
+#[cfg(feature = "tower")]
+async fn pay_through_the_layer(
+    breaker: &CircuitBreaker,
+    sent: &Arc<AtomicU64>,
+) -> RetryError<PayError> {
+    let service = {
+        let sent = Arc::clone(sent);
+        ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service_fn(move |_: u32| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Err::<(), _>(ResetError))
+            })
+    };
+    let policy = Policy::new()
+        .on::<Unavailable>(Reaction::Retry.max_attempts(3))
+        .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0));
+    policy
+        .call("pay")
+        .idempotent(false)
+        .run(async |_| service.clone().oneshot(1).await.map_err(PayError::Service))
+        .await
+        .unwrap_err()
+}
+
+/// A request the breaker layer refused was never sent: a call that is not
+/// idempotent may try it again.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_a_request_the_layer_refused_was_never_sent() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let (policy, backend) = (policy(Some(&breaker)), Backend::new(Err(ApiError::Refused)));
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        let sent = Arc::new(AtomicU64::new(0));
+        let error = pay_through_the_layer(&breaker, &sent).await;
+        assert!(error.has::<signal_core::vocab::NeverSent>(), "{error:?}");
+        assert_eq!(error.reason(), StopReason::Exhausted, "{error:?}");
+        assert_eq!(error.attempts(), 3);
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
+    })
+    .await;
+}
+
+/// The twin: a request the layer let through and that was reset may have
+/// been processed, and is not repeated.
+#[cfg(feature = "tower")]
+#[tokio::test(start_paused = true)]
+async fn test_a_request_the_layer_let_through_may_have_been_processed() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let sent = Arc::new(AtomicU64::new(0));
+        let error = pay_through_the_layer(&breaker, &sent).await;
+        assert!(!error.has::<signal_core::vocab::NeverSent>(), "{error:?}");
+        assert_eq!(error.reason(), StopReason::MaybeProcessed, "{error:?}");
+        assert_eq!(error.attempts(), 1);
+        assert_eq!(sent.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+/// A call the breaker stopped after an attempt that may have been
+/// processed does not say "never sent" (its refusal alone would).
+#[tokio::test(start_paused = true)]
+async fn test_a_call_refused_after_a_reset_is_not_never_sent() {
+    within(HOUR_LIMIT, async {
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .build()
+            .unwrap();
+        let policy = policy(Some(&breaker));
+        let reset = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let error = policy
+            .call("api")
+            .run(async |_| Err::<(), _>(IoError(reset())))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            RetryError::CircuitOpen { last: Some(_), .. }
+        ));
+        assert!(error.has::<Unavailable>());
+        assert!(!error.has::<signal_core::vocab::NeverSent>(), "{error:?}");
+        // The twin: the breaker's refusal on its own was never sent.
+        let RetryError::CircuitOpen { open, .. } = error else {
+            unreachable!()
+        };
+        assert!(open.has::<signal_core::vocab::NeverSent>());
+        assert!(open.has::<signal_runtime::BreakerRefused>());
+    })
+    .await;
+}
+
+#[derive(Debug, Signal)]
+struct IoError(#[signal(forward)] std::io::Error);
