@@ -3,6 +3,7 @@
 //! closed again.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,6 +43,21 @@ impl BreakerState {
             BreakerState::HalfOpen => "half_open",
         }
     }
+}
+
+/// What a [`CircuitBreaker`] has done since it was made
+/// ([`CircuitBreaker::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BreakerStats {
+    /// Times it opened (from closed, or from half-open on a failed probe).
+    pub opened: u64,
+    /// Times it half-opened.
+    pub half_opened: u64,
+    /// Times it closed again.
+    pub closed: u64,
+    /// Requests it refused (failed fast) while open or while its probes
+    /// were all taken, and retries not made because it was open.
+    pub refused: u64,
 }
 
 /// What one call's outcome is to a breaker.
@@ -168,6 +184,7 @@ impl BreakerBuilder {
                 slot: (self.window.as_nanos() / SLOTS as u128).max(1),
                 start: Instant::now(),
                 machine: Mutex::new(Machine::default()),
+                stats: Stats::default(),
                 settings: Settings {
                     counts: self.counts,
                     failure_rate: rate,
@@ -263,6 +280,16 @@ struct Inner {
     slot: u128,
     start: Instant,
     machine: Mutex<Machine>,
+    stats: Stats,
+}
+
+/// The counters behind [`BreakerStats`].
+#[derive(Default)]
+struct Stats {
+    opened: AtomicU64,
+    half_opened: AtomicU64,
+    closed: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// A call a breaker let through. Dropped without an outcome (the call
@@ -327,6 +354,18 @@ impl CircuitBreaker {
         &self.inner.settings.counts
     }
 
+    /// What it has done since it was made: how often it opened, half-opened
+    /// and closed, and how many requests it refused.
+    pub fn stats(&self) -> BreakerStats {
+        let stats = &self.inner.stats;
+        BreakerStats {
+            opened: stats.opened.load(Ordering::Relaxed),
+            half_opened: stats.half_opened.load(Ordering::Relaxed),
+            closed: stats.closed.load(Ordering::Relaxed),
+            refused: stats.refused.load(Ordering::Relaxed),
+        }
+    }
+
     /// Where it stands now (an open breaker whose time is up reads
     /// half-open).
     pub fn state(&self) -> BreakerState {
@@ -381,10 +420,7 @@ impl CircuitBreaker {
                 probe,
                 done: false,
             }),
-            Err(retry_in) => Err(BreakerOpen {
-                breaker: Arc::clone(&self.inner.name),
-                retry_in,
-            }),
+            Err(retry_in) => Err(self.refusal(retry_in)),
         }
     }
 
@@ -404,8 +440,9 @@ impl CircuitBreaker {
         }
     }
 
-    /// The error of a call refused now.
+    /// The error of a request refused now, counted in its stats.
     pub(crate) fn refusal(&self, retry_in: Duration) -> BreakerOpen {
+        self.inner.stats.refused.fetch_add(1, Ordering::Relaxed);
         BreakerOpen {
             breaker: Arc::clone(&self.inner.name),
             retry_in,
@@ -417,8 +454,15 @@ impl CircuitBreaker {
         u64::try_from(since / self.inner.slot).unwrap_or(u64::MAX)
     }
 
-    /// One event and one metric per change of state.
+    /// One event, one metric and one count per change of state.
     fn transition(&self, to: BreakerState) {
+        let stats = &self.inner.stats;
+        match to {
+            BreakerState::Open => &stats.opened,
+            BreakerState::HalfOpen => &stats.half_opened,
+            BreakerState::Closed => &stats.closed,
+        }
+        .fetch_add(1, Ordering::Relaxed);
         let breaker = self.name();
         match to {
             BreakerState::Open => tracing::warn!(

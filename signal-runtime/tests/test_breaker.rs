@@ -1000,3 +1000,38 @@ async fn test_a_call_refused_after_a_reset_is_not_never_sent() {
 
 #[derive(Debug, Signal)]
 struct IoError(#[signal(forward)] std::io::Error);
+
+/// The stats count each change of state and each refusal; a storm of bad
+/// credentials counts none.
+#[tokio::test(start_paused = true)]
+async fn test_stats_count_transitions_and_refusals() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(Some(&breaker));
+        let backend = Backend::new(Err(ApiError::Rejected));
+        for _ in 0..100 {
+            let _ = call(&policy, &backend).await;
+        }
+        assert_eq!(breaker.stats(), signal_runtime::BreakerStats::default());
+
+        backend.answer(Err(ApiError::Refused));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        while breaker.state() != BreakerState::Open {
+            let _ = call(&policy, &backend).await;
+        }
+        // The call that opened it was refused its retry.
+        assert_eq!((breaker.stats().opened, breaker.stats().refused), (1, 1));
+        for _ in 0..5 {
+            let _ = call(&policy, &backend).await;
+        }
+        tokio::time::sleep(OPEN_FOR).await;
+        backend.answer(Ok(()));
+        assert!(call(&policy, &backend).await.is_ok());
+        let stats = breaker.stats();
+        assert_eq!(
+            (stats.opened, stats.half_opened, stats.closed, stats.refused),
+            (1, 1, 1, 6)
+        );
+    })
+    .await;
+}
