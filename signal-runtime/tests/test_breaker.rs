@@ -1035,3 +1035,52 @@ async fn test_stats_count_transitions_and_refusals() {
     })
     .await;
 }
+
+#[derive(Debug, thiserror::Error, Signal)]
+#[error("the call gave up")]
+struct GaveUp(#[signal(forward)] RetryError<ApiError>);
+
+/// One call through the policy's breaker, from a function of its own (an
+/// opaque future, which the compiler checks for `Send` for every lifetime).
+async fn call_owned(calls: Arc<Policy>, backend: Backend) -> Result<(), RetryError<ApiError>> {
+    calls
+        .call("api")
+        .run(move |_| std::future::ready(backend.send()))
+        .await
+}
+
+/// A supervised worker's run makes calls through the breaker: the call's
+/// future is `Send` for the supervisor's spawn (this test fails to compile
+/// otherwise).
+#[tokio::test(start_paused = true)]
+async fn test_a_supervised_worker_calls_through_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let budget =
+            signal_runtime::RetryBudget::new("api", 0.1, 1, Duration::from_secs(1)).unwrap();
+        let calls = Arc::new(
+            Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+                .breaker(&breaker)
+                .retry_budget(&budget),
+        );
+        let backend = Backend::new(Ok(()));
+        let supervisor = Supervisor::new();
+        let worker = {
+            let (calls, backend) = (Arc::clone(&calls), backend.clone());
+            supervisor.spawn("caller", Policy::new(), move |_ctx| async move {
+                for _ in 0..10 {
+                    call_owned(Arc::clone(&calls), backend.clone())
+                        .await
+                        .map_err(GaveUp)?;
+                }
+                Ok::<_, GaveUp>(())
+            })
+        };
+        worker.wait_for(|status| status.phase == Phase::Done).await;
+        assert_eq!(backend.sent(), 10);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
