@@ -23,8 +23,10 @@ const SLOTS: usize = 10;
 /// when it starts, a `tower` request, a `backon` call when its `adjust` is
 /// made, a worker's run that is not a restart) deposits one; each retry
 /// withdraws one, and is allowed while the retries within the last
-/// `window` are fewer than `ratio` × the requests within it plus
-/// `floor_per_sec` × the window's seconds. A refused retry ends the call
+/// `window` are fewer than the whole part of `ratio` × the requests within
+/// it plus `floor_per_sec` × the window's seconds (with a ratio of 0.1,
+/// 9 requests earn no retry and 10 earn one; a floor of 1 a second over a
+/// window of half a second allows none). A refused retry ends the call
 /// with [`StopReason::BudgetExhausted`](super::StopReason::BudgetExhausted)
 /// (a worker stops with
 /// [`SupervisorError::BudgetExhausted`](super::SupervisorError::BudgetExhausted)).
