@@ -433,8 +433,17 @@ impl CircuitBreaker {
     fn record_probe(&self, outcome: Outcome, probe: Probe) {
         let now = Instant::now();
         let slot = self.slot_at(now);
-        let moved =
-            lock(&self.inner.machine).record(outcome, probe, now, slot, &self.inner.settings);
+        let (half_opened, moved) = {
+            let mut machine = lock(&self.inner.machine);
+            let before = machine.half_opened;
+            let moved = machine.record(outcome, probe, now, slot, &self.inner.settings);
+            (machine.half_opened != before, moved)
+        };
+        // An outcome after the open period half-opens it, and may reopen
+        // or close it at once: both moves are told.
+        if half_opened && moved != Some(BreakerState::HalfOpen) {
+            self.transition(BreakerState::HalfOpen);
+        }
         if let Some(to) = moved {
             self.transition(to);
         }

@@ -48,7 +48,7 @@ pub(crate) struct Machine {
     pub(crate) phase: Phase,
     slots: [Slot; SLOTS],
     /// How many times it has half-opened: the current half-open's number.
-    half_opened: u64,
+    pub(crate) half_opened: u64,
 }
 
 impl Default for Machine {

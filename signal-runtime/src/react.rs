@@ -133,9 +133,12 @@ where
                 .delay_after::<E>(matched.rule, attempt, None, jitter)
                 .0;
         }
-        if let (Some(breaker), Some(error)) = (policy.circuit_breaker(), failure.error()) {
+        if let Some(breaker) = policy.circuit_breaker() {
             // A panic is a bug, not the dependency's health: not counted.
-            breaker.record(breaker.outcome_of::<(), E>(Err(error)));
+            let outcome = failure
+                .error()
+                .map(|error| breaker.outcome_of::<(), E>(Err(error)));
+            self.shared.count_outcome(breaker, outcome);
         }
         self.h.last_failure = Some(failure.clone());
         let spent = self.h.retry.spend(matched.key);
@@ -263,15 +266,22 @@ where
                 let mut flow = self.back_off(delay).await;
                 // The breaker may have opened while this worker waited (other
                 // workers' failures): wait for it too, unless the worker was
-                // recovered meanwhile (which resets its attempts).
+                // recovered meanwhile (which resets its attempts). Half-open,
+                // the restart takes a probe place, or waits its backoff again
+                // while the probes are all out: workers that waited together
+                // do not all probe together.
                 while flow.is_continue()
                     && self.h.retry.attempt > 0
-                    && let Some(left) = policy
-                        .circuit_breaker()
-                        .and_then(|breaker| breaker.open_at(Instant::now()))
-                        .filter(|left| !left.is_zero())
+                    && let Some(breaker) = policy.circuit_breaker()
                 {
-                    flow = self.back_off(left).await;
+                    match breaker.admit() {
+                        Ok(permit) => {
+                            lock(&self.shared.record).probe = Some(permit);
+                            break;
+                        }
+                        Err(open) if open.retry_in.is_zero() => flow = self.back_off(delay).await,
+                        Err(open) => flow = self.back_off(open.retry_in).await,
+                    }
                 }
                 flow
             }

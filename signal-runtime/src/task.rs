@@ -197,7 +197,7 @@ where
         let failure = match result {
             Ok(Ok(value)) => {
                 if let Some(breaker) = policy.circuit_breaker() {
-                    breaker.record(Outcome::Answered);
+                    task.shared.count_outcome(breaker, Some(Outcome::Answered));
                 }
                 return task.succeed(value, started);
             }

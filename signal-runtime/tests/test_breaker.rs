@@ -1084,3 +1084,64 @@ async fn test_a_supervised_worker_calls_through_the_breaker() {
     })
     .await;
 }
+
+/// Workers waiting for an open breaker take probe places when it
+/// half-opens: with one probe, one worker runs while the backend is still
+/// down, and the others keep waiting (no herd of probes).
+#[tokio::test(start_paused = true)]
+async fn test_workers_take_probe_places_when_the_breaker_half_opens() {
+    within(HOUR_LIMIT, async {
+        for (probes, workers) in [(1u32, 10usize), (3, 10), (1, 1)] {
+            let breaker = CircuitBreaker::builder("api")
+                .counts::<TransientNetwork>()
+                .min_calls(3)
+                .open_for(OPEN_FOR)
+                .probes(probes)
+                .build()
+                .unwrap();
+            let policy = Arc::new(
+                Policy::new()
+                    .on::<TransientNetwork>(Reaction::Retry)
+                    .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+                    .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                    .breaker(&breaker),
+            );
+            let backend = Backend::new(Err(ApiError::Refused));
+            let supervisor = Supervisor::new();
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let backend = backend.clone();
+                    supervisor.spawn("sync", Arc::clone(&policy), async move |_ctx| {
+                        // A request takes a while: probes are in flight
+                        // together.
+                        tokio::time::sleep(10 * MS).await;
+                        backend.send()
+                    })
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            assert_eq!(breaker.state(), BreakerState::Open);
+            let sent = backend.sent();
+            // Once it half-opens, and less than a backoff later: the probes
+            // ran together, failed and reopened it; no one else ran.
+            while breaker.stats().half_opened == 0 {
+                tokio::time::sleep(MS).await;
+            }
+            tokio::time::sleep(50 * MS).await;
+            assert_eq!(
+                backend.sent(),
+                sent + u64::from(probes).min(workers as u64),
+                "{probes} probes, {workers} workers"
+            );
+            assert_eq!(breaker.state(), BreakerState::Open);
+            // The twin: once the backend is back, every worker finishes.
+            backend.answer(Ok(()));
+            for handle in handles {
+                assert!(handle.join().await.is_ok());
+            }
+            assert_eq!(breaker.state(), BreakerState::Closed);
+            supervisor.shutdown().await;
+        }
+    })
+    .await;
+}
