@@ -430,6 +430,17 @@ impl CircuitBreaker {
         self.record_probe(outcome, None);
     }
 
+    /// Counts a worker run's outcome, through the probe place the run took
+    /// if it took one; `None` (a panic, which says nothing of the
+    /// dependency) counts nothing, and the place is given back.
+    pub(crate) fn record_run(&self, permit: Option<Permit>, outcome: Option<Outcome>) {
+        match (permit, outcome) {
+            (Some(permit), Some(outcome)) => permit.record(outcome),
+            (None, Some(outcome)) => self.record(outcome),
+            (_, None) => {}
+        }
+    }
+
     fn record_probe(&self, outcome: Outcome, probe: Probe) {
         let now = Instant::now();
         let slot = self.slot_at(now);

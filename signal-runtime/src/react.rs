@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::Jitter;
+use super::breaker::Permit;
 use super::error::{Failure, SupervisorError};
 use super::ladder::{Failed, Step};
 use super::lock;
@@ -30,6 +31,11 @@ pub(crate) struct Run<'a, T, E> {
     /// The worker's number in its supervisor.
     index: u32,
     h: History<E>,
+    /// The probe place in the policy's half-open breaker the failed run
+    /// took, then the one the next run takes: the supervising loop holds it
+    /// while the run runs, so a run that ends without an outcome (a
+    /// shutdown, an abort) gives it back.
+    pub(crate) probe: Option<Permit>,
 }
 
 impl<'a, T, E> Run<'a, T, E>
@@ -44,6 +50,7 @@ where
             runs: record.runs,
             index: record.index,
             h: record.history.as_deref().cloned().unwrap_or_default(),
+            probe: None,
         }
     }
 
@@ -138,7 +145,7 @@ where
             let outcome = failure
                 .error()
                 .map(|error| breaker.outcome_of::<(), E>(Err(error)));
-            self.shared.count_outcome(breaker, outcome);
+            breaker.record_run(self.probe.take(), outcome);
         }
         self.h.last_failure = Some(failure.clone());
         let spent = self.h.retry.spend(matched.key);
@@ -276,7 +283,7 @@ where
                 {
                     match breaker.admit() {
                         Ok(permit) => {
-                            lock(&self.shared.record).probe = Some(permit);
+                            self.probe = Some(permit);
                             break;
                         }
                         Err(open) if open.retry_in.is_zero() => flow = self.back_off(delay).await,

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use super::breaker::{CircuitBreaker, Outcome, Permit};
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
@@ -117,10 +116,6 @@ pub(crate) struct Record<T, E> {
     pub(crate) abort: Option<AbortHandle>,
     pub(crate) history: Option<Box<History<E>>>,
     pub(crate) outcome: Option<Box<Result<T, SupervisorError<E>>>>,
-    /// The probe place the worker's next run took in its policy's
-    /// half-open breaker: the run's outcome is counted through it, and
-    /// dropped unused (a panic, a shutdown), it is given back.
-    pub(crate) probe: Option<Permit>,
 }
 
 /// What a worker's failures and past runs left behind.
@@ -224,18 +219,6 @@ impl<T: Send + 'static, E: Signal + Send + Sync + 'static> CoreRef for Shared<T,
 }
 
 impl<T, E> Shared<T, E> {
-    /// Counts a run's outcome in the breaker, through the probe place the
-    /// run took if it took one; `None` (a panic, which says nothing of the
-    /// dependency) counts nothing and gives the place back.
-    pub(crate) fn count_outcome(&self, breaker: &CircuitBreaker, outcome: Option<Outcome>) {
-        let probe = lock(&self.record).probe.take();
-        match (probe, outcome) {
-            (Some(permit), Some(outcome)) => permit.record(outcome),
-            (None, Some(outcome)) => breaker.record(outcome),
-            (_, None) => {}
-        }
-    }
-
     /// Asks for a recovery if the worker is backing off or stopped and
     /// `condition` holds for its status: a worker that is running or
     /// rebuilding refuses it (and keeps nothing pending that a later failure
@@ -309,7 +292,6 @@ impl<T, E> Shared<T, E> {
                 abort: None,
                 history: None,
                 outcome: None,
-                probe: None,
             }),
         }
     }

@@ -1145,3 +1145,47 @@ async fn test_workers_take_probe_places_when_the_breaker_half_opens() {
     })
     .await;
 }
+
+/// A worker shut down while its run holds the breaker's probe place gives
+/// the place back: a call may probe after it, even while the worker's
+/// handle is kept.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_shut_down_mid_probe_gives_its_place_back() {
+    within(HOUR_LIMIT, async {
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .open_for(OPEN_FOR)
+            .build()
+            .unwrap();
+        let workers = Arc::new(
+            Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry)
+                .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .breaker(&breaker),
+        );
+        let backend = Backend::new(Err(ApiError::Refused));
+        let supervisor = Supervisor::new();
+        let handle = {
+            let backend = backend.clone();
+            supervisor.spawn("sync", Arc::clone(&workers), async move |_ctx| {
+                if backend.sent() > 0 {
+                    // The probe: it hangs.
+                    std::future::pending::<()>().await;
+                }
+                backend.send()
+            })
+        };
+        tokio::time::sleep(OPEN_FOR + Duration::from_secs(1)).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        assert_eq!(handle.status().runs, 2, "the worker runs the probe");
+        supervisor.shutdown().await;
+        backend.answer(Ok(()));
+        let calls = policy(Some(&breaker));
+        assert!(call(&calls, &backend).await.is_ok(), "{breaker:?}");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        drop(handle);
+    })
+    .await;
+}
