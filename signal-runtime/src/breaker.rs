@@ -210,7 +210,8 @@ impl BreakerBuilder {
 /// [failure rate](BreakerBuilder::failure_rate) of at least
 /// [`min_calls`](BreakerBuilder::min_calls) outcomes within the
 /// [window](BreakerBuilder::window). Open, it refuses calls (they fail fast
-/// with [`BreakerOpen`], which raises `Unavailable`) for
+/// with [`BreakerOpen`], which raises `Unavailable` and, since nothing was
+/// sent, `NeverSent`: see [`BreakerRefused`]) for
 /// [`open_for`](BreakerBuilder::open_for); then it half-opens and lets
 /// [`probes`](BreakerBuilder::probes) calls through: a counted failure
 /// reopens it, that many successes close it.
