@@ -176,6 +176,13 @@ impl RetryBudget {
         lock(&self.inner.ledger).withdraw(slot, allowed)
     }
 
+    /// Gives back a retry taken at `taken` that was not made (the breaker
+    /// refused it): it no longer counts in the window, nor in the stats.
+    pub(crate) fn give_back(&self, taken: Instant) {
+        let slot = self.slot_at(taken);
+        lock(&self.inner.ledger).give_back(slot);
+    }
+
     /// The retries allowed within the window for `requests` requests in it.
     fn allowed(&self, requests: u64) -> u64 {
         let reserve = f64::from(self.inner.floor_per_sec) * self.inner.window.as_secs_f64();
@@ -254,6 +261,16 @@ impl Ledger {
         self.stats.requests = self.stats.requests.saturating_add(1);
     }
 
+    /// Takes back a retry withdrawn in slot `number` (if that slot is still
+    /// in the ring: an older one has left the window already).
+    fn give_back(&mut self, number: u64) {
+        let slot = &mut self.slots[(number % SLOTS as u64) as usize];
+        if slot.number == number && slot.retries > 0 {
+            slot.retries -= 1;
+        }
+        self.stats.retries = self.stats.retries.saturating_sub(1);
+    }
+
     fn withdraw(&mut self, number: u64, allowed: impl Fn(u64) -> u64) -> bool {
         self.slot(number);
         let (requests, retries) = self.in_window(number);
@@ -305,6 +322,22 @@ mod tests {
             ledger.deposit(10);
         }
         assert!(ledger.withdraw(10, tenth));
+    }
+
+    #[test]
+    fn a_retry_given_back_frees_its_place() {
+        let mut ledger = Ledger::default();
+        for _ in 0..10 {
+            ledger.deposit(0);
+        }
+        assert!(ledger.withdraw(0, tenth));
+        assert!(!ledger.withdraw(1, tenth));
+        ledger.give_back(0);
+        assert_eq!(ledger.stats.retries, 0);
+        assert!(ledger.withdraw(1, tenth), "the place is free again");
+        // A slot the ring has reused since: nothing in the window to take.
+        ledger.give_back(0);
+        assert_eq!(ledger.in_window(1), (10, 1));
     }
 
     #[test]

@@ -1189,3 +1189,68 @@ async fn test_a_worker_shut_down_mid_probe_gives_its_place_back() {
     })
     .await;
 }
+
+/// A policy that retries the network twice, behind `breaker` and within a
+/// budget of 10 retries over 10 s.
+fn breaker_and_budget(breaker: &CircuitBreaker) -> (Arc<Policy>, signal_runtime::RetryBudget) {
+    let budget = signal_runtime::RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+    let policy = Policy::new()
+        .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+        .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+        .breaker(breaker)
+        .retry_budget(&budget);
+    (Arc::new(policy), budget)
+}
+
+/// A retry the budget allowed but the breaker then refused (it opened
+/// during the wait) sent nothing: it is given back to the budget.
+#[tokio::test(start_paused = true)]
+async fn test_a_retry_the_breaker_refused_is_given_back_to_the_budget() {
+    within(HOUR_LIMIT, async {
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(2)
+            .build()
+            .unwrap();
+        let (policy, budget) = breaker_and_budget(&breaker);
+        let backend = Backend::new(Err(ApiError::Refused));
+        let waiting = {
+            let (policy, backend) = (Arc::clone(&policy), backend.clone());
+            tokio::spawn(async move {
+                policy
+                    .call("api")
+                    .run(move |_| std::future::ready(backend.send()))
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        // While the first call waits to retry, a second failure opens it.
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert!(matches!(error, RetryError::CircuitOpen { .. }));
+        let error = waiting.await.unwrap().unwrap_err();
+        assert!(matches!(error, RetryError::CircuitOpen { .. }), "{error:?}");
+        assert_eq!(backend.sent(), 2);
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The twin: with the breaker closed, the retries are sent and counted.
+#[tokio::test(start_paused = true)]
+async fn test_a_retry_sent_through_a_closed_breaker_is_counted_by_the_budget() {
+    within(HOUR_LIMIT, async {
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(10)
+            .build()
+            .unwrap();
+        let (policy, budget) = breaker_and_budget(&breaker);
+        let backend = Backend::new(Err(ApiError::Refused));
+        let error = call(&policy, &backend).await.unwrap_err();
+        assert_eq!(error.reason(), StopReason::Exhausted);
+        assert_eq!(backend.sent(), 3);
+        assert_eq!(budget.stats().retries, 2);
+    })
+    .await;
+}
