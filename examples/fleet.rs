@@ -9,11 +9,14 @@
 //! 5) and its upstream times out every 25: both answer `UNAVAILABLE`, and
 //! only the `signal-kinds` entry of the status tells them apart. A client
 //! with 8 supervised workers syncs 2,000 jobs; a ninth worker holds a stolen
-//! token. The client's policy backs off on the server's retryable kinds and
-//! stops the ninth worker on `BadCredentials`. The last line accounts for
-//! every job: exit status 0 when all are done, 3 when some are still pending
-//! after 60 s, 1 if any was lost or acknowledged twice. The code is in
-//! `src/fleet.rs`.
+//! token. Each call is retried behind a circuit breaker that counts only the
+//! pool's kind and a retry budget the workers share; the workers' policy
+//! backs off on the server's retryable kinds and stops the ninth worker on
+//! `BadCredentials`. The last line accounts for every job, and for the
+//! breaker and the budget (`breaker_opened`, `fast_failed`,
+//! `budget_refused`): exit status 0 when all are done, 3 when some are still
+//! pending after 60 s, 1 if any was lost or acknowledged twice. The code is
+//! in `src/fleet.rs`.
 
 use signal_workspace::fleet::{Faults, run};
 

@@ -12,12 +12,19 @@
 //! * a call with a token it does not know is `UNAUTHENTICATED`, kind
 //!   `BadCredentials`.
 //!
-//! The client's policy backs off and retries on `Retryable` (which includes
-//! the server's pool kind, timeouts and network failures) — while the pool is
-//! down, at least as long as the server's gRPC pushback asks — and stops a
-//! worker on `BadCredentials`. Every job is claimed from a shared queue and put
-//! back when its call fails, so none is lost; the run ends with an
-//! accounting line.
+//! Each call to the server is retried by the client's call policy, behind a
+//! circuit breaker and a retry budget the workers share: the breaker counts
+//! only the server's pool kind (its database is down: every call fails
+//! until it is back), so a burst of pool failures opens it and the calls
+//! fail fast for a few milliseconds instead of hammering the store, while
+//! timeouts and bad credentials never count; the budget caps the calls'
+//! retries to a tenth of the calls (plus a floor). A call that gives up
+//! fails its worker, whose policy backs off and restarts it on `Retryable`
+//! (which includes the server's pool kind, timeouts, network failures and
+//! the breaker's `Unavailable`) — while the pool is down, at least as long
+//! as the server's gRPC pushback asks — and stops it on `BadCredentials`.
+//! Every job is claimed from a shared queue and put back when its call
+//! fails, so none is lost; the run ends with an accounting line.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::convert::Infallible;
@@ -33,7 +40,10 @@ use signal_core::vocab::{BadCredentials, TimedOut, TransientNetwork, Unavailable
 use signal_core::wire::WireKinds;
 use signal_core::wire::tonic::{RemoteStatus, set_retry_after};
 use signal_core::{Kind, Signal, kind};
-use signal_runtime::{Backoff, Intensity, Phase, Policy, Reaction, RetryAfter, Supervisor};
+use signal_runtime::{
+    Backoff, CircuitBreaker, Intensity, Phase, Policy, Reaction, RetryAfter, RetryBudget,
+    RetryError, Supervisor,
+};
 use tokio::net::TcpListener;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -74,19 +84,37 @@ pub enum StoreError {
     BadToken,
 }
 
-/// The client worker's error.
+/// One call's error.
 #[derive(Debug, thiserror::Error, Signal)]
-pub enum WorkerError {
+pub enum CallError {
     /// The server answered with an error status.
     #[error("store call failed: {0}")]
     Remote(#[signal(forward)] RemoteStatus),
 }
 
 /// The server's pushback, forwarded: the policy waits at least that long.
+impl RetryAfter for CallError {
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Remote(status) => status.retry_after(),
+        }
+    }
+}
+
+/// The client worker's error: a call that gave up (its attempts, the
+/// budget or the breaker said so), with its last error.
+#[derive(Debug, thiserror::Error, Signal)]
+pub enum WorkerError {
+    /// The call's retries gave up.
+    #[error(transparent)]
+    Call(#[signal(forward)] RetryError<CallError>),
+}
+
+/// The last attempt's pushback: the worker waits at least that long.
 impl RetryAfter for WorkerError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            WorkerError::Remote(status) => status.retry_after(),
+            WorkerError::Call(error) => error.last().and_then(RetryAfter::retry_after),
         }
     }
 }
@@ -261,10 +289,10 @@ pub async fn serve(faults: Faults) -> std::io::Result<(SocketAddr, tokio::task::
     Ok((addr, task))
 }
 
-async fn sync(channel: Channel, token: &str, job: u64) -> Result<u64, WorkerError> {
+async fn sync(channel: Channel, token: &str, job: u64) -> Result<u64, CallError> {
     let mut client = tonic::client::Grpc::new(channel);
     let remote = |status: Status| {
-        WorkerError::Remote(
+        CallError::Remote(
             RemoteStatus::decode(status, fleet_kinds())
                 .unwrap_or_else(|(status, _)| RemoteStatus::without_kinds(status)),
         )
@@ -287,6 +315,33 @@ async fn sync(channel: Channel, token: &str, job: u64) -> Result<u64, WorkerErro
         .unwrap_or(u64::MAX))
 }
 
+/// One job's call, retried by `calls`; each failed attempt's remote kinds
+/// are counted in `books`. The attempt closure owns everything it uses, the
+/// token too: a closure that captures a reference (even a `&'static str`)
+/// makes the compiler unable to prove the call's future `Send` for the
+/// supervisor.
+async fn sync_retried(
+    calls: Arc<Policy>,
+    books: Arc<Mutex<Books>>,
+    channel: Channel,
+    token: Arc<str>,
+    job: u64,
+) -> Result<u64, RetryError<CallError>> {
+    calls
+        .call("sync")
+        .run(move |_| {
+            let (books, channel, token) = (Arc::clone(&books), channel.clone(), Arc::clone(&token));
+            async move {
+                let result = sync(channel, &token, job).await;
+                if let Err(CallError::Remote(remote)) = &result {
+                    lock(&books).seen(remote);
+                }
+                result
+            }
+        })
+        .await
+}
+
 /// What a fleet run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Report {
@@ -307,6 +362,12 @@ pub struct Report {
     pub retries: u64,
     /// Workers stopped by the policy (bad credentials).
     pub stopped: u64,
+    /// Times the calls' circuit breaker opened.
+    pub breaker_opened: u64,
+    /// Calls and retries the open breaker failed fast.
+    pub fast_failed: u64,
+    /// Retries the shared budget refused.
+    pub budget_refused: u64,
 }
 
 impl std::fmt::Display for Report {
@@ -319,7 +380,7 @@ impl std::fmt::Display for Report {
         write!(
             f,
             "jobs={} done={} pending={} lost={} duplicated={} retries={} stopped_workers={} \
-             remote_kinds={{{}}}",
+             breaker_opened={} fast_failed={} budget_refused={} remote_kinds={{{}}}",
             self.jobs,
             self.done,
             self.pending,
@@ -327,12 +388,55 @@ impl std::fmt::Display for Report {
             self.duplicated,
             self.retries,
             self.stopped,
+            self.breaker_opened,
+            self.fast_failed,
+            self.budget_refused,
             kinds.join(", ")
         )
     }
 }
 
-/// The client's policy: back off on anything retryable (at least as long as
+/// The breaker in front of the store: it counts only the server's pool kind
+/// (its database is down), opens when half of at least 4 calls within 10 ms
+/// found it down, and then fails calls fast for 5 ms (the server's
+/// pushback) before a probe.
+pub fn breaker() -> CircuitBreaker {
+    CircuitBreaker::builder("store")
+        .counts::<NeedsDbReconnect>()
+        .failure_rate(0.5)
+        .min_calls(4)
+        .window(Duration::from_millis(10))
+        .open_for(POOL_PUSHBACK)
+        .build()
+        .expect("the breaker's settings are valid")
+}
+
+/// The retry budget the calls share: retries at most a tenth of the calls
+/// within a second, plus 10 a second.
+pub fn budget() -> RetryBudget {
+    RetryBudget::new("store", 0.1, 10, Duration::from_secs(1))
+        .expect("the budget's settings are valid")
+}
+
+/// The policy of each call to the store: up to 3 attempts on anything
+/// retryable (at least as long as the server asks), none on bad
+/// credentials, behind `breaker` and within `budget`.
+pub fn call_policy(breaker: &CircuitBreaker, budget: &RetryBudget) -> Policy {
+    Policy::new()
+        .on::<BadCredentials>(Reaction::Stop)
+        .on::<Retryable>(Reaction::Retry.max_attempts(3))
+        .otherwise(Reaction::Stop)
+        .honour_retry_after::<CallError>()
+        .backoff(Backoff::new(
+            Duration::from_millis(1),
+            Duration::from_millis(20),
+        ))
+        .intensity(Intensity::new(10_000, Duration::from_secs(1)))
+        .breaker(breaker)
+        .retry_budget(budget)
+}
+
+/// The workers' policy: back off on anything retryable (at least as long as
 /// the server asks), stop on bad credentials, stop on anything else.
 pub fn policy() -> Policy {
     Policy::new()
@@ -368,6 +472,8 @@ pub async fn run(
         ..Books::default()
     }));
     let policy = Arc::new(policy());
+    let (breaker, budget) = (breaker(), budget());
+    let calls = Arc::new(call_policy(&breaker, &budget));
     let supervisor = Supervisor::new();
 
     let mut handles = Vec::new();
@@ -375,9 +481,9 @@ pub async fn run(
         .chain(["stolen-token"])
         .enumerate()
     {
-        let (books, channel) = (Arc::clone(&books), channel.clone());
+        let (books, channel, calls) = (Arc::clone(&books), channel.clone(), Arc::clone(&calls));
         let handle = supervisor.spawn(format!("client-{i}"), Arc::clone(&policy), move |_ctx| {
-            let (books, channel) = (Arc::clone(&books), channel.clone());
+            let (books, channel, calls) = (Arc::clone(&books), channel.clone(), Arc::clone(&calls));
             async move {
                 let mut count = 0u64;
                 loop {
@@ -386,15 +492,22 @@ pub async fn run(
                     let Some(job) = claimed else {
                         return Ok(count);
                     };
-                    match sync(channel.clone(), token, job).await {
+                    let result = sync_retried(
+                        Arc::clone(&calls),
+                        Arc::clone(&books),
+                        channel.clone(),
+                        token.into(),
+                        job,
+                    )
+                    .await;
+                    match result {
                         Ok(acked) => {
                             lock(&books).ack(job, acked);
                             count += 1;
                         }
                         Err(error) => {
-                            let WorkerError::Remote(remote) = &error;
-                            lock(&books).put_back(job, remote);
-                            return Err(error);
+                            lock(&books).put_back(job);
+                            return Err(WorkerError::Call(error));
                         }
                     }
                 }
@@ -426,6 +539,9 @@ pub async fn run(
     }
     supervisor.shutdown().await;
     server.abort();
+    report.breaker_opened = breaker.stats().opened;
+    report.fast_failed = breaker.stats().refused;
+    report.budget_refused = budget.stats().refused;
 
     let books = lock(&books);
     report.done = books.done.len() as u64;
@@ -470,9 +586,13 @@ impl Books {
     }
 
     /// Puts a failed job back before the failure is reported: never lost.
-    fn put_back(&mut self, job: u64, remote: &RemoteStatus) {
+    fn put_back(&mut self, job: u64) {
         self.queue.push_back(job);
         self.in_flight.remove(&job);
+    }
+
+    /// Counts the remote kinds of a failed attempt.
+    fn seen(&mut self, remote: &RemoteStatus) {
         let kinds = remote.kinds.kinds();
         if kinds.is_empty() {
             *self.seen.entry("(none)".to_owned()).or_default() += 1;

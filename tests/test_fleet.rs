@@ -51,6 +51,22 @@ async fn test_without_faults_only_the_stolen_token_fails() {
     assert_eq!(report.retries, 0, "{report}");
     assert_eq!(report.stopped, 1);
     assert_eq!(report.failures_by_kind.len(), 1, "{report}");
+    // Bad credentials never count against the store; nothing is retried.
+    assert_eq!(
+        (
+            report.breaker_opened,
+            report.fast_failed,
+            report.budget_refused
+        ),
+        (0, 0, 0),
+        "{report}"
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("breaker_opened=0 fast_failed=0 budget_refused=0"),
+        "{report}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,20 +105,24 @@ async fn test_a_load_under_which_nothing_succeeds_ends_at_the_limit() {
     assert_accounted(&report);
     assert!(report.pending > 0, "{report}");
     assert!(report.done <= 2, "{report}");
+    // A pool that is always down opens the calls' breaker, which then fails
+    // calls fast.
+    assert!(report.breaker_opened > 0, "{report}");
+    assert!(report.fast_failed > 0, "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_client_waits_for_the_servers_pushback() {
     use signal_core::wire::tonic::RemoteStatus;
     use signal_runtime::RetryAfter;
-    use signal_workspace::fleet::{POOL_PUSHBACK, WorkerError};
+    use signal_workspace::fleet::{CallError, POOL_PUSHBACK};
 
     // A status carrying the pushback, as the store server answers while its
-    // pool is down, is read by the worker's error, which the policy asks.
+    // pool is down, is read by the call's error, which the policy asks.
     let mut status = tonic::Status::unavailable("pool down");
     signal_core::wire::tonic::set_retry_after(&mut status, POOL_PUSHBACK);
-    let error = WorkerError::Remote(RemoteStatus::without_kinds(status));
+    let error = CallError::Remote(RemoteStatus::without_kinds(status));
     assert_eq!(error.retry_after(), Some(POOL_PUSHBACK));
-    let plain = WorkerError::Remote(RemoteStatus::without_kinds(tonic::Status::unavailable("x")));
+    let plain = CallError::Remote(RemoteStatus::without_kinds(tonic::Status::unavailable("x")));
     assert_eq!(plain.retry_after(), None);
 }

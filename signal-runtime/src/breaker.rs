@@ -3,15 +3,25 @@
 //! closed again.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::breaker_machine::{Machine, Phase, SLOTS, Settings};
+use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings};
 use super::config_error::ConfigError;
 use super::lock;
+use signal_core::vocab::{NeverSent, Unavailable};
 use signal_core::{Kind, KindId, Signal};
+
+signal_core::kind! {
+    /// A request a [`CircuitBreaker`] refused: the dependency cannot serve
+    /// for now ([`Unavailable`]), and the request was not sent
+    /// ([`NeverSent`]), so even a call that is not
+    /// [idempotent](super::Call::idempotent) may try it again.
+    pub BreakerRefused: Unavailable + NeverSent;
+}
 
 /// Where a [`CircuitBreaker`] stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,6 +45,21 @@ impl BreakerState {
     }
 }
 
+/// What a [`CircuitBreaker`] has done since it was made
+/// ([`CircuitBreaker::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BreakerStats {
+    /// Times it opened (from closed, or from half-open on a failed probe).
+    pub opened: u64,
+    /// Times it half-opened.
+    pub half_opened: u64,
+    /// Times it closed again.
+    pub closed: u64,
+    /// Requests it refused (failed fast) while open or while its probes
+    /// were all taken, and retries not made because it was open.
+    pub refused: u64,
+}
+
 /// What one call's outcome is to a breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -45,11 +70,13 @@ pub(crate) enum Outcome {
     Failed,
 }
 
-/// The error of a call refused because its [`CircuitBreaker`] is open. It
-/// raises [`Unavailable`](signal_core::vocab::Unavailable), so callers
-/// upstream react to it as to a dependency that cannot serve for now.
+/// The error of a request refused because its [`CircuitBreaker`] is open.
+/// It raises [`BreakerRefused`], which implies
+/// [`Unavailable`](signal_core::vocab::Unavailable) (callers upstream react
+/// to it as to a dependency that cannot serve for now) and
+/// [`NeverSent`](signal_core::vocab::NeverSent) (nothing left).
 #[derive(Clone, Debug, PartialEq, Eq, Signal)]
-#[signal(leaf = "signal_core::vocab::Unavailable")]
+#[signal(leaf = "BreakerRefused")]
 pub struct BreakerOpen {
     /// The breaker's name.
     pub breaker: Arc<str>,
@@ -157,6 +184,7 @@ impl BreakerBuilder {
                 slot: (self.window.as_nanos() / SLOTS as u128).max(1),
                 start: Instant::now(),
                 machine: Mutex::new(Machine::default()),
+                stats: Stats::default(),
                 settings: Settings {
                     counts: self.counts,
                     failure_rate: rate,
@@ -182,7 +210,8 @@ impl BreakerBuilder {
 /// [failure rate](BreakerBuilder::failure_rate) of at least
 /// [`min_calls`](BreakerBuilder::min_calls) outcomes within the
 /// [window](BreakerBuilder::window). Open, it refuses calls (they fail fast
-/// with [`BreakerOpen`], which raises `Unavailable`) for
+/// with [`BreakerOpen`], which raises `Unavailable` and, since nothing was
+/// sent, `NeverSent`: see [`BreakerRefused`]) for
 /// [`open_for`](BreakerBuilder::open_for); then it half-opens and lets
 /// [`probes`](BreakerBuilder::probes) calls through: a counted failure
 /// reopens it, that many successes close it.
@@ -252,14 +281,25 @@ struct Inner {
     slot: u128,
     start: Instant,
     machine: Mutex<Machine>,
+    stats: Stats,
+}
+
+/// The counters behind [`BreakerStats`].
+#[derive(Default)]
+struct Stats {
+    opened: AtomicU64,
+    half_opened: AtomicU64,
+    closed: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// A call a breaker let through. Dropped without an outcome (the call
-/// panicked, or its future was dropped), it gives its probe back.
+/// panicked, or its future was dropped), it gives its probe back, if the
+/// half-open that let it through has not ended.
 #[must_use = "a permit counts the call's outcome"]
 pub(crate) struct Permit {
     breaker: CircuitBreaker,
-    probe: bool,
+    probe: Probe,
     done: bool,
 }
 
@@ -267,14 +307,14 @@ impl Permit {
     /// Counts the call's outcome.
     pub(crate) fn record(mut self, outcome: Outcome) {
         self.done = true;
-        self.breaker.record(outcome, self.probe);
+        self.breaker.record_probe(outcome, self.probe);
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done && self.probe {
-            lock(&self.breaker.inner.machine).release_probe();
+        if !self.done && self.probe.is_some() {
+            lock(&self.breaker.inner.machine).release_probe(self.probe);
         }
     }
 }
@@ -313,6 +353,18 @@ impl CircuitBreaker {
     /// The kinds it counts.
     pub fn counted_kinds(&self) -> &[KindId] {
         &self.inner.settings.counts
+    }
+
+    /// What it has done since it was made: how often it opened, half-opened
+    /// and closed, and how many requests it refused.
+    pub fn stats(&self) -> BreakerStats {
+        let stats = &self.inner.stats;
+        BreakerStats {
+            opened: stats.opened.load(Ordering::Relaxed),
+            half_opened: stats.half_opened.load(Ordering::Relaxed),
+            closed: stats.closed.load(Ordering::Relaxed),
+            refused: stats.refused.load(Ordering::Relaxed),
+        }
     }
 
     /// Where it stands now (an open breaker whose time is up reads
@@ -369,27 +421,49 @@ impl CircuitBreaker {
                 probe,
                 done: false,
             }),
-            Err(retry_in) => Err(BreakerOpen {
-                breaker: Arc::clone(&self.inner.name),
-                retry_in,
-            }),
+            Err(retry_in) => Err(self.refusal(retry_in)),
         }
     }
 
     /// Counts an outcome not admitted through [`admit`](Self::admit) (a
     /// worker's run, a `Policy::retry` first attempt).
-    pub(crate) fn record(&self, outcome: Outcome, probe: bool) {
+    pub(crate) fn record(&self, outcome: Outcome) {
+        self.record_probe(outcome, None);
+    }
+
+    /// Counts a worker run's outcome, through the probe place the run took
+    /// if it took one; `None` (a panic, which says nothing of the
+    /// dependency) counts nothing, and the place is given back.
+    pub(crate) fn record_run(&self, permit: Option<Permit>, outcome: Option<Outcome>) {
+        match (permit, outcome) {
+            (Some(permit), Some(outcome)) => permit.record(outcome),
+            (None, Some(outcome)) => self.record(outcome),
+            (_, None) => {}
+        }
+    }
+
+    fn record_probe(&self, outcome: Outcome, probe: Probe) {
         let now = Instant::now();
         let slot = self.slot_at(now);
-        let moved =
-            lock(&self.inner.machine).record(outcome, probe, now, slot, &self.inner.settings);
+        let (half_opened, moved) = {
+            let mut machine = lock(&self.inner.machine);
+            let before = machine.half_opened;
+            let moved = machine.record(outcome, probe, now, slot, &self.inner.settings);
+            (machine.half_opened != before, moved)
+        };
+        // An outcome after the open period half-opens it, and may reopen
+        // or close it at once: both moves are told.
+        if half_opened && moved != Some(BreakerState::HalfOpen) {
+            self.transition(BreakerState::HalfOpen);
+        }
         if let Some(to) = moved {
             self.transition(to);
         }
     }
 
-    /// The error of a call refused now.
+    /// The error of a request refused now, counted in its stats.
     pub(crate) fn refusal(&self, retry_in: Duration) -> BreakerOpen {
+        self.inner.stats.refused.fetch_add(1, Ordering::Relaxed);
         BreakerOpen {
             breaker: Arc::clone(&self.inner.name),
             retry_in,
@@ -401,8 +475,15 @@ impl CircuitBreaker {
         u64::try_from(since / self.inner.slot).unwrap_or(u64::MAX)
     }
 
-    /// One event and one metric per change of state.
+    /// One event, one metric and one count per change of state.
     fn transition(&self, to: BreakerState) {
+        let stats = &self.inner.stats;
+        match to {
+            BreakerState::Open => &stats.opened,
+            BreakerState::HalfOpen => &stats.half_opened,
+            BreakerState::Closed => &stats.closed,
+        }
+        .fetch_add(1, Ordering::Relaxed);
         let breaker = self.name();
         match to {
             BreakerState::Open => tracing::warn!(

@@ -5,7 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::breaker::{BreakerOpen, CircuitBreaker, Permit};
+use tokio::time::Instant;
+
+use super::breaker::{BreakerOpen, CircuitBreaker, Outcome, Permit};
 use signal_core::Signal;
 
 /// The error of a service behind a [`BreakerLayer`]: the breaker refused
@@ -44,6 +46,12 @@ impl<E: std::error::Error + 'static> std::error::Error for BreakerError<E> {
 /// so that each attempt is asked and counted; a policy with the same breaker
 /// ([`Policy::breaker`](super::Policy::breaker)) then makes no retry while
 /// it is open.
+///
+/// The service's readiness is part of its health: an error from its
+/// `poll_ready` that carries a counted kind (a connection that cannot be
+/// made) counts as a failure, and while the breaker is open `poll_ready`
+/// is ready at once without asking the service, so that a request to a
+/// service that is not ready fails fast instead of waiting for it.
 ///
 /// ```
 /// use std::time::Duration;
@@ -90,15 +98,30 @@ impl<S> tower::Layer<S> for BreakerLayer {
         BreakerService {
             inner,
             breaker: self.breaker.clone(),
+            refusing: false,
         }
     }
 }
 
 /// A service behind a [`BreakerLayer`].
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct BreakerService<S> {
     inner: S,
     breaker: CircuitBreaker,
+    /// `poll_ready` answered for an open breaker, without the service:
+    /// the next `call` is refused, and never reaches the service.
+    refusing: bool,
+}
+
+impl<S: Clone> Clone for BreakerService<S> {
+    /// A clone is not ready (as every `tower` service's clone).
+    fn clone(&self) -> Self {
+        BreakerService {
+            inner: self.inner.clone(),
+            breaker: self.breaker.clone(),
+            refusing: false,
+        }
+    }
 }
 
 impl<S, Req> tower::Service<Req> for BreakerService<S>
@@ -111,10 +134,34 @@ where
     type Future = BreakerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(BreakerError::Inner)
+        // Open: ready at once, for `call` to refuse; the service is not
+        // asked (nor woken) while the dependency is sick.
+        self.refusing = self.breaker.open_at(Instant::now()).is_some();
+        if self.refusing {
+            return Poll::Ready(Ok(()));
+        }
+        self.inner.poll_ready(cx).map_err(|error| {
+            if self.breaker.counts_error(&error) {
+                self.breaker.record(Outcome::Failed);
+            }
+            BreakerError::Inner(error)
+        })
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
+        if std::mem::take(&mut self.refusing) {
+            // The service was not made ready: refused, even if the breaker
+            // has half-opened since (no probe's place was taken).
+            let retry_in = self
+                .breaker
+                .open_at(Instant::now())
+                .unwrap_or(std::time::Duration::ZERO);
+            return BreakerFuture {
+                state: State::Refused {
+                    open: Some(self.breaker.refusal(retry_in)),
+                },
+            };
+        }
         match self.breaker.admit() {
             Ok(permit) => BreakerFuture {
                 state: State::Called {

@@ -38,11 +38,17 @@ struct Slot {
     failed: u64,
 }
 
+/// Which half-open a probe was let through in: a probe's place and its
+/// outcome belong to that half-open only.
+pub(crate) type Probe = Option<u64>;
+
 /// The state machine: pure, the time and slot are given.
 #[derive(Debug)]
 pub(crate) struct Machine {
     pub(crate) phase: Phase,
     slots: [Slot; SLOTS],
+    /// How many times it has half-opened: the current half-open's number.
+    pub(crate) half_opened: u64,
 }
 
 impl Default for Machine {
@@ -50,38 +56,38 @@ impl Default for Machine {
         Machine {
             phase: Phase::Closed,
             slots: [Slot::default(); SLOTS],
+            half_opened: 0,
         }
     }
 }
 
 impl Machine {
-    /// `Ok(probe)` to let a call through (a probe while half-open), or
-    /// `Err(retry_in)`; and the state it moved to, if it moved.
+    /// `Ok(probe)` to let a call through (a probe of the current half-open
+    /// while half-open), or `Err(retry_in)`; and the state it moved to, if
+    /// it moved.
     pub(crate) fn admit(
         &mut self,
         now: Instant,
         probes: u32,
-    ) -> (Result<bool, Duration>, Option<BreakerState>) {
+    ) -> (Result<Probe, Duration>, Option<BreakerState>) {
         let mut moved = None;
         if let Phase::Open { until } = self.phase {
             if now < until {
                 return (Err(until - now), None);
             }
-            self.phase = Phase::HalfOpen {
-                in_flight: 0,
-                succeeded: 0,
-            };
+            self.half_open();
             moved = Some(BreakerState::HalfOpen);
         }
+        let half_opened = self.half_opened;
         match &mut self.phase {
-            Phase::Closed => (Ok(false), moved),
+            Phase::Closed => (Ok(None), moved),
             Phase::HalfOpen {
                 in_flight,
                 succeeded,
             } => {
                 if in_flight.saturating_add(*succeeded) < probes {
                     *in_flight += 1;
-                    (Ok(true), moved)
+                    (Ok(Some(half_opened)), moved)
                 } else {
                     (Err(Duration::ZERO), moved)
                 }
@@ -90,7 +96,27 @@ impl Machine {
         }
     }
 
-    pub(crate) fn release_probe(&mut self) {
+    fn half_open(&mut self) {
+        self.phase = Phase::HalfOpen {
+            in_flight: 0,
+            succeeded: 0,
+        };
+        self.half_opened = self.half_opened.wrapping_add(1);
+    }
+
+    /// Whether `probe` was let through by a half-open that has since ended
+    /// (the breaker reopened, and maybe half-opened again).
+    fn stale(&self, probe: Probe) -> bool {
+        probe.is_some_and(|number| number != self.half_opened)
+            || (probe.is_some() && !matches!(self.phase, Phase::HalfOpen { .. }))
+    }
+
+    /// Gives back the place of a probe that ended without an outcome; a
+    /// probe of an earlier half-open has no place in this one.
+    pub(crate) fn release_probe(&mut self, probe: Probe) {
+        if self.stale(probe) || probe.is_none() {
+            return;
+        }
         if let Phase::HalfOpen { in_flight, .. } = &mut self.phase {
             *in_flight = in_flight.saturating_sub(1);
         }
@@ -99,7 +125,7 @@ impl Machine {
     pub(crate) fn record(
         &mut self,
         outcome: Outcome,
-        probe: bool,
+        probe: Probe,
         now: Instant,
         number: u64,
         settings: &Settings,
@@ -110,11 +136,12 @@ impl Machine {
         {
             // An outcome not asked for (a worker's run) after the open
             // period: it is the probe.
-            self.phase = Phase::HalfOpen {
-                in_flight: 0,
-                succeeded: 0,
-            };
+            self.half_open();
             moved = Some(BreakerState::HalfOpen);
+        }
+        if self.stale(probe) {
+            // A probe of a half-open that has ended: too late to count.
+            return moved;
         }
         self.record_in_phase(outcome, probe, now, number, settings)
             .or(moved)
@@ -123,7 +150,7 @@ impl Machine {
     fn record_in_phase(
         &mut self,
         outcome: Outcome,
-        probe: bool,
+        probe: Probe,
         now: Instant,
         number: u64,
         settings: &Settings,
@@ -135,7 +162,7 @@ impl Machine {
                 in_flight,
                 succeeded,
             } => {
-                if probe {
+                if probe.is_some() {
                     *in_flight = in_flight.saturating_sub(1);
                 }
                 match outcome {
@@ -221,32 +248,32 @@ mod tests {
         // Three failures: below the minimum number of outcomes.
         for _ in 0..3 {
             assert_eq!(
-                machine.record(Outcome::Failed, false, now, 0, &settings),
+                machine.record(Outcome::Failed, None, now, 0, &settings),
                 None
             );
         }
         assert_eq!(
-            machine.record(Outcome::Failed, false, now, 0, &settings),
+            machine.record(Outcome::Failed, None, now, 0, &settings),
             Some(BreakerState::Open)
         );
         assert_eq!(machine.admit(now, 2).0, Err(Duration::from_secs(5)));
         let later = now + Duration::from_secs(5);
         assert_eq!(
             machine.admit(later, 2),
-            (Ok(true), Some(BreakerState::HalfOpen))
+            (Ok(Some(1)), Some(BreakerState::HalfOpen))
         );
-        assert_eq!(machine.admit(later, 2), (Ok(true), None));
+        assert_eq!(machine.admit(later, 2), (Ok(Some(1)), None));
         // Both probes are out: a third call is refused.
         assert_eq!(machine.admit(later, 2).0, Err(Duration::ZERO));
         assert_eq!(
-            machine.record(Outcome::Answered, true, later, 0, &settings),
+            machine.record(Outcome::Answered, Some(1), later, 0, &settings),
             None
         );
         assert_eq!(
-            machine.record(Outcome::Answered, true, later, 0, &settings),
+            machine.record(Outcome::Answered, Some(1), later, 0, &settings),
             Some(BreakerState::Closed)
         );
-        assert_eq!(machine.admit(later, 2), (Ok(false), None));
+        assert_eq!(machine.admit(later, 2), (Ok(None), None));
     }
 
     #[test]
@@ -254,17 +281,17 @@ mod tests {
         let settings = settings(1, 1);
         let now = Instant::now();
         let mut machine = Machine::default();
-        machine.record(Outcome::Failed, false, now, 0, &settings);
+        machine.record(Outcome::Failed, None, now, 0, &settings);
         let later = now + Duration::from_secs(5);
-        assert_eq!(machine.admit(later, 1).0, Ok(true));
-        machine.release_probe();
+        assert_eq!(machine.admit(later, 1).0, Ok(Some(1)));
+        machine.release_probe(Some(1));
         assert_eq!(
             machine.admit(later, 1).0,
-            Ok(true),
+            Ok(Some(1)),
             "the probe was given back"
         );
         assert_eq!(
-            machine.record(Outcome::Failed, true, later, 0, &settings),
+            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
             Some(BreakerState::Open)
         );
         assert!(machine.admit(later, 1).0.is_err());
@@ -275,16 +302,16 @@ mod tests {
         let settings = settings(1, 1);
         let now = Instant::now();
         let mut machine = Machine::default();
-        machine.record(Outcome::Failed, false, now, 0, &settings);
+        machine.record(Outcome::Failed, None, now, 0, &settings);
         // Within the open period: ignored.
         assert_eq!(
-            machine.record(Outcome::Answered, false, now, 0, &settings),
+            machine.record(Outcome::Answered, None, now, 0, &settings),
             None
         );
         assert!(machine.admit(now, 1).0.is_err());
         let later = now + Duration::from_secs(5);
         assert_eq!(
-            machine.record(Outcome::Answered, false, later, 0, &settings),
+            machine.record(Outcome::Answered, None, later, 0, &settings),
             Some(BreakerState::Closed)
         );
     }
@@ -295,27 +322,71 @@ mod tests {
         let now = Instant::now();
         let mut machine = Machine::default();
         for _ in 0..10 {
-            machine.record(Outcome::Answered, false, now, 0, &settings);
+            machine.record(Outcome::Answered, None, now, 0, &settings);
         }
         for _ in 0..9 {
             assert_eq!(
-                machine.record(Outcome::Failed, false, now, 0, &settings),
+                machine.record(Outcome::Failed, None, now, 0, &settings),
                 None
             );
         }
         // The tenth failure makes half.
         assert_eq!(
-            machine.record(Outcome::Failed, false, now, 0, &settings),
+            machine.record(Outcome::Failed, None, now, 0, &settings),
             Some(BreakerState::Open)
         );
         // Failures spread over slots that leave the window never add up.
         let mut machine = Machine::default();
         for slot in 0..100 {
-            machine.record(Outcome::Answered, false, now, slot * 10, &settings);
+            machine.record(Outcome::Answered, None, now, slot * 10, &settings);
             assert_eq!(
-                machine.record(Outcome::Failed, false, now, slot * 10, &settings),
+                machine.record(Outcome::Failed, None, now, slot * 10, &settings),
                 None
             );
         }
+    }
+
+    #[test]
+    fn a_probe_of_an_ended_half_open_neither_frees_a_place_nor_counts() {
+        let settings = settings(1, 2);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        machine.record(Outcome::Failed, None, now, 0, &settings);
+        let later = now + Duration::from_secs(5);
+        let (old, _) = machine.admit(later, 2);
+        assert_eq!(old, Ok(Some(1)));
+        assert_eq!(machine.admit(later, 2).0, Ok(Some(1)));
+        assert_eq!(
+            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
+            Some(BreakerState::Open)
+        );
+        // Open: a probe of the half-open before counts for nothing.
+        assert_eq!(
+            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
+            None
+        );
+        let again = later + Duration::from_secs(5);
+        assert_eq!(machine.admit(again, 2).0, Ok(Some(2)));
+        assert_eq!(machine.admit(again, 2).0, Ok(Some(2)));
+        machine.release_probe(Some(1));
+        assert_eq!(machine.admit(again, 2).0, Err(Duration::ZERO));
+        assert_eq!(
+            machine.record(Outcome::Answered, Some(1), again, 0, &settings),
+            None
+        );
+        assert_eq!(
+            machine.record(Outcome::Answered, Some(2), again, 0, &settings),
+            None
+        );
+        assert_eq!(
+            machine.record(Outcome::Answered, Some(2), again, 0, &settings),
+            Some(BreakerState::Closed)
+        );
+        // Closed: a late probe counts for nothing, and takes nothing back.
+        machine.release_probe(Some(2));
+        assert_eq!(
+            machine.record(Outcome::Failed, Some(2), again, 0, &settings),
+            None
+        );
     }
 }

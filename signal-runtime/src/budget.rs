@@ -23,8 +23,10 @@ const SLOTS: usize = 10;
 /// when it starts, a `tower` request, a `backon` call when its `adjust` is
 /// made, a worker's run that is not a restart) deposits one; each retry
 /// withdraws one, and is allowed while the retries within the last
-/// `window` are fewer than `ratio` × the requests within it plus
-/// `floor_per_sec` × the window's seconds. A refused retry ends the call
+/// `window` are fewer than the whole part of `ratio` × the requests within
+/// it plus `floor_per_sec` × the window's seconds (with a ratio of 0.1,
+/// 9 requests earn no retry and 10 earn one; a floor of 1 a second over a
+/// window of half a second allows none). A refused retry ends the call
 /// with [`StopReason::BudgetExhausted`](super::StopReason::BudgetExhausted)
 /// (a worker stops with
 /// [`SupervisorError::BudgetExhausted`](super::SupervisorError::BudgetExhausted)).
@@ -174,6 +176,13 @@ impl RetryBudget {
         lock(&self.inner.ledger).withdraw(slot, allowed)
     }
 
+    /// Gives back a retry taken at `taken` that was not made (the breaker
+    /// refused it): it no longer counts in the window, nor in the stats.
+    pub(crate) fn give_back(&self, taken: Instant) {
+        let slot = self.slot_at(taken);
+        lock(&self.inner.ledger).give_back(slot);
+    }
+
     /// The retries allowed within the window for `requests` requests in it.
     fn allowed(&self, requests: u64) -> u64 {
         let reserve = f64::from(self.inner.floor_per_sec) * self.inner.window.as_secs_f64();
@@ -252,6 +261,16 @@ impl Ledger {
         self.stats.requests = self.stats.requests.saturating_add(1);
     }
 
+    /// Takes back a retry withdrawn in slot `number` (if that slot is still
+    /// in the ring: an older one has left the window already).
+    fn give_back(&mut self, number: u64) {
+        let slot = &mut self.slots[(number % SLOTS as u64) as usize];
+        if slot.number == number && slot.retries > 0 {
+            slot.retries -= 1;
+        }
+        self.stats.retries = self.stats.retries.saturating_sub(1);
+    }
+
     fn withdraw(&mut self, number: u64, allowed: impl Fn(u64) -> u64) -> bool {
         self.slot(number);
         let (requests, retries) = self.in_window(number);
@@ -303,6 +322,22 @@ mod tests {
             ledger.deposit(10);
         }
         assert!(ledger.withdraw(10, tenth));
+    }
+
+    #[test]
+    fn a_retry_given_back_frees_its_place() {
+        let mut ledger = Ledger::default();
+        for _ in 0..10 {
+            ledger.deposit(0);
+        }
+        assert!(ledger.withdraw(0, tenth));
+        assert!(!ledger.withdraw(1, tenth));
+        ledger.give_back(0);
+        assert_eq!(ledger.stats.retries, 0);
+        assert!(ledger.withdraw(1, tenth), "the place is free again");
+        // A slot the ring has reused since: nothing in the window to take.
+        ledger.give_back(0);
+        assert_eq!(ledger.in_window(1), (10, 1));
     }
 
     #[test]

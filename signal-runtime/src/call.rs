@@ -188,6 +188,8 @@ impl<'a> Call<'a> {
             breaker,
         };
         let mut previous: Option<E> = None;
+        // When the ladder took the retry about to be made from the budget.
+        let mut retry_taken: Option<Instant> = None;
         loop {
             let seen = Seen::now(policy);
             let attempt = Attempt {
@@ -197,6 +199,10 @@ impl<'a> Call<'a> {
             let permit = match breaker.map(CircuitBreaker::admit).transpose() {
                 Ok(permit) => permit,
                 Err(open) => {
+                    if let (Some(budget), Some(taken)) = (policy.budget(), retry_taken) {
+                        // The retry the budget allowed is not made.
+                        budget.give_back(taken);
+                    }
                     // Failing fast is the breaker working: a metric, and an
                     // event at DEBUG only (its opening was the WARN).
                     tracing::debug!(
@@ -250,6 +256,8 @@ impl<'a> Call<'a> {
             if let Step::Stop(reason) = step {
                 return Err(RetryError::new(ended, reason, attempts.log, error));
             }
+            // A step that tries again withdrew from the budget, now.
+            retry_taken = Some(Instant::now());
             attempts.carry_out(Subject::Call, self.name, &step).await;
             previous = Some(error);
         }

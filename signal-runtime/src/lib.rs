@@ -264,7 +264,9 @@ mod worker;
 
 pub use attempt_log::{AttemptLog, AttemptRecord};
 pub use backoff::{Backoff, Delays};
-pub use breaker::{BreakerBuilder, BreakerOpen, BreakerState, CircuitBreaker};
+pub use breaker::{
+    BreakerBuilder, BreakerOpen, BreakerRefused, BreakerState, BreakerStats, CircuitBreaker,
+};
 #[cfg(feature = "tower")]
 pub use breaker_layer::{BreakerError, BreakerFuture, BreakerLayer, BreakerService};
 pub use budget::{BudgetStats, RetryBudget};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::Jitter;
+use super::breaker::Permit;
 use super::error::{Failure, SupervisorError};
 use super::ladder::{Failed, Step};
 use super::lock;
@@ -30,6 +31,11 @@ pub(crate) struct Run<'a, T, E> {
     /// The worker's number in its supervisor.
     index: u32,
     h: History<E>,
+    /// The probe place in the policy's half-open breaker the failed run
+    /// took, then the one the next run takes: the supervising loop holds it
+    /// while the run runs, so a run that ends without an outcome (a
+    /// shutdown, an abort) gives it back.
+    pub(crate) probe: Option<Permit>,
 }
 
 impl<'a, T, E> Run<'a, T, E>
@@ -44,6 +50,7 @@ where
             runs: record.runs,
             index: record.index,
             h: record.history.as_deref().cloned().unwrap_or_default(),
+            probe: None,
         }
     }
 
@@ -133,9 +140,12 @@ where
                 .delay_after::<E>(matched.rule, attempt, None, jitter)
                 .0;
         }
-        if let (Some(breaker), Some(error)) = (policy.circuit_breaker(), failure.error()) {
+        if let Some(breaker) = policy.circuit_breaker() {
             // A panic is a bug, not the dependency's health: not counted.
-            breaker.record(breaker.outcome_of::<(), E>(Err(error)), false);
+            let outcome = failure
+                .error()
+                .map(|error| breaker.outcome_of::<(), E>(Err(error)));
+            breaker.record_run(self.probe.take(), outcome);
         }
         self.h.last_failure = Some(failure.clone());
         let spent = self.h.retry.spend(matched.key);
@@ -263,15 +273,22 @@ where
                 let mut flow = self.back_off(delay).await;
                 // The breaker may have opened while this worker waited (other
                 // workers' failures): wait for it too, unless the worker was
-                // recovered meanwhile (which resets its attempts).
+                // recovered meanwhile (which resets its attempts). Half-open,
+                // the restart takes a probe place, or waits its backoff again
+                // while the probes are all out: workers that waited together
+                // do not all probe together.
                 while flow.is_continue()
                     && self.h.retry.attempt > 0
-                    && let Some(left) = policy
-                        .circuit_breaker()
-                        .and_then(|breaker| breaker.open_at(Instant::now()))
-                        .filter(|left| !left.is_zero())
+                    && let Some(breaker) = policy.circuit_breaker()
                 {
-                    flow = self.back_off(left).await;
+                    match breaker.admit() {
+                        Ok(permit) => {
+                            self.probe = Some(permit);
+                            break;
+                        }
+                        Err(open) if open.retry_in.is_zero() => flow = self.back_off(delay).await,
+                        Err(open) => flow = self.back_off(open.retry_in).await,
+                    }
                 }
                 flow
             }

@@ -253,7 +253,7 @@ impl Policy {
                 // Not asked before the attempt (there would be no error of
                 // type `E` to return): counted after it. Retries are not
                 // made while it is open (the ladder's rung).
-                breaker.record(breaker.outcome_of(result.as_ref()), false);
+                breaker.record(breaker.outcome_of(result.as_ref()));
             }
             let error = match result {
                 Ok(value) => return Ok(value),

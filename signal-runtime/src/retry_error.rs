@@ -81,14 +81,19 @@ pub enum RetryError<E> {
     },
     /// The policy's [circuit breaker](super::CircuitBreaker) is open: the
     /// call failed fast, before an attempt (`last` is `None`) or instead of
-    /// retrying. Raises [`Unavailable`](signal_core::vocab::Unavailable)
-    /// (through [`BreakerOpen`]), so callers upstream react to a dependency
-    /// that cannot serve.
+    /// retrying. Raises [`Unavailable`](signal_core::vocab::Unavailable),
+    /// so callers upstream react to a dependency that cannot serve; not
+    /// [`NeverSent`](signal_core::vocab::NeverSent) (which a
+    /// [`BreakerOpen`] raises on its own), since the attempts before the
+    /// refusal may have been processed.
+    #[signal(leaf = "signal_core::vocab::Unavailable")]
     CircuitOpen {
         /// The call's name.
         name: Arc<str>,
         /// The breaker's refusal.
-        #[signal(forward)]
+        #[signal(
+            skip = "the variant raises Unavailable itself; NeverSent would not hold for the attempts before"
+        )]
         open: BreakerOpen,
         /// Every attempt's kinds, trace and delay, bounded (empty when no
         /// attempt was made).

@@ -184,6 +184,8 @@ where
     T: Send + 'static,
     E: Signal + Send + Sync + 'static,
 {
+    // The probe place the next run took in the policy's half-open breaker.
+    let mut probe = None;
     loop {
         // Everything a run starts with is made in `begin`, outside this
         // future: only the run's own future stays here while it runs.
@@ -197,7 +199,7 @@ where
         let failure = match result {
             Ok(Ok(value)) => {
                 if let Some(breaker) = policy.circuit_breaker() {
-                    breaker.record(Outcome::Answered, false);
+                    breaker.record_run(probe.take(), Some(Outcome::Answered));
                 }
                 return task.succeed(value, started);
             }
@@ -225,19 +227,21 @@ where
         // neither the reaction nor the worker's history.
         let shared = &*task.shared;
         let policy = &*policy;
+        let failed_probe = probe.take();
         let reaction = async move {
             let mut run = Run::load(shared);
+            run.probe = failed_probe;
             let mut jitter = Jitter::new(run.jitter_stream());
             let flow = run.fail(failure, started, policy, &mut jitter).await;
             run.save();
-            flow
+            (flow, run.probe.take())
         };
         // The reaction calls code that is not the runtime's (the error's
         // `Signal` impl, tracing subscribers): if that panics, the worker
         // ends with the panic as its error, never silently.
         match Box::pin(unwind::caught(reaction.instrument(span))).await {
-            Ok(ControlFlow::Continue(())) => {}
-            Ok(ControlFlow::Break(())) => return,
+            Ok((ControlFlow::Continue(()), next)) => probe = next,
+            Ok((ControlFlow::Break(()), _)) => return,
             Err(message) => return task.end_panicked("the reaction to a failure", message),
         }
     }

@@ -410,3 +410,46 @@ async fn test_a_duration_max_window_never_panics() {
     })
     .await;
 }
+
+/// The allowance is the whole part of ratio × requests plus the floor over
+/// the window: 9 requests at a tenth earn no retry, 10 earn one; a floor
+/// of 1 a second over half a second allows none, over 2 seconds two.
+#[tokio::test(start_paused = true)]
+async fn test_the_allowance_is_a_whole_number_of_retries() {
+    let tenth = RetryBudget::new("b", 0.1, 0, Duration::from_secs(10)).unwrap();
+    for _ in 0..9 {
+        tenth.deposit();
+    }
+    let refused = |budget: &RetryBudget| budget.stats().refused;
+    let retry_once = async |budget: &RetryBudget| {
+        let policy = Policy::new()
+            .on::<signal_core::vocab::TransientNetwork>(Reaction::Retry.max_attempts(2))
+            .backoff(Backoff::new(
+                Duration::from_millis(1),
+                Duration::from_millis(1),
+            ))
+            .retry_budget(budget);
+        let _ = policy
+            .retry("b", async || {
+                Err::<(), _>(Reset(std::io::ErrorKind::ConnectionReset.into()))
+            })
+            .await;
+    };
+    // Each call deposits one request of its own.
+    retry_once(&tenth).await;
+    assert_eq!(tenth.stats().retries, 1, "10 requests earn a retry");
+    retry_once(&tenth).await;
+    assert_eq!(refused(&tenth), 1, "11 requests earn one retry, not two");
+
+    let half = RetryBudget::new("b", 0.0, 1, Duration::from_millis(500)).unwrap();
+    retry_once(&half).await;
+    assert_eq!((half.stats().retries, refused(&half)), (0, 1));
+    let two = RetryBudget::new("b", 0.0, 1, Duration::from_secs(2)).unwrap();
+    for _ in 0..3 {
+        retry_once(&two).await;
+    }
+    assert_eq!((two.stats().retries, refused(&two)), (2, 1));
+}
+
+#[derive(Debug, Signal)]
+struct Reset(#[signal(forward)] std::io::Error);
