@@ -49,7 +49,6 @@ impl Expander<'_> {
 
     /// The head of a chain field, as `Option<&(dyn Error + 'static)>`.
     fn chain_head(&self, ty: &Type, value: &TokenStream) -> TokenStream {
-        let krate = &self.krate;
         if dyn_target(ty).is_some() {
             return quote! {
                 ::core::option::Option::Some({
@@ -58,7 +57,7 @@ impl Expander<'_> {
                 })
             };
         }
-        quote!((&&&#krate::__private::ChainRef(#value)).__signal_chain())
+        quote!((&&&__signal_private::ChainRef(#value)).__signal_chain())
     }
 
     pub fn chain_walk(&self, ty: &Type, chain: &Chain, value: &TokenStream) -> TokenStream {
@@ -70,17 +69,17 @@ impl Expander<'_> {
             let walk = match &item.classifier {
                 None => {
                     let probe = self.probe_any(item_ty);
-                    quote!(#krate::__private::forward_walk(__t, __w, #probe))
+                    quote!(__signal_private::forward_walk(__t, __w, #probe))
                 }
                 Some(classifier) => {
                     let name = path_string(classifier);
                     let classify = self.classify(item_ty, classifier, &quote!(__t));
-                    quote!(#krate::__private::walk_kinds(__w, #name, #classify))
+                    quote!(__signal_private::walk_kinds(__w, #name, #classify))
                 }
             };
             quote! {
                 if let ::core::option::Option::Some(__t) =
-                    (&#krate::__private::Downcast::<#item_ty>::new()).__signal_downcast(__e)
+                    (&__signal_private::Downcast::<#item_ty>::new()).__signal_downcast(__e)
                 {
                     return ::core::option::Option::Some(
                         __w.enter(#krate::Step::Source(__depth), |__w| #walk),
@@ -90,7 +89,7 @@ impl Expander<'_> {
         });
         quote! {
             match #head {
-                ::core::option::Option::Some(__head) => #krate::__private::chain_walk(
+                ::core::option::Option::Some(__head) => __signal_private::chain_walk(
                     __head,
                     __w,
                     #rules,

@@ -96,7 +96,6 @@ impl Expander<'_> {
     /// `__desc`, the type's parsed description (the shapes of its forwarded
     /// fields, by index, come from the visit body without a value).
     pub fn describe_fns(&self) -> TokenStream {
-        let krate = &self.krate;
         let mut writer = Writer {
             text: String::new(),
             kinds: Vec::new(),
@@ -182,8 +181,8 @@ impl Expander<'_> {
         let present = &writer.present;
         quote! {
             #[inline]
-            fn __desc() -> ::core::option::Option<&'static #krate::__private::Parsed> {
-                static __DESC: #krate::__private::Desc = #krate::__private::Desc::#constructor(#text);
+            fn __desc() -> ::core::option::Option<&'static __signal_private::Parsed> {
+                static __DESC: __signal_private::Desc = __signal_private::Desc::#constructor(#text);
                 ::core::option::Option::Some(__DESC.get(&[#(#kinds),*], &[#(#present),*]))
             }
         }
@@ -212,7 +211,7 @@ impl Expander<'_> {
             match &item.classifier {
                 None => {
                     let probe = self.probe_any(ty);
-                    quote!(#krate::__private::shape_of::<#ty, _>(#probe))
+                    quote!(__signal_private::shape_of::<#ty, _>(#probe))
                 }
                 Some(classifier) => self.classified_shape(ty, classifier),
             }
@@ -224,8 +223,8 @@ impl Expander<'_> {
         });
         quote! {
             #krate::Shape::Chain {
-                items: #krate::__private::Vec::from([#(#items),*]),
-                text: #krate::__private::Vec::from([#(#text),*]),
+                items: __signal_private::Vec::from([#(#items),*]),
+                text: __signal_private::Vec::from([#(#text),*]),
             }
         }
     }

@@ -50,6 +50,8 @@ pub fn derive(node: &DeriveInput) -> TokenStream {
         const _: () = {
             #[allow(unused_imports)]
             #import
+            #[allow(unused_imports)]
+            use __signal_core::__private as __signal_private;
             #imports
             #output
         };
@@ -231,8 +233,8 @@ impl<'a> Expander<'a> {
             quote! {
                 #[inline]
                 fn __fixtures(
-                    __cx: &mut #krate::__private::FixtureCx,
-                ) -> #krate::__private::Vec<#krate::__private::Fixture<Self>> {
+                    __cx: &mut __signal_private::FixtureCx,
+                ) -> __signal_private::Vec<__signal_private::Fixture<Self>> {
                     #body
                 }
             }
@@ -251,7 +253,7 @@ impl<'a> Expander<'a> {
                 // them.
                 #[inline]
                 fn walk(&self, __w: &mut #krate::Walker<'_>) -> ::core::ops::ControlFlow<()> {
-                    #krate::__private::walk(self, __w)
+                    __signal_private::walk(self, __w)
                 }
 
                 #[inline(always)]
@@ -261,7 +263,7 @@ impl<'a> Expander<'a> {
 
                 #[inline]
                 #[allow(clippy::all)]
-                fn __visit<__V: #krate::__private::Visitor>(
+                fn __visit<__V: __signal_private::Visitor>(
                     __this: ::core::option::Option<&Self>,
                     __v: &mut __V,
                 ) -> ::core::ops::ControlFlow<()> {
@@ -333,9 +335,8 @@ impl<'a> Expander<'a> {
     /// The classifier named in `forward_with` or `chain(Type(classifier))`,
     /// applied where it fits (the field check reports where it does not).
     pub fn classifying(&self, ty: &dyn quote::ToTokens, classifier: &Path) -> TokenStream {
-        let krate = &self.krate;
         quote! {
-            (&#krate::__private::Classifying::<_, #ty>(&#classifier, ::core::marker::PhantomData))
+            (&__signal_private::Classifying::<_, #ty>(&#classifier, ::core::marker::PhantomData))
         }
     }
 

@@ -112,11 +112,10 @@ impl Expander<'_> {
         ty: &dyn ToTokens,
         answer: &TokenStream,
     ) -> TokenStream {
-        let krate = &self.krate;
         let (first, last) = span_range(ty);
         let callee = respan(quote!(#check::<#ty>::), first);
         let callee = quote_spanned!(last=> #callee check);
-        let id = respan(quote!(#krate::__private::id), first);
+        let id = respan(quote!(__signal_private::id), first);
         let mut args = Group::new(Delimiter::Parenthesis, answer.clone());
         args.set_span(last);
         let arg = quote!(#id #args);
@@ -144,7 +143,7 @@ impl Expander<'_> {
         let head = if let Some(object) = dyn_target(ty) {
             quote!((&&&#krate::DynProbe::<#object>::new()).__signal_probe())
         } else {
-            quote!((&&&#krate::__private::ChainProbe::<#ty>::new()).__signal_chain_probe())
+            quote!((&&&__signal_private::ChainProbe::<#ty>::new()).__signal_chain_probe())
         };
         let head = self.check_call(quote!(#krate::Chained), ty, &head);
         let items = chain.items.iter().map(|item| {

@@ -12,7 +12,6 @@ use crate::ty::Shape;
 
 impl Expander<'_> {
     pub fn fixtures_body(&self) -> TokenStream {
-        let krate = &self.krate;
         let bodies = bodies(self.input);
         let mut parts: Vec<TokenStream> = Vec::new();
         // An enum-level leaf is one path: the first variant that can be
@@ -46,7 +45,7 @@ impl Expander<'_> {
         let also = self.enum_leaf().map(|(leaf, when)| {
             let kind = self.kind(leaf);
             let condition = match when {
-                Some(predicate) => quote!(#krate::__private::when(#predicate, &__fx.value)),
+                Some(predicate) => quote!(__signal_private::when(#predicate, &__fx.value)),
                 None => quote!(true),
             };
             quote! {
@@ -58,7 +57,7 @@ impl Expander<'_> {
             }
         });
         quote! {
-            let mut __out = #krate::__private::Vec::new();
+            let mut __out = __signal_private::Vec::new();
             if !__cx.enter(::core::any::type_name::<Self>()) {
                 return __out;
             }
@@ -78,7 +77,6 @@ impl Expander<'_> {
         skip: Option<usize>,
         value: &TokenStream,
     ) -> Defaulted {
-        let krate = &self.krate;
         let vars: Vec<Ident> = (0..fields.len())
             .map(|i| format_ident!("__d{}", i))
             .collect();
@@ -99,7 +97,7 @@ impl Expander<'_> {
             .filter(|(i, _)| Some(*i) != skip)
             .map(|(_, field)| {
                 let ty = field.ty;
-                quote!((&#krate::__private::Probe::<#ty>::new()).__signal_default())
+                quote!((&__signal_private::Probe::<#ty>::new()).__signal_default())
             })
             .collect();
         let patterns: Vec<TokenStream> = (0..fields.len())
@@ -124,15 +122,14 @@ impl Expander<'_> {
         kind: &TokenStream,
         when: Option<&syn::Path>,
     ) -> TokenStream {
-        let krate = &self.krate;
         let condition = match when {
-            Some(predicate) => quote!(#krate::__private::when(#predicate, &__v)),
+            Some(predicate) => quote!(__signal_private::when(#predicate, &__v)),
             None => quote!(true),
         };
         quote! {
             let __v = #ctor;
             if #condition {
-                __out.push(#krate::__private::Fixture::__leaf(__v, #kind::ID));
+                __out.push(__signal_private::Fixture::__leaf(__v, #kind::ID));
             }
         }
     }
@@ -146,7 +143,6 @@ impl Expander<'_> {
         when: Option<&syn::Path>,
         fields: &[Field],
     ) -> TokenStream {
-        let krate = &self.krate;
         let mut out = Vec::new();
         if let Some(leaf) = leaf {
             let kind = self.kind(leaf);
@@ -169,7 +165,7 @@ impl Expander<'_> {
                 .push(quote!(__out.push(__fx.__map(|__v| #ctor).__filtered(#only, #except));));
             out.push(quote! {
                 #(#cfgs)* {
-                    let __fxs: #krate::__private::Vec<#krate::__private::Fixture<#ty>> = #fixtures;
+                    let __fxs: __signal_private::Vec<__signal_private::Fixture<#ty>> = #fixtures;
                     for __fx in __fxs {
                         #push
                     }
@@ -183,22 +179,21 @@ impl Expander<'_> {
     /// their element's fixtures with the element type, so inference never
     /// has to guess through `From` or `FromIterator`.
     fn fixtures_expr(&self, shape: &Shape, depth: usize) -> TokenStream {
-        let krate = &self.krate;
         if !shape.buildable() {
-            return quote!(#krate::__private::Vec::new());
+            return quote!(__signal_private::Vec::new());
         }
         let wrap = |inner: &Shape, elem: &syn::Type, ctor: TokenStream| {
             let inner = self.fixtures_expr(inner, depth + 1);
             quote!({
-                let __inner: #krate::__private::Vec<#krate::__private::Fixture<#elem>> = #inner;
+                let __inner: __signal_private::Vec<__signal_private::Fixture<#elem>> = #inner;
                 ::core::iter::IntoIterator::into_iter(__inner)
                     .map(|__f| __f.__map(#ctor))
-                    .collect::<#krate::__private::Vec<_>>()
+                    .collect::<__signal_private::Vec<_>>()
             })
         };
         match shape {
             Shape::Leaf(ty) => {
-                quote!((&#krate::__private::Probe::<#ty>::new()).__signal_fixtures(__cx))
+                quote!((&__signal_private::Probe::<#ty>::new()).__signal_fixtures(__cx))
             }
             Shape::Opt(inner, elem) => wrap(inner, elem, quote!(::core::option::Option::Some)),
             Shape::Deref(inner, _, elem) => wrap(inner, elem, quote!(::core::convert::From::from)),
@@ -207,7 +202,7 @@ impl Expander<'_> {
                 elem,
                 quote!(|__e| ::core::iter::FromIterator::from_iter(::core::iter::once(__e))),
             ),
-            Shape::Map(..) => quote!(#krate::__private::Vec::new()),
+            Shape::Map(..) => quote!(__signal_private::Vec::new()),
             Shape::Tuple(elems) => {
                 let vars: Vec<Ident> = (0..elems.len())
                     .map(|i| format_ident!("__t{}_{}", depth, i))
@@ -215,7 +210,7 @@ impl Expander<'_> {
                 let parts = elems.iter().enumerate().filter(|(_, (_, elem))| elem.buildable()).map(|(index, (elem_ty, elem))| {
                     let fixtures = self.fixtures_expr(elem, depth + 1);
                     let defaults = elems.iter().enumerate().filter(|(i, _)| *i != index).map(|(_, (ty, _))| {
-                        quote!((&#krate::__private::Probe::<#ty>::new()).__signal_default())
+                        quote!((&__signal_private::Probe::<#ty>::new()).__signal_default())
                     });
                     let patterns = (0..elems.len()).filter(|i| *i != index).map(|i| {
                         let var = &vars[i];
@@ -225,7 +220,7 @@ impl Expander<'_> {
                         if i == index { quote!(__v) } else { let var = &vars[i]; quote!(#var) }
                     });
                     quote! {
-                        let __elem: #krate::__private::Vec<#krate::__private::Fixture<#elem_ty>> = #fixtures;
+                        let __elem: __signal_private::Vec<__signal_private::Fixture<#elem_ty>> = #fixtures;
                         for __fx in __elem {
                             #[allow(irrefutable_let_patterns)]
                             if let (#(#patterns,)*) = (#(#defaults,)*) {
@@ -235,7 +230,7 @@ impl Expander<'_> {
                     }
                 });
                 quote!({
-                    let mut __tuple = #krate::__private::Vec::new();
+                    let mut __tuple = __signal_private::Vec::new();
                     #(#parts)*
                     __tuple
                 })

@@ -96,13 +96,12 @@ impl Expander<'_> {
 
     /// `__v.leaf::<Kind>(node)`, under its `when` predicate.
     fn leaf_call(&self, leaf: &KindPath, when: Option<&syn::Path>, node: &mut u32) -> TokenStream {
-        let krate = &self.krate;
         let kind = self.kind(leaf);
         let index = *node;
         *node += 1;
         match when {
             Some(when) => quote! {
-                __v.leaf_if::<#kind::__Me>(#index, || #krate::__private::when(#when, __this))
+                __v.leaf_if::<#kind::__Me>(#index, || __signal_private::when(#when, __this))
             },
             None => quote!(__v.leaf::<#kind::__Me>(#index)),
         }
@@ -174,7 +173,6 @@ impl Expander<'_> {
 
     /// `Only<(A, (B, ()))>` or `Except<...>` for a filtered field.
     pub fn filter_type(&self, filter: &Filter) -> Option<TokenStream> {
-        let krate = &self.krate;
         let list = |kinds: &[KindPath]| {
             kinds.iter().rev().fold(quote!(()), |rest, kind| {
                 let kind = self.kind(kind);
@@ -185,11 +183,11 @@ impl Expander<'_> {
             Filter::All => None,
             Filter::Only(kinds) => {
                 let list = list(kinds);
-                Some(quote!(#krate::__private::Only<#list>))
+                Some(quote!(__signal_private::Only<#list>))
             }
             Filter::Except(kinds) => {
                 let list = list(kinds);
-                Some(quote!(#krate::__private::Except<#list>))
+                Some(quote!(__signal_private::Except<#list>))
             }
         }
     }
@@ -205,8 +203,7 @@ impl Expander<'_> {
 
     /// The probe of a type named by tokens (a chain's listed type).
     pub fn probe_any(&self, ty: &dyn quote::ToTokens) -> TokenStream {
-        let krate = &self.krate;
-        quote!((&&&&&#krate::__private::Lf::<#ty>::new()).__signal_leaf())
+        quote!((&&&&&__signal_private::Lf::<#ty>::new()).__signal_leaf())
     }
 
     /// The marker of a field's type, with the field's checks: the whole
@@ -239,7 +236,6 @@ impl Expander<'_> {
     /// The marker of `shape`, with `leaf` giving each leaf's marker in walk
     /// order.
     pub fn marker(&self, shape: &Shape, leaf: &mut dyn FnMut(&Type) -> TokenStream) -> TokenStream {
-        let krate = &self.krate;
         match shape {
             Shape::Leaf(ty) => leaf(ty),
             Shape::Tuple(elems) => {
@@ -251,23 +247,23 @@ impl Expander<'_> {
                     .iter()
                     .rev()
                     .fold(quote!(()), |rest, part| quote!((#part, #rest)));
-                quote!(#krate::__private::Tuple(#list))
+                quote!(__signal_private::Tuple(#list))
             }
             Shape::Seq(inner, _, _) => {
                 let inner = self.marker(inner, leaf);
-                quote!(#krate::__private::Seq(#inner))
+                quote!(__signal_private::Seq(#inner))
             }
             Shape::Map(inner) => {
                 let inner = self.marker(inner, leaf);
-                quote!(#krate::__private::Map(#inner))
+                quote!(__signal_private::Map(#inner))
             }
             Shape::Opt(inner, _) => {
                 let inner = self.marker(inner, leaf);
-                quote!(#krate::__private::Opt(#inner))
+                quote!(__signal_private::Opt(#inner))
             }
             Shape::Deref(inner, _, _) => {
                 let inner = self.marker(inner, leaf);
-                quote!(#krate::__private::Deref(#inner))
+                quote!(__signal_private::Deref(#inner))
             }
         }
     }
