@@ -65,3 +65,32 @@ fn test_user_registration_wins_over_builtin() {
         "FileError::Io → ServiceIo (LostAccess)"
     );
 }
+
+/// Two fields reach the same registered type (its classifier is neither
+/// `Clone` nor `Copy`): both read through the registration.
+#[derive(Debug, Signal)]
+pub enum BatchError {
+    Read(#[signal(forward)] io::Error),
+    Batch(#[signal(forward)] Vec<io::Error>),
+}
+
+#[test]
+fn test_two_fields_of_one_registered_type_both_use_the_registration() {
+    let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+    assert!(BatchError::Read(denied()).has::<LostAccess>());
+    assert!(BatchError::Batch(vec![denied()]).has::<LostAccess>());
+    assert_eq!(
+        BatchError::Batch(vec![denied()])
+            .trace::<LostAccess>()
+            .unwrap()
+            .to_string(),
+        "BatchError::Batch[0] → ServiceIo (LostAccess)"
+    );
+}
+
+#[test]
+fn test_two_fields_of_one_registered_type_raise_nothing_else() {
+    let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+    assert!(!BatchError::Read(refused).has::<LostAccess>());
+    assert!(!BatchError::Batch(Vec::new()).has::<LostAccess>());
+}

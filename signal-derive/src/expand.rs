@@ -145,6 +145,9 @@ pub struct Expander<'a> {
     pub bounds: Vec<&'a Type>,
     /// The type parameters.
     pub params: Vec<&'a Ident>,
+    /// The leaf probes of forwarded fields, one per distinct leaf type:
+    /// the type as written, and the name its marker is bound to.
+    pub leaf_probes: std::cell::RefCell<Vec<(String, Ident, Type)>>,
 }
 
 /// What the attributes say a field does.
@@ -213,6 +216,7 @@ impl<'a> Expander<'a> {
             name: input.ident.unraw().to_string(),
             bounds,
             params,
+            leaf_probes: std::cell::RefCell::new(Vec::new()),
         }
     }
 

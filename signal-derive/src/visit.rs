@@ -81,7 +81,13 @@ impl Expander<'_> {
         let targets = targets
             .iter()
             .map(|(cfgs, target)| quote!(#(#cfgs)* #target;));
+        let probes = self.leaf_probes.borrow();
+        let probes = probes.iter().map(|(_, name, ty)| {
+            let probe = self.probe_any(ty);
+            quote!(let #name = #probe;)
+        });
         quote! {
+            #(#probes)*
             #(#markers)*
             match __this {
                 ::core::option::Option::Some(__this) => { #value }
@@ -134,7 +140,7 @@ impl Expander<'_> {
             let cfgs = &field.cfgs[..];
             let call = match role {
                 Role::Forward => {
-                    let marker = self.checked_marker(field.ty);
+                    let marker = self.checked_marker(field.ty, cfgs.is_empty());
                     let name = quote::format_ident!("__m{}", target);
                     markers.push(quote!(#(#cfgs)* let #name = #marker;));
                     let ty = field.ty;
@@ -206,19 +212,39 @@ impl Expander<'_> {
         quote!((&&&&&__signal_private::Lf::<#ty>::new()).__signal_leaf())
     }
 
+    /// The probe of a forwarded field's leaf type: bound once per distinct
+    /// type at the top of the visit body (a field under `#[cfg]` probes
+    /// its own, since the binding would not exist without it).
+    fn shared_probe(&self, ty: &Type, shared: bool) -> TokenStream {
+        if !shared || is_std_data(ty) {
+            return self.probe(ty);
+        }
+        let text = quote!(#ty).to_string();
+        let mut probes = self.leaf_probes.borrow_mut();
+        if let Some((_, name, _)) = probes.iter().find(|(seen, _, _)| *seen == text) {
+            return quote!(#name);
+        }
+        let name = quote::format_ident!("__l{}", probes.len());
+        probes.push((text, name.clone(), ty.clone()));
+        quote!(#name)
+    }
+
     /// The marker of a field's type, with the field's checks: the whole
     /// reaches a carrier, and no tuple part is a type-erased error.
-    fn checked_marker(&self, ty: &Type) -> TokenStream {
+    fn checked_marker(&self, ty: &Type, shared: bool) -> TokenStream {
         let krate = &self.krate;
         let shape = Shape::of(ty);
         let mut leaves = Vec::new();
         shape.leaves(&mut leaves);
         if leaves.len() == 1 {
-            let probe = self.probe(leaves[0]);
+            let probe = self.shared_probe(leaves[0], shared);
             let checked = self.check_expr(quote!(#krate::Forwarded), ty, &probe);
             return self.marker(&shape, &mut |_| checked.clone());
         }
-        let probes: Vec<TokenStream> = leaves.iter().map(|leaf| self.probe(leaf)).collect();
+        let probes: Vec<TokenStream> = leaves
+            .iter()
+            .map(|leaf| self.shared_probe(leaf, shared))
+            .collect();
         let any = probes
             .iter()
             .cloned()

@@ -42,8 +42,17 @@ pub fn shape_of<T: ?Sized + Forward<M>, M>(_: M) -> Shape {
 }
 
 /// A leaf with a classifier registered by the user (`ClassifiedBy<C>`).
-#[derive(Clone, Copy)]
+/// Copied whatever `C` is: a leaf type's marker is bound once and read by
+/// every field that reaches it.
 pub struct Registered<C>(PhantomData<C>);
+
+impl<C> Clone for Registered<C> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<C> Copy for Registered<C> {}
 
 /// A leaf with a built-in classifier (`std::io::Error`, ...).
 #[derive(Clone, Copy)]
