@@ -145,16 +145,6 @@ pub trait Signal {
         Vec::new()
     }
 
-    /// The derive's compile-time field checks: never called, only
-    /// type-checked (inside the impl, so `Self` and its generics work).
-    #[doc(hidden)]
-    #[inline]
-    fn __signal_checks(&self)
-    where
-        Self: Sized,
-    {
-    }
-
     /// Whether this value carries `kind`, chosen at run time. Works on
     /// `dyn Signal`.
     ///

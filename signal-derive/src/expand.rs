@@ -226,9 +226,9 @@ impl<'a> Expander<'a> {
         let generics = &self.input.original.generics;
         let (impl_generics, ty_generics, _) = generics.split_for_impl();
         let where_clause = self.where_clause();
-        let visit_body = self.visit_body();
-        let describe = self.describe_fns();
         let checks = self.field_checks();
+        let visit_body = self.visit_body(&checks);
+        let describe = self.describe_fns();
         // Test fixtures are generated only with the `fixtures` feature of
         // `signal-core` (which turns on this crate's): they are most of the
         // code a derive would otherwise emit.
@@ -277,8 +277,6 @@ impl<'a> Expander<'a> {
                 #describe
 
                 #fixtures
-
-                #checks
             }
         }
     }

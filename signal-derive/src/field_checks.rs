@@ -1,5 +1,6 @@
-//! The compile-time guarantee, as a hidden method of the impl (so that
-//! `Self` and the impl's generics are in scope): every unannotated field's
+//! The compile-time guarantee, inside the visit body on its path without a
+//! value (so that `Self` and the impl's generics are in scope, and no item
+//! of its own is needed): every unannotated field's
 //! type, and every type inside it, carries no signals; every forwarded field
 //! reaches a type that does; classifiers fit their types; chain fields are
 //! errors; and the standard names the derive reads by name are the standard
@@ -68,13 +69,7 @@ impl Expander<'_> {
         if checks.is_empty() {
             return TokenStream::new();
         }
-        quote! {
-            #[inline]
-            #[allow(unused_qualifications, clippy::all)]
-            fn __signal_checks(&self) {
-                #(#checks)*
-            }
-        }
+        quote!(#(#checks)*)
     }
 
     /// The strongest answer of the probes of `probed`.

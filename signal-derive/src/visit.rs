@@ -22,7 +22,7 @@ impl Expander<'_> {
     /// value, its leaves and forwarded fields; without one, the forwarded
     /// fields' shapes (for `shape`). Each field's marker is bound once, at
     /// the top, and read by both.
-    pub fn visit_body(&self) -> TokenStream {
+    pub fn visit_body(&self, checks: &TokenStream) -> TokenStream {
         let continue_ = quote!(::core::ops::ControlFlow::Continue(()));
         let mut markers = Vec::new();
         let mut targets = Vec::new();
@@ -92,6 +92,7 @@ impl Expander<'_> {
             match __this {
                 ::core::option::Option::Some(__this) => { #value }
                 ::core::option::Option::None => {
+                    #checks
                     #(#targets)*
                     let _ = __v;
                     #continue_
