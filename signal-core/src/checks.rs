@@ -42,7 +42,10 @@ pub struct TypeErasedError;
 #[derive(Clone, Copy, Default)]
 pub struct NoSignals;
 
-/// A probe of `T`.
+/// A probe of `T`. The compiler picks its answer by method lookup on a
+/// value: an inherent method taking `self` first, then trait methods taking
+/// `self`, `&self`, `&mut self`; the first tier whose bounds hold wins, with
+/// no autoderef steps.
 pub struct Probe<T: ?Sized>(PhantomData<T>);
 
 impl<T: ?Sized> Probe<T> {
@@ -52,25 +55,29 @@ impl<T: ?Sized> Probe<T> {
     }
 }
 
-pub trait ProbeSignal {
+/// The type derives `Signal` (first tier).
+impl<T: ?Sized + Signal> Probe<T> {
     #[inline]
-    fn __signal_probe(&self) -> SignalCarrier {
+    pub fn __signal_probe(self) -> SignalCarrier {
         SignalCarrier
     }
 }
 
-impl<T: ?Sized + Signal> ProbeSignal for &&&&Probe<T> {}
-
+/// A registered classifier (second tier).
 pub trait ProbeClassified<C> {
+    fn __signal_probe(self) -> ClassifiedError;
+}
+
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ProbeClassified<C> for Probe<T> {
     #[inline]
-    fn __signal_probe(&self) -> ClassifiedError {
+    fn __signal_probe(self) -> ClassifiedError {
         ClassifiedError
     }
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ProbeClassified<C> for &&&Probe<T> {}
-
-/// A built-in classifier, below a registration of the user's own.
+/// A built-in classifier, below a registration of the user's own (third
+/// tier, with [`ProbeErased`]: `Builtin` is sealed, and no built-in
+/// classified type derefs to `dyn Error`).
 pub trait ProbeBuiltin {
     #[inline]
     fn __signal_probe(&self) -> ClassifiedError {
@@ -78,7 +85,7 @@ pub trait ProbeBuiltin {
     }
 }
 
-impl<T: ?Sized + Builtin> ProbeBuiltin for &&Probe<T> {}
+impl<T: ?Sized + Builtin> ProbeBuiltin for Probe<T> {}
 
 /// `dyn Error`, with or without `Send` and `Sync`: what type-erased errors
 /// deref to.
@@ -96,11 +103,12 @@ pub trait ProbeErased {
     }
 }
 
-impl<T: ?Sized + Deref> ProbeErased for &Probe<T> where T::Target: ErasedTarget {}
+impl<T: ?Sized + Deref> ProbeErased for Probe<T> where T::Target: ErasedTarget {}
 
+/// Plain data (last tier).
 pub trait ProbeNone {
     #[inline]
-    fn __signal_probe(&self) -> NoSignals {
+    fn __signal_probe(&mut self) -> NoSignals {
         NoSignals
     }
 }
@@ -119,24 +127,27 @@ impl<T: ?Sized> DynProbe<T> {
     }
 }
 
-pub trait DynProbeSignal {
+/// `dyn Signal`-like objects carry signals (first tier).
+impl<T: ?Sized + Signal> DynProbe<T> {
     #[inline]
-    fn __signal_probe(&self) -> SignalCarrier {
+    pub fn __signal_probe(self) -> SignalCarrier {
         SignalCarrier
     }
 }
 
-impl<T: ?Sized + Signal> DynProbeSignal for &&DynProbe<T> {}
-
+/// Any other error object is type-erased (second tier).
 pub trait DynProbeError {
+    fn __signal_probe(self) -> TypeErasedError;
+}
+
+impl<T: ?Sized + Error> DynProbeError for DynProbe<T> {
     #[inline]
-    fn __signal_probe(&self) -> TypeErasedError {
+    fn __signal_probe(self) -> TypeErasedError {
         TypeErasedError
     }
 }
 
-impl<T: ?Sized + Error> DynProbeError for &DynProbe<T> {}
-
+/// Anything else carries nothing (third tier).
 pub trait DynProbeNone {
     #[inline]
     fn __signal_probe(&self) -> NoSignals {

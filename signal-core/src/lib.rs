@@ -380,8 +380,7 @@ pub use crate::checks::{
 };
 #[doc(hidden)]
 pub use crate::checks::{
-    DynProbeError, DynProbeNone, DynProbeSignal, ProbeBuiltin, ProbeClassified, ProbeErased,
-    ProbeNone, ProbeSignal,
+    DynProbeError, DynProbeNone, ProbeBuiltin, ProbeClassified, ProbeErased, ProbeNone,
 };
 
 #[doc(hidden)]

@@ -75,41 +75,33 @@ fn imports(input: &Input) -> TokenStream {
     }
     let fixtures = cfg!(feature = "fixtures");
     forward |= fixtures;
+    // Each family is one glob of a module that holds only `Trait as _`
+    // imports: the traits are in scope for method lookup, and no name is.
     let mut names: Vec<TokenStream> = Vec::new();
     if forward {
-        names.push(quote! {
-            use __signal_core::__private::{
-                LfBuiltin as _, LfErased as _, LfNone as _, LfRegistered as _, LfSignal as _,
-            };
-        });
+        names.push(quote!(
+            use __signal_core::__private::traits::forward::*;
+        ));
     }
     if probe || fixtures {
-        names.push(quote! {
-            use __signal_core::{
-                DynProbeError as _, DynProbeNone as _, DynProbeSignal as _, ProbeBuiltin as _,
-                ProbeClassified as _, ProbeErased as _, ProbeNone as _, ProbeSignal as _,
-            };
-        });
+        names.push(quote!(
+            use __signal_core::__private::traits::probe::*;
+        ));
     }
     if chain {
-        names.push(quote! {
-            use __signal_core::__private::{
-                ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
-                ChainProbeDirect as _, ChainProbeNone as _, DowncastNo as _, DowncastYes as _,
-            };
-        });
+        names.push(quote!(
+            use __signal_core::__private::traits::chain::*;
+        ));
     }
     if classify || fixtures {
-        names.push(quote! {
-            use __signal_core::__private::{ClassifyNo as _, ClassifyYes as _};
-        });
+        names.push(quote!(
+            use __signal_core::__private::traits::classify::*;
+        ));
     }
     if fixtures {
-        names.push(quote! {
-            use __signal_core::__private::{
-                DefaultNone as _, DefaultSome as _, FixtureCarrier as _, FixtureInert as _,
-            };
-        });
+        names.push(quote!(
+            use __signal_core::__private::traits::fixtures::*;
+        ));
     }
     quote!(#(#[allow(unused_imports)] #names)*)
 }

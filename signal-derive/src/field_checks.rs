@@ -80,9 +80,9 @@ impl Expander<'_> {
             .map(|probe| {
                 let ty = probe.ty;
                 if probe.dynamic {
-                    quote!((&&&#krate::DynProbe::<#ty>::new()).__signal_probe())
+                    quote!(#krate::DynProbe::<#ty>::new().__signal_probe())
                 } else {
-                    quote!((&&&&&#krate::Probe::<#ty>::new()).__signal_probe())
+                    quote!(#krate::Probe::<#ty>::new().__signal_probe())
                 }
             })
             .reduce(|acc, probe| quote!(#krate::or(#acc, #probe)))
@@ -136,7 +136,7 @@ impl Expander<'_> {
     fn chain_checks(&self, ty: &Type, chain: &Chain) -> TokenStream {
         let krate = &self.krate;
         let head = if let Some(object) = dyn_target(ty) {
-            quote!((&&&#krate::DynProbe::<#object>::new()).__signal_probe())
+            quote!(#krate::DynProbe::<#object>::new().__signal_probe())
         } else {
             quote!((&&&__signal_private::ChainProbe::<#ty>::new()).__signal_chain_probe())
         };
@@ -145,7 +145,7 @@ impl Expander<'_> {
             let item_ty = &item.ty;
             match &item.classifier {
                 None => {
-                    let probe = quote!((&&&&&#krate::Probe::<#item_ty>::new()).__signal_probe());
+                    let probe = quote!(#krate::Probe::<#item_ty>::new().__signal_probe());
                     self.check_call(quote!(#krate::ChainListed), item_ty, &probe)
                 }
                 Some(classifier) => {

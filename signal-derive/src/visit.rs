@@ -210,7 +210,7 @@ impl Expander<'_> {
 
     /// The probe of a type named by tokens (a chain's listed type).
     pub fn probe_any(&self, ty: &dyn quote::ToTokens) -> TokenStream {
-        quote!((&&&&&__signal_private::Lf::<#ty>::new()).__signal_leaf())
+        quote!(__signal_private::Lf::<#ty>::new().__signal_leaf())
     }
 
     /// The probe of a forwarded field's leaf type: bound once per distinct

@@ -324,8 +324,12 @@ impl<T: Parts<L>, L> Forward<Tuple<L>> for T {
 }
 
 // ---------------------------------------------------------------------------
-// The leaf probe: which marker a leaf type gets, by method lookup on a
-// concrete type (the impl on the most references wins when its bounds hold).
+// The leaf probe: which marker a leaf type gets, by method lookup on a value
+// of a concrete type. The compiler tries, in order, an inherent method taking
+// `self`, trait methods taking `self`, trait methods taking `&self`, then
+// `&mut self`: the first whose bounds hold wins. Each tier is one lookup on
+// the same receiver, with no autoderef steps, which keeps the probe cheap to
+// type-check.
 
 /// A probe of a forwarded leaf type.
 pub struct Lf<T: ?Sized>(PhantomData<T>);
@@ -338,29 +342,31 @@ impl<T: ?Sized> Lf<T> {
     }
 }
 
-/// The leaf derives `Signal`.
-pub trait LfSignal {
+/// The leaf derives `Signal` (first tier: an inherent method).
+impl<T: Signal> Lf<T> {
     #[allow(missing_docs)]
     #[inline(always)]
-    fn __signal_leaf(&self) -> SignalCarrier {
+    pub fn __signal_leaf(self) -> SignalCarrier {
         SignalCarrier
     }
 }
 
-impl<T: Signal> LfSignal for &&&&Lf<T> {}
-
-/// The leaf has a classifier registered by the user.
+/// The leaf has a classifier registered by the user (second tier).
 pub trait LfRegistered<C> {
     #[allow(missing_docs)]
+    fn __signal_leaf(self) -> Registered<C>;
+}
+
+impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> LfRegistered<C> for Lf<T> {
     #[inline(always)]
-    fn __signal_leaf(&self) -> Registered<C> {
+    fn __signal_leaf(self) -> Registered<C> {
         Registered(PhantomData)
     }
 }
 
-impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> LfRegistered<C> for &&&Lf<T> {}
-
-/// The leaf has a built-in classifier.
+/// The leaf has a built-in classifier (third tier; `Builtin` is sealed, and
+/// no built-in classified type derefs to `dyn Error`, so this tier and
+/// [`LfErased`] never both hold).
 pub trait LfBuiltin {
     #[allow(missing_docs)]
     #[inline(always)]
@@ -369,9 +375,9 @@ pub trait LfBuiltin {
     }
 }
 
-impl<T: ?Sized + Builtin> LfBuiltin for &&Lf<T> {}
+impl<T: ?Sized + Builtin> LfBuiltin for Lf<T> {}
 
-/// The leaf is a type-erased error.
+/// The leaf is a type-erased error (third tier).
 pub trait LfErased {
     #[allow(missing_docs)]
     #[inline(always)]
@@ -380,13 +386,13 @@ pub trait LfErased {
     }
 }
 
-impl<T: ?Sized + StdDeref> LfErased for &Lf<T> where T::Target: ErasedTarget {}
+impl<T: ?Sized + StdDeref> LfErased for Lf<T> where T::Target: ErasedTarget {}
 
-/// The leaf is plain data.
+/// The leaf is plain data (last tier).
 pub trait LfNone {
     #[allow(missing_docs)]
     #[inline(always)]
-    fn __signal_leaf(&self) -> NoSignals {
+    fn __signal_leaf(&mut self) -> NoSignals {
         NoSignals
     }
 }

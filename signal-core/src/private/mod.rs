@@ -36,11 +36,47 @@ pub use self::classify::{ClassifyNo, ClassifyYes, Classifying, when};
 pub use self::desc::{Desc, Parsed};
 pub use self::fixtures::{DefaultNone, DefaultSome, FixtureCarrier, FixtureInert};
 pub use self::forward::{
-    BuiltinClassified, Deref, Forward, Lf, LfBuiltin, LfErased, LfNone, LfRegistered, LfSignal,
-    Map, Opt, Registered, Seq, Tuple, shape_of,
+    BuiltinClassified, Deref, Forward, Lf, LfBuiltin, LfErased, LfNone, LfRegistered, Map, Opt,
+    Registered, Seq, Tuple, shape_of,
 };
 pub use self::visit::{Describe, Except, Has, Only, Visitor, Walk};
 pub use crate::fixture::{Fixture, FixtureCx};
+
+/// The dispatch traits the generated code calls methods of, one module per
+/// family, each holding only `Trait as _` imports: a glob of one puts its
+/// traits in scope for method lookup without adding a name.
+pub mod traits {
+    /// Leaf probes of forwarded fields.
+    pub mod forward {
+        pub use super::super::forward::{
+            LfBuiltin as _, LfErased as _, LfNone as _, LfRegistered as _,
+        };
+    }
+    /// Probes of skipped and unannotated fields.
+    pub mod probe {
+        pub use crate::checks::{
+            DynProbeError as _, DynProbeNone as _, ProbeBuiltin as _, ProbeClassified as _,
+            ProbeErased as _, ProbeNone as _,
+        };
+    }
+    /// `chain(...)` walks.
+    pub mod chain {
+        pub use super::super::chain::{
+            ChainDeref as _, ChainDirect as _, ChainNone as _, ChainProbeDeref as _,
+            ChainProbeDirect as _, ChainProbeNone as _, DowncastNo as _, DowncastYes as _,
+        };
+    }
+    /// `forward_with` classifiers.
+    pub mod classify {
+        pub use super::super::classify::{ClassifyNo as _, ClassifyYes as _};
+    }
+    /// Generated fixtures.
+    pub mod fixtures {
+        pub use super::super::fixtures::{
+            DefaultNone as _, DefaultSome as _, FixtureCarrier as _, FixtureInert as _,
+        };
+    }
+}
 
 /// The identity: wraps a check's argument so that its span can cover the
 /// user's whole field type.
