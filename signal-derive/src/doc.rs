@@ -122,7 +122,7 @@ pub fn impl_doc(input: &Input, name: &str) -> String {
 }
 
 fn kind_link(kind: &KindPath) -> String {
-    let path = kind.path.to_token_stream().to_string().replace(' ', "");
+    let path = crate::text::path_string(&kind.path);
     let last = kind
         .path
         .segments
@@ -165,7 +165,7 @@ fn links(ty: &Type, params: &[String]) -> Vec<String> {
         if STD.contains(&last.as_str()) || params.contains(&last) {
             continue;
         }
-        let full = path.path.to_token_stream().to_string().replace(' ', "");
+        let full = crate::text::path_string(&path.path);
         let link = format!("[`{last}`]({full})");
         if !out.contains(&link) {
             out.push(link);

@@ -194,8 +194,11 @@ impl<'a> Expander<'a> {
                 let mut leaves = Vec::new();
                 Shape::of(field.ty).leaves(&mut leaves);
                 for leaf in leaves {
-                    let text = quote!(#leaf).to_string();
-                    if mentions(leaf, &params) && !seen.contains(&text) {
+                    if !mentions(leaf, &params) {
+                        continue;
+                    }
+                    let text = crate::text::type_string(leaf);
+                    if !seen.contains(&text) {
                         seen.push(text);
                         bounds.push(leaf);
                     }

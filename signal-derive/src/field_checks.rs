@@ -11,7 +11,7 @@
 //! allowed. The probe expression starts at the first token of the field's
 //! type and ends at its last, so the compiler underlines the whole type.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::Type;
 
@@ -34,7 +34,7 @@ impl Expander<'_> {
                 Role::Skip if undecidable(ty, &self.params).is_some() => continue,
                 Role::Skip => {
                     let probed = probes(ty);
-                    self.check_call(quote!(#krate::Skippable), ty, &self.any(&probed))
+                    self.check_call("Skippable", ty, &self.any(&probed))
                 }
                 Role::Classified(classifier) => self.classifier_check(ty, classifier),
                 Role::Chain(chain) => self.chain_checks(ty, chain),
@@ -44,7 +44,7 @@ impl Expander<'_> {
                     if probed.is_empty() {
                         continue;
                     }
-                    self.check_call(quote!(#krate::Unannotated), ty, &self.any(&probed))
+                    self.check_call("Unannotated", ty, &self.any(&probed))
                 }
                 // Checked where `visit.rs` reads it; the standard names it
                 // reads are checked here.
@@ -90,33 +90,29 @@ impl Expander<'_> {
     }
 
     /// `Trait::<Ty>::check(answer)`, with `answer` spanning the whole type.
-    fn check_call(
-        &self,
-        check: TokenStream,
-        ty: &dyn ToTokens,
-        answer: &TokenStream,
-    ) -> TokenStream {
+    fn check_call(&self, check: &str, ty: &dyn ToTokens, answer: &TokenStream) -> TokenStream {
         let call = self.check_expr(check, ty, answer);
         quote!(#call;)
     }
 
-    /// The same call as an expression, whose value is the probe's answer.
-    pub fn check_expr(
-        &self,
-        check: TokenStream,
-        ty: &dyn ToTokens,
-        answer: &TokenStream,
-    ) -> TokenStream {
-        let (first, last) = span_range(ty);
-        let callee = respan(quote!(#check::<#ty>::), first);
-        let callee = quote_spanned!(last=> #callee check);
-        let id = respan(quote!(__signal_private::id), first);
+    /// The same call as an expression, whose value is the probe's answer:
+    /// `__signal_core::Check::<Ty>::check(__signal_private::id(answer))`.
+    /// The path up to `check`, and the type's own top-level tokens, are
+    /// spanned at the type's first token; `check` and the parentheses at its
+    /// last, so the argument covers the whole type.
+    pub fn check_expr(&self, check: &str, ty: &dyn ToTokens, answer: &TokenStream) -> TokenStream {
+        let ty = ty.to_token_stream();
+        let (first, last) = span_range(&ty);
+        let ty = respan(ty, first);
+        let check = Ident::new(check, first);
+        let check_fn = Ident::new("check", last);
+        let callee = quote_spanned!(first=> __signal_core::#check::<#ty>::);
+        let id = quote_spanned!(first=> __signal_private::id);
         let mut args = Group::new(Delimiter::Parenthesis, answer.clone());
         args.set_span(last);
-        let arg = quote!(#id #args);
-        let mut call_args = Group::new(Delimiter::Parenthesis, arg);
+        let mut call_args = Group::new(Delimiter::Parenthesis, quote!(#id #args));
         call_args.set_span(last);
-        quote!(#callee #call_args)
+        quote!(#callee #check_fn #call_args)
     }
 
     /// A classifier named in `forward_with` or `chain(Type(classifier))`
@@ -140,13 +136,13 @@ impl Expander<'_> {
         } else {
             quote!((&&&__signal_private::ChainProbe::<#ty>::new()).__signal_chain_probe())
         };
-        let head = self.check_call(quote!(#krate::Chained), ty, &head);
+        let head = self.check_call("Chained", ty, &head);
         let items = chain.items.iter().map(|item| {
             let item_ty = &item.ty;
             match &item.classifier {
                 None => {
                     let probe = quote!(#krate::Probe::<#item_ty>::new().__signal_probe());
-                    self.check_call(quote!(#krate::ChainListed), item_ty, &probe)
+                    self.check_call("ChainListed", item_ty, &probe)
                 }
                 Some(classifier) => {
                     let (first, _) = span_range(item_ty);

@@ -220,7 +220,7 @@ impl Expander<'_> {
         if !shared || is_std_data(ty) {
             return self.probe(ty);
         }
-        let text = quote!(#ty).to_string();
+        let text = crate::text::type_string(ty);
         let mut probes = self.leaf_probes.borrow_mut();
         if let Some((_, name, _)) = probes.iter().find(|(seen, _, _)| *seen == text) {
             return quote!(#name);
@@ -239,7 +239,7 @@ impl Expander<'_> {
         shape.leaves(&mut leaves);
         if leaves.len() == 1 {
             let probe = self.shared_probe(leaves[0], shared);
-            let checked = self.check_expr(quote!(#krate::Forwarded), ty, &probe);
+            let checked = self.check_expr("Forwarded", ty, &probe);
             return self.marker(&shape, &mut |_| checked.clone());
         }
         let probes: Vec<TokenStream> = leaves
@@ -251,11 +251,11 @@ impl Expander<'_> {
             .cloned()
             .reduce(|acc, probe| quote!(#krate::or(#acc, #probe)))
             .unwrap_or_else(|| quote!(#krate::NoSignals));
-        let whole = self.check_expr(quote!(#krate::Forwarded), ty, &any);
+        let whole = self.check_expr("Forwarded", ty, &any);
         let mut parts = leaves.iter().zip(&probes);
         let marker = self.marker(&shape, &mut |_| {
             let (leaf, probe) = parts.next().expect("one probe per leaf");
-            self.check_expr(quote!(#krate::ForwardedPart), *leaf, probe)
+            self.check_expr("ForwardedPart", *leaf, probe)
         });
         quote!({ let _ = #whole; #marker })
     }
