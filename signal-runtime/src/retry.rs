@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::attempt_log::{AttemptLog, AttemptRecord};
 use super::backoff::Jitter;
+use super::breaker::BreakerRefused;
 use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
@@ -75,6 +76,10 @@ pub(crate) struct Attempts {
     pub(crate) jitter: Option<Jitter>,
     /// Every failed attempt, bounded.
     pub(crate) log: AttemptLog,
+    /// When the call was counted as a request in the policy's budget.
+    deposited: Option<Instant>,
+    /// When the ladder took the retry about to be made from the budget.
+    retry_taken: Option<Instant>,
 }
 
 impl Attempts {
@@ -85,6 +90,34 @@ impl Attempts {
             restarts: VecDeque::new(),
             jitter: None,
             log: AttemptLog::default(),
+            deposited: None,
+            retry_taken: None,
+        }
+    }
+
+    /// Counts the call as one request in the policy's retry budget, if it
+    /// has one.
+    pub(crate) fn deposit(&mut self, policy: &Policy) {
+        if let Some(budget) = policy.budget() {
+            let now = Instant::now();
+            budget.deposit_at(now);
+            self.deposited = Some(now);
+        }
+    }
+
+    /// The attempt about to be made, or just made, was refused by a circuit
+    /// breaker: nothing was sent. The first attempt's request is taken back
+    /// from the budget, a later attempt's retry is given back.
+    pub(crate) fn not_sent(&mut self, policy: &Policy) {
+        let Some(budget) = policy.budget() else {
+            return;
+        };
+        if self.attempt == 0 {
+            if let Some(made) = self.deposited.take() {
+                budget.take_back(made);
+            }
+        } else if let Some(taken) = self.retry_taken.take() {
+            budget.give_back(taken);
         }
     }
 
@@ -100,6 +133,11 @@ impl Attempts {
         limits: Limits,
     ) -> Step {
         let now = Instant::now();
+        if error.has::<BreakerRefused>() {
+            // Refused by a breaker on its way (a `tower` layer's, or one the
+            // attempt asked itself): no traffic.
+            self.not_sent(policy);
+        }
         self.attempt = self.attempt.saturating_add(1);
         let attempt = self.attempt;
         let matched = policy.rule_for(error);
@@ -130,6 +168,11 @@ impl Attempts {
             may_be_processed: limits.non_idempotent && !error.has::<NeverSent>(),
         };
         let step = policy.step(failed, &mut self.restarts, now);
+        // A step that tries again withdrew from the budget, now.
+        self.retry_taken = match step {
+            Step::Stop(_) => None,
+            Step::Retry { .. } | Step::Rebuild { .. } => policy.budget().map(|_| now),
+        };
         let mut record = AttemptRecord::of(policy, attempt, matched.kind, trace.clone(), error);
         record.delay = match &step {
             Step::Stop(_) => None,
@@ -245,7 +288,7 @@ impl Policy {
         // in an async closure of its own would make the future lose `Send`
         // for closures that capture by move.
         let mut attempts = Attempts::new();
-        self.deposit();
+        attempts.deposit(self);
         loop {
             let seen = Seen::now(self);
             let result = op().await;

@@ -111,8 +111,9 @@ impl Policy {
         name: &'p str,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         let mut attempts = Attempts::new();
-        // One `adjust` per call: the call is one request for the budget.
-        self.deposit();
+        // One `adjust` per call: the call is one request for the budget
+        // (taken back if a breaker refuses its first attempt).
+        attempts.deposit(self);
         // `backon` calls `adjust` only once an attempt has failed, never when
         // one starts, so the generations an attempt used are bounded from
         // below: those read at the failure before it (or when the closure was

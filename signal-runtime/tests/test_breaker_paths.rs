@@ -1,0 +1,214 @@
+//! The circuit breaker and the retry budget on every path that sends
+//! requests (`Policy::call`, `Policy::retry_guarded`, the `tower` layer and
+//! policy, the `backon` guard): outcomes are counted by kind, calls fail
+//! fast while the breaker is open, and a request the breaker refused is no
+//! traffic: it neither deposits in the budget nor spends a retry.
+
+#![cfg(all(feature = "backon", feature = "tower"))]
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use signal_core::vocab::{BadCredentials, NeverSent, TransientNetwork, Unavailable};
+use signal_core::{Signal, kind};
+use signal_runtime::{
+    Backoff, BreakerError, BreakerOpen, BreakerRefused, BreakerState, CircuitBreaker, Intensity,
+    Policy, Reaction, RetryBudget,
+};
+use support::{HOUR_LIMIT, within};
+use tower::util::BoxCloneService;
+use tower::{ServiceBuilder, ServiceExt};
+
+kind! {
+    /// Never counted by any breaker here.
+    pub Unrelated;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Signal)]
+enum ApiError {
+    #[error("refused")]
+    #[signal(leaf = "signal_core::vocab::ConnectionRefused")]
+    Refused,
+    #[error("rejected")]
+    #[signal(leaf = "signal_core::vocab::BadCredentials")]
+    Rejected,
+    #[error(transparent)]
+    Open(
+        #[from]
+        #[signal(forward)]
+        BreakerOpen,
+    ),
+}
+
+const MS: Duration = Duration::from_millis(1);
+const OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// Counts network failures and unavailability; opens at half of at least
+/// `min_calls` outcomes in 10 s, for 30 s, one probe.
+fn breaker(min_calls: u32) -> CircuitBreaker {
+    CircuitBreaker::builder("api")
+        .counts::<TransientNetwork>()
+        .counts::<Unavailable>()
+        .min_calls(min_calls)
+        .open_for(OPEN_FOR)
+        .build()
+        .unwrap()
+}
+
+/// Retries, on the floor only: 10 retries over 10 s.
+fn budget() -> RetryBudget {
+    RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap()
+}
+
+/// Retries the network up to 3 attempts, after 100 ms then 200 ms; stops on
+/// anything else.
+fn policy(breaker: &CircuitBreaker, budget: &RetryBudget) -> Arc<Policy> {
+    Arc::new(
+        Policy::new()
+            .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
+            .otherwise(Reaction::Stop)
+            .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+            .breaker(breaker)
+            .retry_budget(budget),
+    )
+}
+
+/// A backend that answers every request with `answer`, and counts them.
+#[derive(Clone)]
+struct Backend {
+    sent: Arc<AtomicU64>,
+    answer: Arc<std::sync::Mutex<Result<(), ApiError>>>,
+}
+
+impl Backend {
+    fn new(answer: Result<(), ApiError>) -> Backend {
+        Backend {
+            sent: Arc::default(),
+            answer: Arc::new(std::sync::Mutex::new(answer)),
+        }
+    }
+
+    fn send(&self) -> Result<(), ApiError> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.answer.lock().unwrap().clone()
+    }
+
+    fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+}
+
+/// The backend behind the breaker's layer, retried by the policy.
+fn tower_service(
+    policy: &Policy,
+    breaker: &CircuitBreaker,
+    backend: &Backend,
+) -> BoxCloneService<u32, (), BreakerError<ApiError>> {
+    let backend = backend.clone();
+    BoxCloneService::new(
+        ServiceBuilder::new()
+            .retry(policy.tower("api"))
+            .layer(breaker.layer())
+            .service_fn(move |_: u32| std::future::ready(backend.send())),
+    )
+}
+
+/// Opens `breaker` with refused connections sent through `policy.call`.
+async fn open(policy: &Policy, breaker: &CircuitBreaker) {
+    let backend = Backend::new(Err(ApiError::Refused));
+    while breaker.state() != BreakerState::Open {
+        let _ = policy.call("api").run(async |_| backend.send()).await;
+    }
+}
+
+/// Requests the breaker layer refused sent nothing: the `tower` policy
+/// neither deposits them in the budget nor counts them as requests.
+#[tokio::test(start_paused = true)]
+async fn test_requests_the_tower_layer_refused_are_no_requests_for_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let before = budget.stats();
+        let backend = Backend::new(Ok(()));
+        let service = tower_service(&policy, &breaker, &backend);
+        for _ in 0..5 {
+            let refused = service.clone().oneshot(1).await.unwrap_err();
+            assert!(matches!(refused, BreakerError::Open(_)), "{refused:?}");
+            assert!(refused.has::<BreakerRefused>());
+        }
+        assert_eq!(backend.sent(), 0);
+        assert_eq!(budget.stats(), before, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The twin: requests the layer let through are requests.
+#[tokio::test(start_paused = true)]
+async fn test_requests_the_tower_layer_let_through_are_requests_for_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Rejected));
+        let service = tower_service(&policy, &breaker, &backend);
+        for _ in 0..5 {
+            let error = service.clone().oneshot(1).await.unwrap_err();
+            assert!(matches!(error, BreakerError::Inner(ApiError::Rejected)));
+            assert!(error.has::<BadCredentials>());
+        }
+        assert_eq!(backend.sent(), 5);
+        assert_eq!(budget.stats().requests, 5);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// A `tower` retry the budget allowed, refused by the layer because the
+/// breaker opened during its wait, sent nothing: it is given back.
+#[tokio::test(start_paused = true)]
+async fn test_a_tower_retry_the_layer_refused_is_given_back_to_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(2), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Refused));
+        let waiting = tokio::spawn(tower_service(&policy, &breaker, &backend).oneshot(1));
+        tokio::task::yield_now().await;
+        // While the first request waits to retry, a second failure opens it.
+        let second = tower_service(&policy, &breaker, &backend).oneshot(2).await;
+        assert!(matches!(
+            second,
+            Err(BreakerError::Inner(ApiError::Refused))
+        ));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let first = waiting.await.unwrap().unwrap_err();
+        assert!(matches!(first, BreakerError::Open(_)), "{first:?}");
+        assert_eq!(backend.sent(), 2);
+        assert_eq!(budget.stats().requests, 2, "{:?}", budget.stats());
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The twin: with the breaker closed, the retries are sent and counted.
+#[tokio::test(start_paused = true)]
+async fn test_a_tower_retry_through_a_closed_breaker_is_counted_by_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(10), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Refused));
+        let error = tower_service(&policy, &breaker, &backend)
+            .oneshot(1)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, BreakerError::Inner(ApiError::Refused)));
+        assert_eq!(backend.sent(), 3);
+        assert_eq!(budget.stats().requests, 1);
+        assert_eq!(budget.stats().retries, 2);
+        assert!(error.has::<NeverSent>());
+    })
+    .await;
+}
