@@ -250,6 +250,7 @@ mod resource;
 mod retry;
 mod retry_after;
 mod retry_error;
+mod retry_error_signal;
 mod retry_state;
 mod state;
 mod supervisor;
