@@ -10,10 +10,8 @@ use super::breaker::CircuitBreaker;
 use super::budget::RetryBudget;
 use super::ladder::Step;
 use super::log::Subject;
-use super::metrics;
-use super::names::{ReactionName, StopReason};
 use super::policy::Policy;
-use super::retry::{Attempts, Limits, Seen};
+use super::retry::{Attempts, Limits, Seen, report_refused};
 use super::retry_error::{Ended, RetryError};
 use signal_core::Signal;
 
@@ -199,23 +197,7 @@ impl<'a> Call<'a> {
                 Err(open) => {
                     // The retry the budget allowed is not made.
                     attempts.not_sent(policy);
-                    // Failing fast is the breaker working: a metric, and an
-                    // event at DEBUG only (its opening was the WARN).
-                    tracing::debug!(
-                        worker = self.name,
-                        reason = StopReason::CircuitOpen.as_str(),
-                        breaker = &*open.breaker,
-                        attempt = attempts.attempt,
-                        "call refused; the circuit breaker is open"
-                    );
-                    metrics::step(
-                        Subject::Call,
-                        self.name,
-                        ReactionName::Stop,
-                        Some(StopReason::CircuitOpen),
-                        None,
-                        false,
-                    );
+                    report_refused(self.name, &open, attempts.attempt);
                     return Err(RetryError::CircuitOpen {
                         name: Arc::from(self.name),
                         open,

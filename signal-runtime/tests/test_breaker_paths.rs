@@ -35,6 +35,9 @@ enum ApiError {
     #[error("rejected")]
     #[signal(leaf = "signal_core::vocab::BadCredentials")]
     Rejected,
+    #[error("reset")]
+    #[signal(leaf = "signal_core::vocab::ConnectionReset")]
+    Reset,
     #[error(transparent)]
     Open(
         #[from]
@@ -209,6 +212,120 @@ async fn test_a_tower_retry_through_a_closed_breaker_is_counted_by_the_budget() 
         assert_eq!(budget.stats().requests, 1);
         assert_eq!(budget.stats().retries, 2);
         assert!(error.has::<NeverSent>());
+    })
+    .await;
+}
+
+/// `Policy::retry_guarded` against an open breaker sends nothing, and
+/// returns the error's refusal: `BreakerRefused`, so `Unavailable` and
+/// `NeverSent`. No request for the budget.
+#[tokio::test(start_paused = true)]
+async fn test_a_guarded_retry_fails_fast_while_the_breaker_is_open() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let (before, refused) = (budget.stats(), breaker.stats().refused);
+        let backend = Backend::new(Ok(()));
+        let error = policy
+            .retry_guarded("api", async || backend.send())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ApiError::Open(_)), "{error:?}");
+        assert!(error.has::<BreakerRefused>());
+        assert!(error.has::<Unavailable>() && error.has::<NeverSent>());
+        assert_eq!(backend.sent(), 0);
+        assert_eq!(budget.stats(), before);
+        assert_eq!(breaker.stats().refused, refused + 1);
+        // The twin: `retry` makes its first attempt whatever the breaker's
+        // state (it only counts it), and the same breaker, closed, lets a
+        // guarded retry through.
+        assert_eq!(policy.retry("api", async || backend.send()).await, Ok(()));
+        assert_eq!(backend.sent(), 1);
+        let (breaker, budget) = (self::breaker(1), self::budget());
+        let policy = self::policy(&breaker, &budget);
+        let backend = Backend::new(Ok(()));
+        assert_eq!(
+            policy.retry_guarded("api", async || backend.send()).await,
+            Ok(())
+        );
+        assert_eq!(backend.sent(), 1);
+        assert_eq!(budget.stats().requests, 1);
+    })
+    .await;
+}
+
+/// A guarded retry refused after an attempt (the breaker opened during its
+/// wait) returns that attempt's error, which may have been processed (not
+/// `NeverSent`), and gives the retry back to the budget.
+#[tokio::test(start_paused = true)]
+async fn test_a_guarded_retry_refused_after_an_attempt_returns_that_attempts_error() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(2), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Reset));
+        let waiting = {
+            let (policy, backend) = (Arc::clone(&policy), backend.clone());
+            tokio::spawn(async move {
+                policy
+                    .retry_guarded("api", move || std::future::ready(backend.send()))
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let _ = policy.retry_guarded("api", async || backend.send()).await;
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let error = waiting.await.unwrap().unwrap_err();
+        assert_eq!(error, ApiError::Reset);
+        assert!(!error.has::<NeverSent>());
+        assert_eq!(backend.sent(), 2);
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+        assert_eq!(budget.stats().requests, 2);
+    })
+    .await;
+}
+
+/// While the breaker is half-open, a guarded retry takes the probe's
+/// place: a second one is refused meanwhile, and a probe that panics
+/// gives the place back, so the next one closes the breaker.
+#[tokio::test(start_paused = true)]
+async fn test_a_guarded_retry_takes_a_probe_place_and_a_panic_gives_it_back() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let probe = {
+            let (policy, gate) = (Arc::clone(&policy), Arc::clone(&gate));
+            tokio::spawn(async move {
+                policy
+                    .retry_guarded("api", move || {
+                        let gate = Arc::clone(&gate);
+                        async move {
+                            gate.notified().await;
+                            panic!("the probe panicked");
+                            #[allow(unreachable_code)]
+                            Ok::<(), ApiError>(())
+                        }
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        let backend = Backend::new(Ok(()));
+        let refused = policy.retry_guarded("api", async || backend.send()).await;
+        assert!(matches!(refused, Err(ApiError::Open(_))), "{refused:?}");
+        assert_eq!(backend.sent(), 0);
+        gate.notify_one();
+        assert!(probe.await.unwrap_err().is_panic());
+        assert_eq!(
+            policy.retry_guarded("api", async || backend.send()).await,
+            Ok(())
+        );
+        assert_eq!(backend.sent(), 1);
+        assert_eq!(breaker.state(), BreakerState::Closed);
     })
     .await;
 }
