@@ -259,6 +259,8 @@ mod time;
 mod unwind;
 #[cfg(feature = "backon")]
 mod with_backon;
+#[cfg(feature = "backon")]
+mod with_backon_guard;
 #[cfg(feature = "tower")]
 mod with_tower;
 mod worker;
@@ -286,6 +288,8 @@ pub use retry_error::RetryError;
 pub use retry_state::RetryState;
 pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{ShutdownReport, Supervisor};
+#[cfg(feature = "backon")]
+pub use with_backon_guard::{BackonGuard, BackonGuarded};
 #[cfg(feature = "tower")]
 pub use with_tower::TowerPolicy;
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use backon::Retryable;
 use signal_core::vocab::{BadCredentials, NeverSent, TransientNetwork, Unavailable};
 use signal_core::{Signal, kind};
 use signal_runtime::{
@@ -326,6 +327,118 @@ async fn test_a_guarded_retry_takes_a_probe_place_and_a_panic_gives_it_back() {
         );
         assert_eq!(backend.sent(), 1);
         assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// One call retried with `backon`, guarded by the policy's breaker.
+async fn backon_call(policy: &Policy, backend: &Backend) -> Result<(), ApiError> {
+    let guard = policy.backon_guard("api");
+    guard
+        .wrap(|| std::future::ready(backend.send()))
+        .retry(policy.backon_backoff())
+        .when(policy.backon_when())
+        .adjust(guard.adjust())
+        .await
+}
+
+/// The `backon` path counts its outcomes by kind: refused connections open
+/// the breaker, and calls then fail fast, sending nothing, no requests for
+/// the budget.
+#[tokio::test(start_paused = true)]
+async fn test_backon_failures_open_the_breaker_and_calls_then_fail_fast() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(10), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Refused));
+        for _ in 0..4 {
+            assert_eq!(backon_call(&policy, &backend).await, Err(ApiError::Refused));
+        }
+        // 3 + 3 + 3 + 1: the tenth opened it, and no retry followed.
+        assert_eq!(backend.sent(), 10);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let before = budget.stats();
+        let error = backon_call(&policy, &backend).await.unwrap_err();
+        assert!(matches!(error, ApiError::Open(_)), "{error:?}");
+        assert!(error.has::<BreakerRefused>());
+        assert_eq!(backend.sent(), 10);
+        assert_eq!(budget.stats(), before, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The twin: a storm of bad credentials through the same path never opens
+/// it, and each call is sent once.
+#[tokio::test(start_paused = true)]
+async fn test_backon_bad_credentials_never_open_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(10), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Rejected));
+        for _ in 0..100 {
+            assert_eq!(
+                backon_call(&policy, &backend).await,
+                Err(ApiError::Rejected)
+            );
+        }
+        assert_eq!(backend.sent(), 100);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(budget.stats().requests, 100);
+    })
+    .await;
+}
+
+/// Successes count too: a guarded `backon` probe that succeeds closes a
+/// half-open breaker, one that fails reopens it; without the guard the
+/// breaker learns nothing of the success.
+#[tokio::test(start_paused = true)]
+async fn test_backon_probes_close_or_reopen_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        // Unguarded: the success goes unseen.
+        let backend = Backend::new(Ok(()));
+        let plain = (|| std::future::ready(backend.send()))
+            .retry(policy.backon_backoff())
+            .when(policy.backon_when())
+            .adjust(policy.backon_adjust())
+            .await;
+        assert_eq!(plain, Ok(()));
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        // A failed probe reopens it.
+        let refused = Backend::new(Err(ApiError::Refused));
+        assert_eq!(backon_call(&policy, &refused).await, Err(ApiError::Refused));
+        assert_eq!(refused.sent(), 1);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        tokio::time::sleep(OPEN_FOR).await;
+        assert_eq!(backon_call(&policy, &backend).await, Ok(()));
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
+/// A `backon` retry the budget allowed, refused because the breaker opened
+/// during its wait, sent nothing: it is given back.
+#[tokio::test(start_paused = true)]
+async fn test_a_backon_retry_the_breaker_refused_is_given_back_to_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(2), budget());
+        let policy = policy(&breaker, &budget);
+        let backend = Backend::new(Err(ApiError::Reset));
+        let waiting = {
+            let (policy, backend) = (Arc::clone(&policy), backend.clone());
+            tokio::spawn(async move { backon_call(&policy, &backend).await })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(backon_call(&policy, &backend).await, Err(ApiError::Reset));
+        assert_eq!(breaker.state(), BreakerState::Open);
+        let error = waiting.await.unwrap().unwrap_err();
+        assert!(matches!(error, ApiError::Open(_)), "{error:?}");
+        assert_eq!(backend.sent(), 2);
+        assert_eq!(budget.stats().requests, 2, "{:?}", budget.stats());
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
     })
     .await;
 }
