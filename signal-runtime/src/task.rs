@@ -186,7 +186,26 @@ where
 {
     // The probe place the next run took in the policy's half-open breaker.
     let mut probe = None;
+    let mut first_run = true;
     loop {
+        if std::mem::take(&mut first_run)
+            && let Some(breaker) = policy.circuit_breaker()
+            && breaker.open_at(Instant::now()).is_some()
+        {
+            // The first run waits for an open breaker, as a restart does (a
+            // recovered worker runs at once). Boxed, as a reaction: rare.
+            let (shared, policy) = (&*task.shared, &*policy);
+            let waited = async move {
+                let mut run = Run::load(shared);
+                let flow = run.wait_for_breaker(breaker, policy).await;
+                run.save();
+                (flow, run.probe.take())
+            };
+            match Box::pin(waited).await {
+                (ControlFlow::Continue(()), next) => probe = next,
+                (ControlFlow::Break(()), _) => return,
+            }
+        }
         // Everything a run starts with is made in `begin`, outside this
         // future: only the run's own future stays here while it runs.
         // `begin` clones the factory (a `Clone` impl that is not the
@@ -260,6 +279,10 @@ where
     core.healthy.store(false, Ordering::Relaxed);
     let (run, attempt) = task.begin_run();
     core.attempt.store(attempt, Ordering::Relaxed);
+    if attempt == 0 {
+        // A run that is not a restart is a request, once it is let go.
+        policy.deposit();
+    }
     let ctx = RunContext {
         core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
     };

@@ -17,7 +17,7 @@ use signal_core::vocab::{BadCredentials, NeverSent, TransientNetwork, Unavailabl
 use signal_core::{Signal, kind};
 use signal_runtime::{
     Backoff, BreakerError, BreakerOpen, BreakerRefused, BreakerState, CircuitBreaker, Intensity,
-    Policy, Reaction, RetryBudget,
+    Phase, Policy, Reaction, RetryBudget, Supervisor,
 };
 use support::{HOUR_LIMIT, within};
 use tower::util::BoxCloneService;
@@ -439,6 +439,99 @@ async fn test_a_backon_retry_the_breaker_refused_is_given_back_to_the_budget() {
         assert_eq!(backend.sent(), 2);
         assert_eq!(budget.stats().requests, 2, "{:?}", budget.stats());
         assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// A supervised worker whose run sends `backend`'s answer.
+fn worker(
+    supervisor: &Supervisor,
+    policy: &Arc<Policy>,
+    backend: &Backend,
+) -> signal_runtime::WorkerHandle<(), ApiError> {
+    let backend = backend.clone();
+    supervisor.spawn("api", Arc::clone(policy), async move |_ctx| backend.send())
+}
+
+/// A worker's first run is a request for the budget, whether it fails or
+/// succeeds: one that succeeds at once counts one request.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_that_succeeds_at_once_is_one_request_for_the_budget() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(10), budget());
+        let policy = policy(&breaker, &budget);
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        worker(&supervisor, &policy, &backend).join().await.unwrap();
+        assert_eq!(backend.sent(), 1);
+        assert_eq!(budget.stats().requests, 1, "{:?}", budget.stats());
+        assert_eq!(budget.stats().retries, 0);
+        // The twin: one that fails first is one request and a retry.
+        let backend = Backend::new(Err(ApiError::Reset));
+        let handle = worker(&supervisor, &policy, &backend);
+        handle
+            .wait_for(|status| status.phase == Phase::Stopped)
+            .await;
+        assert_eq!(backend.sent(), 3);
+        assert_eq!(budget.stats().requests, 2, "{:?}", budget.stats());
+        assert_eq!(budget.stats().retries, 2);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// A worker started while the breaker is open waits for it to half-open
+/// before its first run (as a restart does), sending nothing meanwhile;
+/// then its run is the probe that closes it.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_started_while_the_breaker_is_open_waits_for_it() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let requests = budget.stats().requests;
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        tokio::time::sleep(OPEN_FOR / 2).await;
+        assert_eq!(backend.sent(), 0);
+        assert_eq!(handle.status().phase, Phase::BackingOff);
+        assert_eq!(budget.stats().requests, requests);
+        handle.join().await.unwrap();
+        assert_eq!(backend.sent(), 1);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        assert_eq!(budget.stats().requests, requests + 1);
+
+        // The twin: closed, the worker runs at once.
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        tokio::task::yield_now().await;
+        handle.join().await.unwrap();
+        assert_eq!(backend.sent(), 1);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// `recover` ends a first run's wait for the breaker, as it ends a
+/// restart's: the run goes at once.
+#[tokio::test(start_paused = true)]
+async fn test_recover_ends_a_first_runs_wait_for_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        handle
+            .wait_for(|status| status.phase == Phase::BackingOff)
+            .await;
+        assert_eq!(backend.sent(), 0);
+        assert!(handle.recover());
+        handle.join().await.unwrap();
+        assert_eq!(backend.sent(), 1);
+        supervisor.shutdown().await;
     })
     .await;
 }
