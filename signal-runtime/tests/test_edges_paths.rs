@@ -203,10 +203,12 @@ async fn test_a_breaker_open_for_duration_max_refuses_every_path() {
     within(HOUR_LIMIT, async {
         for path in PATHS {
             for open_for in [Duration::MAX, Duration::ZERO] {
+                // A window of `Duration::MAX` with it: nothing overflows.
                 let breaker = CircuitBreaker::builder("api")
                     .counts::<TransientNetwork>()
                     .min_calls(1)
                     .open_for(open_for)
+                    .window(open_for.max(Duration::from_secs(10)))
                     .build()
                     .unwrap();
                 let budget = RetryBudget::new("api", 0.0, 10, Duration::from_secs(10)).unwrap();
@@ -296,6 +298,59 @@ async fn test_a_panicking_probe_gives_its_place_back_on_every_path() {
                 assert_eq!(breaker.state(), BreakerState::Open, "{path:?}");
             }
         }
+    })
+    .await;
+}
+
+/// A call's deadline of `Duration::MAX` is no deadline, next to the
+/// breaker and the budget too: an open breaker still fails it fast, an
+/// empty budget still stops it after one attempt, and otherwise it makes
+/// the rule's attempts, each told no time limit. The twin: a zero deadline
+/// makes one attempt and stops on the deadline.
+#[tokio::test(start_paused = true)]
+async fn test_a_duration_max_deadline_is_no_deadline_next_to_breaker_and_budget() {
+    use signal_runtime::{RetryError, StopReason};
+    within(HOUR_LIMIT, async {
+        let call = async |policy: &Policy, deadline: Duration, backend: &Backend| {
+            policy
+                .call("api")
+                .deadline(deadline)
+                .run(async |attempt| {
+                    if deadline == Duration::MAX {
+                        assert_eq!(attempt.remaining(), None);
+                    }
+                    backend.send()
+                })
+                .await
+                .unwrap_err()
+        };
+        let backend = Backend::default();
+        let error = call(&policy(None, None), Duration::MAX, &backend).await;
+        assert_eq!(error.reason(), StopReason::Exhausted);
+        assert_eq!(backend.sent(), u64::from(ATTEMPTS));
+        let error = call(&policy(None, None), Duration::ZERO, &backend).await;
+        assert_eq!(error.reason(), StopReason::DeadlineExceeded);
+        assert_eq!(backend.sent(), u64::from(ATTEMPTS) + 1);
+
+        let empty = RetryBudget::new("api", 0.0, 0, Duration::MAX).unwrap();
+        let backend = Backend::default();
+        let error = call(&policy(Some(&empty), None), Duration::MAX, &backend).await;
+        assert_eq!(error.reason(), StopReason::BudgetExhausted);
+        assert_eq!(backend.sent(), 1);
+
+        let breaker = CircuitBreaker::builder("api")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .open_for(Duration::MAX)
+            .build()
+            .unwrap();
+        let policy = policy(None, Some(&breaker));
+        let backend = Backend::default();
+        let error = call(&policy, Duration::MAX, &backend).await;
+        assert_eq!(error.reason(), StopReason::CircuitOpen);
+        let error = call(&policy, Duration::MAX, &backend).await;
+        assert!(matches!(error, RetryError::CircuitOpen { last: None, .. }));
+        assert_eq!(backend.sent(), 1);
     })
     .await;
 }
