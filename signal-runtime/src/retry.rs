@@ -387,16 +387,16 @@ impl Policy {
         let guard = self.breaker.as_ref().zip(refused);
         let mut previous: Option<E> = None;
         loop {
-            let permit = match guard.map(|(breaker, _)| breaker.admit()).transpose() {
-                Ok(permit) => permit,
-                Err(open) => {
+            let permit = match guard.map(|(breaker, refused)| (breaker.admit(), refused)) {
+                None => None,
+                Some((Ok(permit), _)) => Some(permit),
+                Some((Err(open), refused)) => {
                     // The retry the budget allowed is not made.
                     attempts.not_sent(self);
                     report_refused(name, &open, attempts.attempt);
-                    return Err(match (previous, guard) {
-                        (Some(last), _) => last,
-                        (None, Some((_, refused))) => refused(open),
-                        (None, None) => unreachable!("only a guarded call is refused"),
+                    return Err(match previous {
+                        Some(last) => last,
+                        None => refused(open),
                     });
                 }
             };

@@ -201,9 +201,14 @@ where
                 run.save();
                 (flow, run.probe.take())
             };
-            match Box::pin(waited).await {
-                (ControlFlow::Continue(()), next) => probe = next,
-                (ControlFlow::Break(()), _) => return,
+            // It calls code that is not the runtime's (tracing subscribers,
+            // a metrics recorder): a panic there ends the worker with it.
+            match Box::pin(unwind::caught(waited)).await {
+                Ok((ControlFlow::Continue(()), next)) => probe = next,
+                Ok((ControlFlow::Break(()), _)) => return,
+                Err(message) => {
+                    return task.end_panicked("waiting for the circuit breaker", message);
+                }
             }
         }
         // Everything a run starts with is made in `begin`, outside this

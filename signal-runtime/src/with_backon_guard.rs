@@ -124,10 +124,13 @@ impl<'p> BackonGuard<'p> {
             match breaker.admit() {
                 Ok(permit) => BackonGuarded::run(op(), Some((breaker.clone(), permit))),
                 Err(open) => {
-                    let mut attempts = lock(&attempts);
-                    // Nothing sent: the request or the retry is given back.
-                    attempts.not_sent(policy);
-                    report_refused(name, &open, attempts.attempt);
+                    let attempt = {
+                        let mut attempts = lock(&attempts);
+                        // Nothing sent: the request or the retry is given back.
+                        attempts.not_sent(policy);
+                        attempts.attempt
+                    };
+                    report_refused(name, &open, attempt);
                     BackonGuarded {
                         state: State::Refused {
                             error: Some(E::from(open)),

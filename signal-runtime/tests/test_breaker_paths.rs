@@ -535,3 +535,80 @@ async fn test_recover_ends_a_first_runs_wait_for_the_breaker() {
     })
     .await;
 }
+
+/// A worker shut down while it waits for the breaker before its first run
+/// ends with `Shutdown`, having sent nothing.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_shut_down_while_waiting_for_its_first_run_ends_with_shutdown() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        handle
+            .wait_for(|status| status.phase == Phase::BackingOff)
+            .await;
+        supervisor.shutdown().await;
+        let error = handle.join().await.unwrap_err();
+        assert!(error.is_shutdown(), "{error:?}");
+        assert_eq!(backend.sent(), 0);
+        // The twin: left alone, it runs once the breaker half-opens.
+        let supervisor = Supervisor::new();
+        let handle = worker(&supervisor, &policy, &backend);
+        assert_eq!(handle.join().await.ok(), Some(()));
+        assert_eq!(backend.sent(), 1);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// Panics on the event a breaker half-opening sends.
+struct PanicOnHalfOpen;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnHalfOpen {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(bool);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 |= format!("{value:?}").contains("half-open");
+                }
+            }
+        }
+        let mut message = Message(false);
+        event.record(&mut message);
+        if message.0 {
+            panic!("the subscriber panicked");
+        }
+    }
+}
+
+/// Code that is not the runtime's and panics while a worker waits for the
+/// breaker before its first run (here a tracing layer, told the breaker
+/// half-opened) ends the worker with the panic as its reason, never
+/// silently. The twin without the layer is the test above.
+#[tokio::test(start_paused = true)]
+async fn test_a_panic_while_waiting_for_the_first_run_ends_the_worker_with_its_reason() {
+    use tracing_subscriber::layer::SubscriberExt;
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        let _guard =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(PanicOnHalfOpen));
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        match handle.join().await {
+            Err(signal_runtime::SupervisorError::Panicked { message, .. }) => {
+                assert!(message.contains("subscriber panicked"), "{message}");
+            }
+            other => panic!("expected Panicked, got {other:?}"),
+        }
+        assert_eq!(backend.sent(), 0);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
