@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
-use super::breaker::Outcome;
+use super::breaker::{BreakerState, Outcome};
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::handle::RunContext;
@@ -190,10 +190,11 @@ where
     loop {
         if std::mem::take(&mut first_run)
             && let Some(breaker) = policy.circuit_breaker()
-            && breaker.open_at(Instant::now()).is_some()
+            && breaker.state() != BreakerState::Closed
         {
             // The first run waits for an open breaker, as a restart does (a
-            // recovered worker runs at once). Boxed, as a reaction: rare.
+            // recovered worker runs at once), and takes a probe's place in a
+            // half-open one. Boxed, as a reaction: rare.
             let (shared, policy) = (&*task.shared, &*policy);
             let waited = async move {
                 let mut run = Run::load(shared);

@@ -612,3 +612,81 @@ async fn test_a_panic_while_waiting_for_the_first_run_ends_the_worker_with_its_r
     })
     .await;
 }
+
+/// A worker started while the breaker is half-open with its probe out
+/// waits for the probe's answer instead of running beside it: half-open
+/// never has more probes in flight than it allows. Once the probe closes
+/// the breaker, the worker runs.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_started_while_the_probe_is_out_waits_for_it() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let (answer, gate) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
+        let probe = {
+            let policy = Arc::clone(&policy);
+            let gate = Arc::new(std::sync::Mutex::new(Some(gate)));
+            tokio::spawn(async move {
+                policy
+                    .call("api")
+                    .run(move |_| {
+                        let gate = gate.lock().unwrap().take();
+                        async move { gate.unwrap().await.unwrap() }
+                    })
+                    .await
+            })
+        };
+        tokio::task::yield_now().await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let supervisor = Supervisor::new();
+        let backend = Backend::new(Ok(()));
+        let handle = worker(&supervisor, &policy, &backend);
+        tokio::time::sleep(10 * MS).await;
+        assert_eq!(backend.sent(), 0, "ran beside the probe");
+        answer.send(Ok(())).unwrap();
+        assert!(probe.await.unwrap().is_ok());
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        handle.join().await.unwrap();
+        assert_eq!(backend.sent(), 1);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
+
+/// A worker's first run while the breaker is half-open is a probe: it takes
+/// the probe's place, so a call meanwhile is refused, and its success
+/// closes the breaker.
+#[tokio::test(start_paused = true)]
+async fn test_a_workers_first_run_in_half_open_takes_the_probes_place() {
+    within(HOUR_LIMIT, async {
+        let (breaker, budget) = (breaker(1), budget());
+        let policy = policy(&breaker, &budget);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let supervisor = Supervisor::new();
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let handle = {
+            let gate = Arc::clone(&gate);
+            supervisor.spawn("api", Arc::clone(&policy), async move |_ctx| {
+                gate.notified().await;
+                Ok::<(), ApiError>(())
+            })
+        };
+        handle.wait_for(|status| status.runs == 1).await;
+        let backend = Backend::new(Ok(()));
+        let refused = policy.call("api").run(async |_| backend.send()).await;
+        assert!(
+            matches!(refused, Err(signal_runtime::RetryError::CircuitOpen { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(backend.sent(), 0);
+        gate.notify_one();
+        handle.join().await.unwrap();
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
