@@ -23,9 +23,10 @@ use super::names::StopReason;
 /// [`NeverSent`](signal_core::vocab::NeverSent) only when no attempt may
 /// have reached the peer ([`AttemptLog::any_sent`] is `false`): once an
 /// attempt's error did not say "never sent" (a reset after the request was
-/// written), the last error's `NeverSent`, and the kinds that imply it (a
-/// refused connection, [`BreakerRefused`](super::BreakerRefused)), are not
-/// passed on, while its other kinds are (`TransientNetwork`). So an outer
+/// written), the last error's `NeverSent`, the kinds that imply it (a
+/// refused connection, [`BreakerRefused`](super::BreakerRefused)) and what
+/// it raises only through `NeverSent` (a kind of yours that includes it)
+/// are not passed on, while its other kinds are (`TransientNetwork`). So an outer
 /// call that is not [idempotent](super::Call::idempotent) does not repeat
 /// an inner retried call that may have been processed, even if its last
 /// attempt was refused. (The last error itself, [`last`](Self::last),

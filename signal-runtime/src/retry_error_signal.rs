@@ -11,7 +11,7 @@ use std::ops::ControlFlow;
 use super::breaker::BreakerOpen;
 use super::retry_error::RetryError;
 use signal_core::vocab::{NeverSent, TimedOut, Unavailable};
-use signal_core::{FieldName, Kind, KindId, Node, Shape, Signal, Step, Walker};
+use signal_core::{FieldName, Kind, KindId, Node, Shape, Signal, Step, Trace, Walker};
 
 /// How paths name the type.
 const NAME: &str = "RetryError";
@@ -23,8 +23,8 @@ struct Parts<'a, E> {
     /// The breaker's refusal, passed on only when nothing was sent.
     open: Option<&'a BreakerOpen>,
     last: Option<&'a E>,
-    /// An attempt may have reached the peer: the last error's `NeverSent`
-    /// (and what implies it) is held back.
+    /// An attempt may have reached the peer: what the last error raises
+    /// through `NeverSent` is held back.
     any_sent: bool,
 }
 
@@ -52,10 +52,30 @@ impl<E> RetryError<E> {
     }
 }
 
+/// How the last error is consulted for a kind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Last {
+    /// As it is.
+    All,
+    /// Not at all: the kind is `NeverSent` or implies it.
+    Not,
+    /// Only by the paths whose leaf reaches the kind other than through
+    /// `NeverSent` (the kind is broader than `NeverSent`).
+    AvoidingNeverSent,
+}
+
 impl<E> Parts<'_, E> {
-    /// Whether the last error is consulted for `kind`.
-    fn forwards_last(&self, kind: KindId) -> bool {
-        !(self.any_sent && kind.implies(NeverSent::ID))
+    /// How the last error is consulted for `kind`.
+    fn last_for(&self, kind: KindId) -> Last {
+        if !self.any_sent {
+            Last::All
+        } else if kind.implies(NeverSent::ID) {
+            Last::Not
+        } else if NeverSent::ID.implies(kind) {
+            Last::AvoidingNeverSent
+        } else {
+            Last::All
+        }
     }
 
     fn node(&self, field: Option<&'static str>) -> Node {
@@ -67,13 +87,57 @@ impl<E> Parts<'_, E> {
     }
 }
 
+/// Whether raising `leaf` raises `query` other than through `NeverSent`:
+/// along its implications, or a kind `query` includes, never stepping on
+/// `NeverSent` itself.
+fn reaches_avoiding_never_sent(leaf: KindId, query: KindId) -> bool {
+    if leaf == NeverSent::ID {
+        return false;
+    }
+    leaf == query
+        || leaf
+            .direct_implications()
+            .iter()
+            .any(|&next| reaches_avoiding_never_sent(next, query))
+        || query.direct_inclusions().iter().any(|&included| {
+            included != NeverSent::ID && reaches_avoiding_never_sent(leaf, included)
+        })
+}
+
+/// The paths through which `last` carries `kind` other than through
+/// `NeverSent`.
+fn traces_avoiding_never_sent<E: Signal>(last: &E, kind: KindId) -> Vec<Trace> {
+    let mut traces = last.traces_kind(kind);
+    traces.retain(|trace| {
+        trace
+            .leaf()
+            .is_some_and(|leaf| reaches_avoiding_never_sent(leaf, kind))
+    });
+    traces
+}
+
+/// Walks `steps` (a path found in the last error) again, through `walker`.
+fn replay(walker: &mut Walker<'_>, steps: &[Step]) -> ControlFlow<()> {
+    match steps {
+        [via, Step::Leaf(leaf)] => walker.leaf_via(*via, *leaf),
+        [first, rest @ ..] => walker.enter(*first, |walker| replay(walker, rest)),
+        [] => ControlFlow::Continue(()),
+    }
+}
+
 impl<E: Signal> Signal for RetryError<E> {
     #[inline]
     fn has<K: Kind>(&self) -> bool {
         let parts = self.parts();
         parts.leaf.is_some_and(|leaf| leaf.implies(K::ID))
             || parts.open.is_some_and(|open| open.has::<K>())
-            || (parts.forwards_last(K::ID) && parts.last.is_some_and(|last| last.has::<K>()))
+            || parts.last.is_some_and(|last| match parts.last_for(K::ID) {
+                Last::All => last.has::<K>(),
+                Last::Not => false,
+                Last::AvoidingNeverSent => {
+                    last.has::<K>() && !traces_avoiding_never_sent(last, K::ID).is_empty()
+                }
+            })
     }
 
     fn walk(&self, walker: &mut Walker<'_>) -> ControlFlow<()> {
@@ -86,12 +150,22 @@ impl<E: Signal> Signal for RetryError<E> {
                 open.walk(walker)
             })?;
         }
-        match parts.last {
-            Some(last) if parts.forwards_last(walker.kind()) => walker
-                .enter(Step::Node(parts.node(Some("last"))), |walker| {
-                    last.walk(walker)
-                }),
-            _ => ControlFlow::Continue(()),
+        let Some(last) = parts.last else {
+            return ControlFlow::Continue(());
+        };
+        let field = Step::Node(parts.node(Some("last")));
+        match parts.last_for(walker.kind()) {
+            Last::All => walker.enter(field, |walker| last.walk(walker)),
+            Last::Not => ControlFlow::Continue(()),
+            Last::AvoidingNeverSent => {
+                let traces = traces_avoiding_never_sent(last, walker.kind());
+                walker.enter(field, |walker| {
+                    for trace in &traces {
+                        replay(walker, trace.steps())?;
+                    }
+                    ControlFlow::Continue(())
+                })
+            }
         }
     }
 
@@ -214,6 +288,35 @@ mod tests {
         assert!(one_sent.has_kind(TransientNetwork::ID));
         let reset = failed(log(&[REFUSED, RESET]), Io::Reset);
         assert!(!reset.has::<NeverSent>() && reset.has::<TransientNetwork>());
+    }
+
+    signal_core::kind! {
+        /// Raised only by what never left.
+        pub SafeToRetry: includes(NeverSent);
+        /// Raised by a network blip or by what never left.
+        pub Retryable: includes(TransientNetwork, NeverSent);
+    }
+
+    #[test]
+    fn a_kind_raised_only_through_never_sent_is_held_back_too() {
+        let one_sent = failed(log(&[RESET, REFUSED]), Io::Refused);
+        assert!(!one_sent.has::<SafeToRetry>());
+        assert!(!one_sent.has_kind(SafeToRetry::ID));
+        assert!(one_sent.trace::<SafeToRetry>().is_none());
+        // A kind the last error also reaches another way is passed on, by
+        // that way only.
+        assert!(one_sent.has::<Retryable>());
+        assert!(one_sent.has_kind(Retryable::ID));
+        let traces = one_sent.traces::<Retryable>();
+        assert_eq!(traces.len(), 1, "{traces:?}");
+        assert_eq!(
+            traces[0].to_string(),
+            "RetryError::Failed.last → Io::Refused (ConnectionRefused ⇒ TransientNetwork ⇒ Retryable)"
+        );
+        // The twin: nothing sent, everything passed on.
+        let none_sent = failed(log(&[REFUSED]), Io::Refused);
+        assert!(none_sent.has::<SafeToRetry>() && none_sent.has_kind(SafeToRetry::ID));
+        assert!(none_sent.trace::<SafeToRetry>().is_some());
     }
 
     #[test]
