@@ -140,6 +140,9 @@ pub struct AttemptLog {
     first: Option<AttemptRecord>,
     latest: VecDeque<AttemptRecord>,
     omitted: u32,
+    /// An attempt's error did not carry `NeverSent`: it may have reached
+    /// the peer (the omitted attempts included).
+    any_sent: bool,
 }
 
 impl AttemptLog {
@@ -149,6 +152,7 @@ impl AttemptLog {
     /// Adds an attempt: the first is kept for good, the latest
     /// [`LATEST`](Self::LATEST) after it, and those pushed out are counted.
     pub(crate) fn push(&mut self, record: AttemptRecord) {
+        self.any_sent |= !record.kinds.contains(&NeverSent::ID);
         if self.first.is_none() {
             self.first = Some(record);
             return;
@@ -182,6 +186,14 @@ impl AttemptLog {
     /// The kept attempts, oldest first: the first attempt, then the latest.
     pub fn iter(&self) -> impl Iterator<Item = &AttemptRecord> {
         self.first.iter().chain(&self.latest)
+    }
+
+    /// Whether any attempt may have reached the peer: its error did not
+    /// carry [`NeverSent`] (the omitted attempts included). `false` when
+    /// every attempt's error said the request never left, or when no
+    /// attempt was made.
+    pub fn any_sent(&self) -> bool {
+        self.any_sent
     }
 
     /// The first attempt.

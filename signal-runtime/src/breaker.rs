@@ -217,12 +217,17 @@ impl BreakerBuilder {
 /// reopens it, that many successes close it.
 ///
 /// A policy with it ([`Policy::breaker`](super::Policy::breaker)) uses it
-/// in [`Policy::call`](super::Policy::call) (each attempt asks it first,
-/// and its outcome is counted), [`Policy::retry`](super::Policy::retry)
-/// (outcomes counted, retries asked), supervised workers (outcomes counted;
-/// a restart waits until it half-opens) and the `tower` policy (a retry
-/// while it is open is not made); `layer` (feature `tower`) puts it in front
-/// of a `tower` service. Clones share one state.
+/// in [`Policy::call`](super::Policy::call) and
+/// [`Policy::retry_guarded`](super::Policy::retry_guarded) (each attempt
+/// asks it first, and its outcome is counted),
+/// [`Policy::retry`](super::Policy::retry) (outcomes counted, retries
+/// asked), `Policy::backon_guard` (feature `backon`: each attempt asks it
+/// first, and its outcome is counted), supervised workers (outcomes
+/// counted; the first run and each restart wait until it half-opens) and
+/// the `tower` policy (a retry while it is open is not made); `layer`
+/// (feature `tower`) puts it in front of a `tower` service. A request it
+/// refused is no traffic for the policy's
+/// [retry budget](super::RetryBudget) on any path. Clones share one state.
 ///
 /// ```
 /// use std::time::Duration;

@@ -165,7 +165,12 @@ impl RetryBudget {
     /// worker run of a policy with this budget; call it from a retry loop
     /// of your own that asks [`Policy::step`](super::Policy::step).
     pub fn deposit(&self) {
-        let slot = self.slot_at(Instant::now());
+        self.deposit_at(Instant::now());
+    }
+
+    /// [`deposit`](Self::deposit), at `now`.
+    pub(crate) fn deposit_at(&self, now: Instant) {
+        let slot = self.slot_at(now);
         lock(&self.inner.ledger).deposit(slot);
     }
 
@@ -181,6 +186,14 @@ impl RetryBudget {
     pub(crate) fn give_back(&self, taken: Instant) {
         let slot = self.slot_at(taken);
         lock(&self.inner.ledger).give_back(slot);
+    }
+
+    /// Takes back a request deposited at `made` that was not sent after all
+    /// (a circuit breaker refused it): it earns no retries, and is not
+    /// counted in the stats.
+    pub(crate) fn take_back(&self, made: Instant) {
+        let slot = self.slot_at(made);
+        lock(&self.inner.ledger).take_back(slot);
     }
 
     /// The retries allowed within the window for `requests` requests in it.
@@ -269,6 +282,14 @@ impl Ledger {
             slot.retries -= 1;
         }
         self.stats.retries = self.stats.retries.saturating_sub(1);
+    }
+
+    fn take_back(&mut self, number: u64) {
+        let slot = &mut self.slots[(number % SLOTS as u64) as usize];
+        if slot.number == number && slot.requests > 0 {
+            slot.requests -= 1;
+        }
+        self.stats.requests = self.stats.requests.saturating_sub(1);
     }
 
     fn withdraw(&mut self, number: u64, allowed: impl Fn(u64) -> u64) -> bool {

@@ -10,10 +10,8 @@ use super::breaker::CircuitBreaker;
 use super::budget::RetryBudget;
 use super::ladder::Step;
 use super::log::Subject;
-use super::metrics;
-use super::names::{ReactionName, StopReason};
 use super::policy::Policy;
-use super::retry::{Attempts, Limits, Seen};
+use super::retry::{Attempts, Limits, Seen, report_refused};
 use super::retry_error::{Ended, RetryError};
 use signal_core::Signal;
 
@@ -188,8 +186,6 @@ impl<'a> Call<'a> {
             breaker,
         };
         let mut previous: Option<E> = None;
-        // When the ladder took the retry about to be made from the budget.
-        let mut retry_taken: Option<Instant> = None;
         loop {
             let seen = Seen::now(policy);
             let attempt = Attempt {
@@ -199,27 +195,9 @@ impl<'a> Call<'a> {
             let permit = match breaker.map(CircuitBreaker::admit).transpose() {
                 Ok(permit) => permit,
                 Err(open) => {
-                    if let (Some(budget), Some(taken)) = (policy.budget(), retry_taken) {
-                        // The retry the budget allowed is not made.
-                        budget.give_back(taken);
-                    }
-                    // Failing fast is the breaker working: a metric, and an
-                    // event at DEBUG only (its opening was the WARN).
-                    tracing::debug!(
-                        worker = self.name,
-                        reason = StopReason::CircuitOpen.as_str(),
-                        breaker = &*open.breaker,
-                        attempt = attempts.attempt,
-                        "call refused; the circuit breaker is open"
-                    );
-                    metrics::step(
-                        Subject::Call,
-                        self.name,
-                        ReactionName::Stop,
-                        Some(StopReason::CircuitOpen),
-                        None,
-                        false,
-                    );
+                    // The retry the budget allowed is not made.
+                    attempts.not_sent(policy);
+                    report_refused(self.name, &open, attempts.attempt);
                     return Err(RetryError::CircuitOpen {
                         name: Arc::from(self.name),
                         open,
@@ -231,7 +209,7 @@ impl<'a> Call<'a> {
             if attempts.attempt == 0 {
                 // A request, once let through: a call the breaker refused
                 // sent nothing, and earns its callers no retries.
-                policy.deposit();
+                attempts.deposit(policy);
             }
             let result = op(attempt).await;
             if let (Some(breaker), Some(permit)) = (breaker, permit) {
@@ -256,8 +234,6 @@ impl<'a> Call<'a> {
             if let Step::Stop(reason) = step {
                 return Err(RetryError::new(ended, reason, attempts.log, error));
             }
-            // A step that tries again withdrew from the budget, now.
-            retry_taken = Some(Instant::now());
             attempts.carry_out(Subject::Call, self.name, &step).await;
             previous = Some(error);
         }

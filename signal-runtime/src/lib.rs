@@ -38,15 +38,20 @@
 //!   ([`Policy::breaker`]) counts only the kinds that say the dependency is
 //!   sick, opens on their rate, probes when half-open, and while open makes
 //!   calls fail fast with an error that raises
-//!   [`Unavailable`](signal_core::vocab::Unavailable); workers wait for it,
-//!   and `CircuitBreaker::layer` (feature `tower`) guards a `tower` service. [`Policy::call`] runs one call
+//!   [`Unavailable`](signal_core::vocab::Unavailable) ([`Policy::call`],
+//!   [`Policy::retry_guarded`], and `Policy::backon_guard` with feature
+//!   `backon`); workers wait for it (their first run too), and
+//!   `CircuitBreaker::layer` (feature `tower`) guards a `tower` service; a
+//!   request it refused is no traffic for the budget. [`Policy::call`] runs one call
 //!   with a [deadline](Call::deadline) (it stops as soon as the next wait
 //!   would overrun it, and each [`Attempt`] sees the time left), marked
 //!   [not idempotent](Call::idempotent) if it must be retried only when the
 //!   error says the request was never sent
 //!   ([`NeverSent`](signal_core::vocab::NeverSent)); it gives up with a
 //!   [`RetryError`] that says why, keeps every attempt's kinds, trace and
-//!   delay ([`AttemptLog`]) and, for a deadline, raises
+//!   delay ([`AttemptLog`]), says "never sent" only when none of its
+//!   attempts may have reached the peer (so an outer call that is not
+//!   idempotent can trust it) and, for a deadline, raises
 //!   [`TimedOut`](signal_core::vocab::TimedOut) itself:
 //!
 //!   ```
@@ -250,6 +255,7 @@ mod resource;
 mod retry;
 mod retry_after;
 mod retry_error;
+mod retry_error_signal;
 mod retry_state;
 mod state;
 mod supervisor;
@@ -258,6 +264,8 @@ mod time;
 mod unwind;
 #[cfg(feature = "backon")]
 mod with_backon;
+#[cfg(feature = "backon")]
+mod with_backon_guard;
 #[cfg(feature = "tower")]
 mod with_tower;
 mod worker;
@@ -285,6 +293,8 @@ pub use retry_error::RetryError;
 pub use retry_state::RetryState;
 pub use state::{RECENT_RUNS, RunOutcome, RunRecord, State};
 pub use supervisor::{ShutdownReport, Supervisor};
+#[cfg(feature = "backon")]
+pub use with_backon_guard::{BackonGuard, BackonGuarded};
 #[cfg(feature = "tower")]
 pub use with_tower::TowerPolicy;
 

@@ -425,9 +425,12 @@ impl Policy {
     /// policy, call, request and worker that has it: its counted kinds'
     /// failures open it, and while it is open a [`Call`](super::Call)
     /// fails fast ([`RetryError::CircuitOpen`](super::RetryError::CircuitOpen),
-    /// which raises `Unavailable`), a retry is not made
+    /// which raises `Unavailable`), so does
+    /// [`retry_guarded`](Self::retry_guarded) (with the error's own
+    /// refusal), a retry is not made
     /// ([`StopReason::CircuitOpen`](super::StopReason::CircuitOpen)) and a
-    /// worker's restart waits until it half-opens. See [`CircuitBreaker`].
+    /// worker's first run or restart waits until it half-opens. See
+    /// [`CircuitBreaker`].
     pub fn breaker(mut self, breaker: &CircuitBreaker) -> Self {
         self.breaker = Some(breaker.clone());
         self

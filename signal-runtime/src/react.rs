@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::backoff::Jitter;
-use super::breaker::Permit;
+use super::breaker::{CircuitBreaker, Permit};
 use super::error::{Failure, SupervisorError};
 use super::ladder::{Failed, Step};
 use super::lock;
@@ -118,10 +118,6 @@ where
         }
         self.h.retry.attempt = self.h.retry.attempt.saturating_add(1);
         let attempt = self.h.retry.attempt;
-        if attempt == 1 {
-            // A run that is not a restart is a request.
-            policy.deposit();
-        }
         self.h.failures += 1;
         let mut matched = match &failure {
             Failure::Error(error) => policy.rule_for(&**error),
@@ -298,26 +294,66 @@ where
     /// Waits out `delay`, or less if the worker is recovered; `Break` if the
     /// supervisor shuts down meanwhile.
     pub(crate) async fn back_off(&mut self, delay: Duration) -> ControlFlow<()> {
+        match self.wait(delay).await {
+            Waited::ShuttingDown => ControlFlow::Break(()),
+            Waited::Over | Waited::Recovered => ControlFlow::Continue(()),
+        }
+    }
+
+    /// Before a worker's first run: waits while the policy's breaker
+    /// refuses, as a restart does, and takes a probe place once it half-opens (or waits the
+    /// policy's first backoff again while the probes are all out). A
+    /// recovery ends the wait, and the run goes without asking; `Break` if
+    /// the supervisor shuts down meanwhile.
+    pub(crate) async fn wait_for_breaker(
+        &mut self,
+        breaker: &CircuitBreaker,
+        policy: &Policy,
+    ) -> ControlFlow<()> {
+        loop {
+            let wait = match breaker.admit() {
+                Ok(permit) => {
+                    self.probe = Some(permit);
+                    return ControlFlow::Continue(());
+                }
+                Err(open) if open.retry_in.is_zero() => policy
+                    .backoff
+                    .delays()
+                    .next()
+                    .unwrap_or_default()
+                    .max(Duration::from_millis(1)),
+                Err(open) => open.retry_in,
+            };
+            match self.wait(wait).await {
+                Waited::Over => {}
+                Waited::Recovered => return ControlFlow::Continue(()),
+                Waited::ShuttingDown => return ControlFlow::Break(()),
+            }
+        }
+    }
+
+    /// Waits out `delay`, published as a backoff: how the wait ended.
+    async fn wait(&mut self, delay: Duration) -> Waited {
         let until = time::after(Instant::now(), delay);
         self.h.retry.backoff_until = Some(until);
         self.h.retry.last_delay = Some(delay);
         self.publish(Phase::BackingOff);
         let shared = self.shared;
         let started = Instant::now();
-        let flow = tokio::select! {
+        let waited = tokio::select! {
             biased;
-            () = shared.core.cancel.cancelled() => ControlFlow::Break(()),
+            () = shared.core.cancel.cancelled() => Waited::ShuttingDown,
             () = shared.core.recovery_requested() => {
                 self.recovered();
-                ControlFlow::Continue(())
+                Waited::Recovered
             }
             () = tokio::time::sleep_until(until) => {
                 self.h.retry.backoff_until = None;
-                ControlFlow::Continue(())
+                Waited::Over
             }
         };
         metrics::backoff(self.name(), started.elapsed());
-        flow
+        waited
     }
 
     /// Stops with `error` until the worker is recovered; `Break` if the
@@ -344,6 +380,13 @@ where
         self.h.error = None;
         recovered_with(&self.shared.core.name, self.h.on_recover.as_ref());
     }
+}
+
+/// How a worker's wait ended.
+enum Waited {
+    Over,
+    Recovered,
+    ShuttingDown,
 }
 
 /// A worker was recovered: logged, and its state reset (a reset that

@@ -8,9 +8,11 @@ use tokio::time::Instant;
 
 use super::attempt_log::{AttemptLog, AttemptRecord};
 use super::backoff::Jitter;
+use super::breaker::{BreakerOpen, BreakerRefused};
 use super::ladder::{Failed, Step};
 use super::log::{Report, Subject};
 use super::metrics;
+use super::names::{ReactionName, StopReason};
 use super::policy::{Policy, RuleKey, RuleMatch};
 use super::retry_state::spend;
 use signal_core::Signal;
@@ -75,6 +77,10 @@ pub(crate) struct Attempts {
     pub(crate) jitter: Option<Jitter>,
     /// Every failed attempt, bounded.
     pub(crate) log: AttemptLog,
+    /// When the call was counted as a request in the policy's budget.
+    deposited: Option<Instant>,
+    /// When the ladder took the retry about to be made from the budget.
+    retry_taken: Option<Instant>,
 }
 
 impl Attempts {
@@ -85,6 +91,34 @@ impl Attempts {
             restarts: VecDeque::new(),
             jitter: None,
             log: AttemptLog::default(),
+            deposited: None,
+            retry_taken: None,
+        }
+    }
+
+    /// Counts the call as one request in the policy's retry budget, if it
+    /// has one.
+    pub(crate) fn deposit(&mut self, policy: &Policy) {
+        if let Some(budget) = policy.budget() {
+            let now = Instant::now();
+            budget.deposit_at(now);
+            self.deposited = Some(now);
+        }
+    }
+
+    /// The attempt about to be made, or just made, was refused by a circuit
+    /// breaker: nothing was sent. The first attempt's request is taken back
+    /// from the budget, a later attempt's retry is given back.
+    pub(crate) fn not_sent(&mut self, policy: &Policy) {
+        let Some(budget) = policy.budget() else {
+            return;
+        };
+        if self.attempt == 0 {
+            if let Some(made) = self.deposited.take() {
+                budget.take_back(made);
+            }
+        } else if let Some(taken) = self.retry_taken.take() {
+            budget.give_back(taken);
         }
     }
 
@@ -100,6 +134,11 @@ impl Attempts {
         limits: Limits,
     ) -> Step {
         let now = Instant::now();
+        if error.has::<BreakerRefused>() {
+            // Refused by a breaker on its way (a `tower` layer's, or one the
+            // attempt asked itself): no traffic.
+            self.not_sent(policy);
+        }
         self.attempt = self.attempt.saturating_add(1);
         let attempt = self.attempt;
         let matched = policy.rule_for(error);
@@ -130,6 +169,11 @@ impl Attempts {
             may_be_processed: limits.non_idempotent && !error.has::<NeverSent>(),
         };
         let step = policy.step(failed, &mut self.restarts, now);
+        // A step that tries again withdrew from the budget, now.
+        self.retry_taken = match step {
+            Step::Stop(_) => None,
+            Step::Retry { .. } | Step::Rebuild { .. } => policy.budget().map(|_| now),
+        };
         let mut record = AttemptRecord::of(policy, attempt, matched.kind, trace.clone(), error);
         record.delay = match &step {
             Step::Stop(_) => None,
@@ -203,6 +247,19 @@ impl Policy {
     /// task. For a deadline, and an error that says why the call gave up,
     /// use [`Policy::call`].
     ///
+    /// With a [circuit breaker](Self::breaker), every attempt's outcome is
+    /// counted and no retry is made while it is open, but the first attempt
+    /// is made whatever its state, since an error of type `E` cannot say
+    /// "refused": to fail fast, use [`retry_guarded`](Self::retry_guarded)
+    /// (for an `E: From<BreakerOpen>`) or [`Policy::call`].
+    ///
+    /// The error returned is the last attempt's, as it is. If it carries
+    /// [`NeverSent`] while an earlier attempt may have reached the peer, a
+    /// caller that is not idempotent would take the whole call for one that
+    /// never left: nest [`Policy::call`] instead, whose
+    /// [`RetryError`](super::RetryError) says "never sent" only when no
+    /// attempt may have been sent.
+    ///
     /// ```
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::time::Duration;
@@ -236,24 +293,129 @@ impl Policy {
     /// assert!(matches!(policy.retry("fetch", missing).await, Err(FetchError::NotFound)));
     /// # }
     /// ```
-    pub async fn retry<F, T, E>(&self, name: &str, mut op: F) -> Result<T, E>
+    pub async fn retry<F, T, E>(&self, name: &str, op: F) -> Result<T, E>
     where
         F: AsyncFnMut() -> Result<T, E>,
         E: Signal + 'static,
     {
-        // The loop of `Call::run` without limits, written out: wrapping `op`
-        // in an async closure of its own would make the future lose `Send`
-        // for closures that capture by move.
+        self.retry_loop(name, op, None).await
+    }
+
+    /// [`retry`](Self::retry), failing fast while the policy's
+    /// [circuit breaker](Self::breaker) is open: each attempt asks the
+    /// breaker first, so a call against an open breaker sends nothing.
+    ///
+    /// Refused before its first attempt, the call returns
+    /// `E::from(BreakerOpen)`: give your error a variant that forwards
+    /// [`BreakerOpen`], and it raises
+    /// [`BreakerRefused`](super::BreakerRefused), that is
+    /// [`Unavailable`](signal_core::vocab::Unavailable) (callers upstream
+    /// react to a dependency that cannot serve) and
+    /// [`NeverSent`](signal_core::vocab::NeverSent) (nothing left, so even a
+    /// call that is not idempotent may try it again). The refused call is no
+    /// request for the [retry budget](super::RetryBudget). Refused before a
+    /// retry (the breaker opened during the wait), it returns the last
+    /// attempt's error, as when the ladder stops a retry for an open breaker
+    /// ([`StopReason::CircuitOpen`](super::StopReason::CircuitOpen)), and
+    /// the retry is given back to the budget; a `NeverSent` there would
+    /// not hold for the attempts before. While the breaker is half-open,
+    /// the attempt takes a probe's place (given back if `op` panics or the
+    /// call is dropped).
+    ///
+    /// Without a breaker it is [`retry`](Self::retry). For the reason a
+    /// call gave up and every attempt's error, use [`Policy::call`], which
+    /// fails fast with [`RetryError::CircuitOpen`](super::RetryError::CircuitOpen)
+    /// for any error type.
+    ///
+    /// ```
+    /// use signal_core::Signal;
+    /// use signal_core::vocab::{NeverSent, TransientNetwork, Unavailable};
+    /// use signal_runtime::{BreakerOpen, BreakerState, CircuitBreaker, Policy, Reaction};
+    ///
+    /// #[derive(Debug, Signal)]
+    /// enum ApiError {
+    ///     #[signal(leaf = "signal_core::vocab::ConnectionReset")]
+    ///     Reset,
+    ///     Refused(#[signal(forward)] BreakerOpen),
+    /// }
+    ///
+    /// impl From<BreakerOpen> for ApiError {
+    ///     fn from(open: BreakerOpen) -> Self {
+    ///         ApiError::Refused(open)
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)] async fn main() {
+    /// let breaker = CircuitBreaker::builder("api").counts::<TransientNetwork>().min_calls(1).build().unwrap();
+    /// let policy = Policy::new().otherwise(Reaction::Stop).breaker(&breaker);
+    /// let mut sent = 0;
+    /// // A reset opens the breaker...
+    /// let _ = policy.retry_guarded("api", async || { sent += 1; Err::<(), _>(ApiError::Reset) }).await;
+    /// assert_eq!(breaker.state(), BreakerState::Open);
+    /// // ... and the next call fails fast, sending nothing.
+    /// let error = policy.retry_guarded("api", async || { sent += 1; Ok(()) }).await.unwrap_err();
+    /// assert!(matches!(error, ApiError::Refused(_)));
+    /// assert!(error.has::<Unavailable>() && error.has::<NeverSent>());
+    /// assert_eq!(sent, 1);
+    /// # }
+    /// ```
+    pub async fn retry_guarded<F, T, E>(&self, name: &str, op: F) -> Result<T, E>
+    where
+        F: AsyncFnMut() -> Result<T, E>,
+        E: Signal + From<BreakerOpen> + 'static,
+    {
+        self.retry_loop(name, op, Some(E::from)).await
+    }
+
+    /// The loop of [`retry`](Self::retry) and
+    /// [`retry_guarded`](Self::retry_guarded) (`refused`: how to say that
+    /// the breaker refused the first attempt). The loop of `Call::run`
+    /// without limits, written out: wrapping `op` in an async closure of its
+    /// own would make the future lose `Send` for closures that capture by
+    /// move.
+    async fn retry_loop<F, T, E>(
+        &self,
+        name: &str,
+        mut op: F,
+        refused: Option<fn(BreakerOpen) -> E>,
+    ) -> Result<T, E>
+    where
+        F: AsyncFnMut() -> Result<T, E>,
+        E: Signal + 'static,
+    {
         let mut attempts = Attempts::new();
-        self.deposit();
+        let guard = self.breaker.as_ref().zip(refused);
+        let mut previous: Option<E> = None;
         loop {
+            let permit = match guard.map(|(breaker, refused)| (breaker.admit(), refused)) {
+                None => None,
+                Some((Ok(permit), _)) => Some(permit),
+                Some((Err(open), refused)) => {
+                    // The retry the budget allowed is not made.
+                    attempts.not_sent(self);
+                    report_refused(name, &open, attempts.attempt);
+                    return Err(match previous {
+                        Some(last) => last,
+                        None => refused(open),
+                    });
+                }
+            };
+            if attempts.attempt == 0 {
+                // A request, once let through.
+                attempts.deposit(self);
+            }
             let seen = Seen::now(self);
             let result = op().await;
             if let Some(breaker) = &self.breaker {
-                // Not asked before the attempt (there would be no error of
-                // type `E` to return): counted after it. Retries are not
-                // made while it is open (the ladder's rung).
-                breaker.record(breaker.outcome_of(result.as_ref()));
+                let outcome = breaker.outcome_of(result.as_ref());
+                match permit {
+                    Some(permit) => permit.record(outcome),
+                    // Unguarded: not asked before the attempt (there is no
+                    // error of type `E` to return), counted after it.
+                    // Retries are not made while it is open (the ladder's
+                    // rung).
+                    None => breaker.record(outcome),
+                }
             }
             let error = match result {
                 Ok(value) => return Ok(value),
@@ -264,6 +426,27 @@ impl Policy {
                 return Err(error);
             }
             attempts.carry_out(Subject::Call, name, &step).await;
+            previous = Some(error);
         }
     }
+}
+
+/// A call the breaker refused: failing fast is the breaker working, so a
+/// metric and an event at DEBUG only (its opening was the WARN).
+pub(crate) fn report_refused(name: &str, open: &BreakerOpen, attempt: u32) {
+    tracing::debug!(
+        worker = name,
+        reason = StopReason::CircuitOpen.as_str(),
+        breaker = &*open.breaker,
+        attempt,
+        "call refused; the circuit breaker is open"
+    );
+    metrics::step(
+        Subject::Call,
+        name,
+        ReactionName::Stop,
+        Some(StopReason::CircuitOpen),
+        None,
+        false,
+    );
 }

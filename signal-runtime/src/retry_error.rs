@@ -10,19 +10,32 @@ use tokio::time::Instant;
 use super::attempt_log::AttemptLog;
 use super::breaker::{BreakerOpen, CircuitBreaker};
 use super::names::StopReason;
-use signal_core::Signal;
 
 /// Why a retried [`Call`](super::Call) gave up, with its last error.
 ///
 /// It carries the signals of the last error, so a caller upstream reacts to
 /// it as to the error itself; [`DeadlineExceeded`](Self::DeadlineExceeded)
-/// also raises [`TimedOut`](signal_core::vocab::TimedOut) of its own.
+/// also raises [`TimedOut`](signal_core::vocab::TimedOut) of its own, and
+/// [`CircuitOpen`](Self::CircuitOpen)
+/// [`Unavailable`](signal_core::vocab::Unavailable).
+///
+/// **Never sent is a fact of the whole call.** It raises
+/// [`NeverSent`](signal_core::vocab::NeverSent) only when no attempt may
+/// have reached the peer ([`AttemptLog::any_sent`] is `false`): once an
+/// attempt's error did not say "never sent" (a reset after the request was
+/// written), the last error's `NeverSent`, the kinds that imply it (a
+/// refused connection, [`BreakerRefused`](super::BreakerRefused)) and what
+/// it raises only through `NeverSent` (a kind of yours that includes it)
+/// are not passed on, while its other kinds are (`TransientNetwork`). So an outer
+/// call that is not [idempotent](super::Call::idempotent) does not repeat
+/// an inner retried call that may have been processed, even if its last
+/// attempt was refused. (The last error itself, [`last`](Self::last),
+/// still says what its attempt met.)
 /// Every attempt's kinds, trace and delay are in its [`log`](Self::log).
 /// `Display` says how many attempts failed and why the call gave up (`call
 /// `fetch` failed after 3 attempts: ...`); the last error is the
 /// [`source`](std::error::Error::source) (when `E: Error`), and the
 /// alternate form (`{:#}`) adds the log, one attempt a line.
-#[derive(Signal)]
 pub enum RetryError<E> {
     /// The last error's rule gave up: its reaction is to stop, its attempts
     /// ran out, or the retries exceeded the policy's
@@ -37,12 +50,10 @@ pub enum RetryError<E> {
         /// Every attempt's kinds, trace and delay, bounded.
         log: AttemptLog,
         /// The last attempt's error.
-        #[signal(forward)]
         last: E,
     },
     /// The wait before the next attempt was at least the time left before
     /// the call's [deadline](super::Call::deadline).
-    #[signal(leaf = "signal_core::vocab::TimedOut")]
     DeadlineExceeded {
         /// The call's name.
         name: Arc<str>,
@@ -51,7 +62,6 @@ pub enum RetryError<E> {
         /// Every attempt's kinds, trace and delay, bounded.
         log: AttemptLog,
         /// The last attempt's error.
-        #[signal(forward)]
         last: E,
     },
     /// The policy's [retry budget](super::RetryBudget), shared with other
@@ -64,7 +74,6 @@ pub enum RetryError<E> {
         /// Every attempt's kinds, trace and delay, bounded.
         log: AttemptLog,
         /// The last attempt's error.
-        #[signal(forward)]
         last: E,
     },
     /// The call is [not idempotent](super::Call::idempotent), and its error
@@ -76,30 +85,26 @@ pub enum RetryError<E> {
         /// Every attempt's kinds, trace and delay, bounded.
         log: AttemptLog,
         /// The last attempt's error.
-        #[signal(forward)]
         last: E,
     },
     /// The policy's [circuit breaker](super::CircuitBreaker) is open: the
     /// call failed fast, before an attempt (`last` is `None`) or instead of
     /// retrying. Raises [`Unavailable`](signal_core::vocab::Unavailable),
-    /// so callers upstream react to a dependency that cannot serve; not
-    /// [`NeverSent`](signal_core::vocab::NeverSent) (which a
-    /// [`BreakerOpen`] raises on its own), since the attempts before the
-    /// refusal may have been processed.
-    #[signal(leaf = "signal_core::vocab::Unavailable")]
+    /// so callers upstream react to a dependency that cannot serve. When
+    /// nothing was sent (no attempt was made, or every attempt's error said
+    /// so) it also carries the [`BreakerOpen`]'s
+    /// [`BreakerRefused`](super::BreakerRefused), and so
+    /// [`NeverSent`](signal_core::vocab::NeverSent); not otherwise, since
+    /// the attempts before the refusal may have been processed.
     CircuitOpen {
         /// The call's name.
         name: Arc<str>,
         /// The breaker's refusal.
-        #[signal(
-            skip = "the variant raises Unavailable itself; NeverSent would not hold for the attempts before"
-        )]
         open: BreakerOpen,
         /// Every attempt's kinds, trace and delay, bounded (empty when no
         /// attempt was made).
         log: AttemptLog,
         /// The last attempt's error, if an attempt was made.
-        #[signal(forward)]
         last: Option<E>,
     },
 }

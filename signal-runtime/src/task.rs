@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
-use super::breaker::Outcome;
+use super::breaker::{BreakerState, Outcome};
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::handle::RunContext;
@@ -186,7 +186,32 @@ where
 {
     // The probe place the next run took in the policy's half-open breaker.
     let mut probe = None;
+    let mut first_run = true;
     loop {
+        if std::mem::take(&mut first_run)
+            && let Some(breaker) = policy.circuit_breaker()
+            && breaker.state() != BreakerState::Closed
+        {
+            // The first run waits for an open breaker, as a restart does (a
+            // recovered worker runs at once), and takes a probe's place in a
+            // half-open one. Boxed, as a reaction: rare.
+            let (shared, policy) = (&*task.shared, &*policy);
+            let waited = async move {
+                let mut run = Run::load(shared);
+                let flow = run.wait_for_breaker(breaker, policy).await;
+                run.save();
+                (flow, run.probe.take())
+            };
+            // It calls code that is not the runtime's (tracing subscribers,
+            // a metrics recorder): a panic there ends the worker with it.
+            match Box::pin(unwind::caught(waited)).await {
+                Ok((ControlFlow::Continue(()), next)) => probe = next,
+                Ok((ControlFlow::Break(()), _)) => return,
+                Err(message) => {
+                    return task.end_panicked("waiting for the circuit breaker", message);
+                }
+            }
+        }
         // Everything a run starts with is made in `begin`, outside this
         // future: only the run's own future stays here while it runs.
         // `begin` clones the factory (a `Clone` impl that is not the
@@ -260,6 +285,10 @@ where
     core.healthy.store(false, Ordering::Relaxed);
     let (run, attempt) = task.begin_run();
     core.attempt.store(attempt, Ordering::Relaxed);
+    if attempt == 0 {
+        // A run that is not a restart is a request, once it is let go.
+        policy.deposit();
+    }
     let ctx = RunContext {
         core: Arc::clone(&task.shared) as Arc<dyn CoreRef>,
     };

@@ -13,7 +13,7 @@ use super::ladder::Step;
 use super::log::Subject;
 use super::policy::{Policy, Reaction};
 use super::retry::{Attempts, Limits, Seen};
-use super::time;
+use super::{lock, time};
 use signal_core::Signal;
 
 impl Policy {
@@ -111,8 +111,20 @@ impl Policy {
         name: &'p str,
     ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         let mut attempts = Attempts::new();
-        // One `adjust` per call: the call is one request for the budget.
-        self.deposit();
+        // One `adjust` per call: the call is one request for the budget
+        // (taken back if a breaker refuses its first attempt).
+        attempts.deposit(self);
+        self.adjust_with(name, Arc::new(Mutex::new(attempts)))
+    }
+
+    /// The `adjust` of [`backon_adjust_named`](Self::backon_adjust_named),
+    /// on `attempts`, which a [`BackonGuard`](super::BackonGuard) shares
+    /// with the attempts it guards.
+    pub(crate) fn adjust_with<'p, E: Signal + 'static>(
+        &'p self,
+        name: &'p str,
+        attempts: Arc<Mutex<Attempts>>,
+    ) -> impl FnMut(&E, Option<Duration>) -> Option<Duration> + 'p {
         // `backon` calls `adjust` only once an attempt has failed, never when
         // one starts, so the generations an attempt used are bounded from
         // below: those read at the failure before it (or when the closure was
@@ -131,7 +143,7 @@ impl Policy {
                     seen.raise(own.resource, generation);
                 }
             }
-            let step = attempts.step(
+            let step = lock(&attempts).step(
                 self,
                 Subject::Call,
                 name,

@@ -101,8 +101,9 @@ where
     fn clone_request(&mut self, req: &Req) -> Option<Req> {
         if self.attempts.attempt == 0 {
             // `tower` asks the policy itself once per request, before the
-            // first attempt, and the request's copy before each retry.
-            self.policy.deposit();
+            // first attempt, and the request's copy before each retry. A
+            // first attempt a breaker layer then refuses is taken back.
+            self.attempts.deposit(&self.policy);
         }
         self.seen = Seen::now(&self.policy);
         Some(req.clone())

@@ -204,3 +204,84 @@ async fn test_idempotency_changes_nothing_for_stops_and_successes() {
     assert!(answer.is_ok());
     assert_eq!(requests.load(Ordering::SeqCst), 1);
 }
+
+/// What an inner retried call's attempts meet, in order (the last one
+/// repeats).
+fn inner_attempts(kinds: &'static [io::ErrorKind]) -> impl Fn(u32) -> PayError {
+    move |attempt| {
+        let at = usize::try_from(attempt).unwrap().min(kinds.len()) - 1;
+        PayError::Connect(io::Error::from(kinds[at]))
+    }
+}
+
+/// An outer call that is not idempotent around an inner retried call:
+/// counts what the inner attempts sent, and returns the outer error.
+async fn outer_around_inner(
+    kinds: &'static [io::ErrorKind],
+    sent: &AtomicU32,
+) -> RetryError<RetryError<PayError>> {
+    let (outer, inner) = (policy(), policy());
+    let attempt_error = inner_attempts(kinds);
+    outer
+        .call("checkout")
+        .idempotent(false)
+        .run(async |_| {
+            inner
+                .call("pay")
+                .run(async |attempt| {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    Err::<(), _>(attempt_error(attempt.number()))
+                })
+                .await
+        })
+        .await
+        .unwrap_err()
+}
+
+/// An inner call whose first attempt was reset (it may have reached the
+/// peer) and whose later attempts were refused does not tell the outer
+/// call "never sent": the outer call, not idempotent, does not repeat it.
+#[tokio::test(start_paused = true)]
+async fn test_an_inner_call_that_may_have_sent_an_attempt_is_not_never_sent() {
+    use io::ErrorKind::{ConnectionRefused, ConnectionReset};
+    let sent = AtomicU32::new(0);
+    let error = outer_around_inner(&[ConnectionReset, ConnectionRefused], &sent).await;
+    assert_eq!(error.reason(), StopReason::MaybeProcessed, "{error:#}");
+    assert_eq!(error.attempts(), 1);
+    assert_eq!(sent.load(Ordering::SeqCst), 3);
+    let inner = error.last().unwrap();
+    assert!(inner.log().any_sent());
+    assert!(!inner.has::<NeverSent>(), "{inner:#}");
+    // Nor any kind that would imply it; the network kinds stay.
+    assert!(!inner.has::<signal_core::vocab::ConnectionRefused>());
+    assert!(inner.has::<TransientNetwork>());
+    // Its last error on its own says what it met.
+    assert!(inner.last().unwrap().has::<NeverSent>());
+}
+
+/// The twin: an inner call none of whose attempts left says so, and the
+/// outer call repeats it.
+#[tokio::test(start_paused = true)]
+async fn test_an_inner_call_none_of_whose_attempts_left_is_never_sent() {
+    use io::ErrorKind::ConnectionRefused;
+    let sent = AtomicU32::new(0);
+    let error = outer_around_inner(&[ConnectionRefused], &sent).await;
+    assert_eq!(error.reason(), StopReason::Exhausted, "{error:#}");
+    assert_eq!(error.attempts(), 3);
+    assert_eq!(sent.load(Ordering::SeqCst), 9);
+    assert!(error.has::<NeverSent>(), "{error:#}");
+    let inner = error.last().unwrap();
+    assert!(!inner.log().any_sent());
+    assert!(inner.has::<signal_core::vocab::ConnectionRefused>());
+}
+
+/// A reset as the last attempt, after refusals: not never sent either.
+#[tokio::test(start_paused = true)]
+async fn test_an_inner_call_reset_at_its_last_attempt_is_not_never_sent() {
+    use io::ErrorKind::{ConnectionRefused, ConnectionReset};
+    let sent = AtomicU32::new(0);
+    let kinds = &[ConnectionRefused, ConnectionRefused, ConnectionReset];
+    let error = outer_around_inner(kinds, &sent).await;
+    assert_eq!(error.reason(), StopReason::MaybeProcessed, "{error:#}");
+    assert_eq!(sent.load(Ordering::SeqCst), 3);
+}
