@@ -96,7 +96,7 @@ impl Expander<'_> {
     }
 
     /// The same call as an expression, whose value is the probe's answer:
-    /// `__signal_core::Check::<Ty>::check(__signal_private::id(answer))`.
+    /// `__signal_core::Check::<Ty>::check((answer,).0)`.
     /// The path up to `check`, and the type's own top-level tokens, are
     /// spanned at the type's first token; `check` and the parentheses at its
     /// last, so the argument covers the whole type.
@@ -107,10 +107,13 @@ impl Expander<'_> {
         let check = Ident::new(check, first);
         let check_fn = Ident::new("check", last);
         let callee = quote_spanned!(first=> __signal_core::#check::<#ty>::);
-        let id = quote_spanned!(first=> __signal_private::id);
-        let mut args = Group::new(Delimiter::Parenthesis, answer.clone());
-        args.set_span(last);
-        let mut call_args = Group::new(Delimiter::Parenthesis, quote!(#id #args));
+        // `(answer,).0`: a tuple spanned at the first token, its field at the
+        // last, so the argument's span is the whole type (cheaper for the
+        // compiler than a call to an identity function).
+        let mut tuple = Group::new(Delimiter::Parenthesis, quote!(#answer,));
+        tuple.set_span(first);
+        let field = quote_spanned!(last=> .0);
+        let mut call_args = Group::new(Delimiter::Parenthesis, quote!(#tuple #field));
         call_args.set_span(last);
         quote!(#callee #check_fn #call_args)
     }
