@@ -78,13 +78,6 @@ pub mod traits {
     }
 }
 
-/// The identity: wraps a check's argument so that its span can cover the
-/// user's whole field type.
-#[inline(always)]
-pub fn id<T>(value: T) -> T {
-    value
-}
-
 /// A type's name without its module path: `IoClassifier`.
 pub fn short_type_name<T: ?Sized>() -> &'static str {
     let name = core::any::type_name::<T>();
