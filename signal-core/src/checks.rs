@@ -44,8 +44,8 @@ pub struct NoSignals;
 
 /// A probe of `T`. The compiler picks its answer by method lookup on a
 /// value: an inherent method taking `self` first, then trait methods taking
-/// `self`, `&self`, `&mut self`; the first tier whose bounds hold wins, with
-/// no autoderef steps.
+/// `self`, `&self`, `&mut self`, then the methods of what it derefs to; the
+/// first tier whose bounds hold wins.
 pub struct Probe<T: ?Sized>(PhantomData<T>);
 
 impl<T: ?Sized> Probe<T> {
@@ -76,8 +76,7 @@ impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> ProbeClassified<C> f
 }
 
 /// A built-in classifier, below a registration of the user's own (third
-/// tier, with [`ProbeErased`]: `Builtin` is sealed, and no built-in
-/// classified type derefs to `dyn Error`).
+/// tier).
 pub trait ProbeBuiltin {
     #[inline]
     fn __signal_probe(&self) -> ClassifiedError {
@@ -96,24 +95,36 @@ impl ErasedTarget for dyn Error + Send + '_ {}
 impl ErasedTarget for dyn Error + Sync + '_ {}
 impl ErasedTarget for dyn Error + Send + Sync + '_ {}
 
+/// A type-erased error (fourth tier).
 pub trait ProbeErased {
     #[inline]
-    fn __signal_probe(&self) -> TypeErasedError {
+    fn __signal_probe(&mut self) -> TypeErasedError {
         TypeErasedError
     }
 }
 
 impl<T: ?Sized + Deref> ProbeErased for Probe<T> where T::Target: ErasedTarget {}
 
+/// What a probe derefs to: its last tier, one autoderef step away.
+pub struct ProbeData<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> Deref for Probe<T> {
+    type Target = ProbeData<T>;
+    #[inline]
+    fn deref(&self) -> &ProbeData<T> {
+        &ProbeData(PhantomData)
+    }
+}
+
 /// Plain data (last tier).
 pub trait ProbeNone {
     #[inline]
-    fn __signal_probe(&mut self) -> NoSignals {
+    fn __signal_probe(&self) -> NoSignals {
         NoSignals
     }
 }
 
-impl<T: ?Sized> ProbeNone for Probe<T> {}
+impl<T: ?Sized> ProbeNone for ProbeData<T> {}
 
 /// A probe of a trait object type found in a field's type: `dyn Signal`
 /// carries signals, and any trait object that is an error (`dyn Error`, or a

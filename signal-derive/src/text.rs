@@ -49,6 +49,9 @@ fn write_type(ty: &Type, out: &mut String) -> bool {
                                 _ => return false,
                             }
                         }
+                        if args.args.trailing_punct() {
+                            out.push(',');
+                        }
                         out.push('>');
                     }
                     _ => return false,
@@ -78,7 +81,7 @@ fn write_type(ty: &Type, out: &mut String) -> bool {
                     return false;
                 }
             }
-            if tuple.elems.len() == 1 {
+            if tuple.elems.trailing_punct() || tuple.elems.len() == 1 {
                 out.push(',');
             }
             out.push(')');
@@ -165,6 +168,9 @@ mod tests {
             "&mut [u8]",
             "(E,)",
             "()",
+            "Vec<E,>",
+            "(A, B,)",
+            "HashMap<K, V,>",
             "(A, (B, C), [D])",
             "Cow<'a, str>",
             "r#type::Error",

@@ -326,10 +326,10 @@ impl<T: Parts<L>, L> Forward<Tuple<L>> for T {
 // ---------------------------------------------------------------------------
 // The leaf probe: which marker a leaf type gets, by method lookup on a value
 // of a concrete type. The compiler tries, in order, an inherent method taking
-// `self`, trait methods taking `self`, trait methods taking `&self`, then
-// `&mut self`: the first whose bounds hold wins. Each tier is one lookup on
-// the same receiver, with no autoderef steps, which keeps the probe cheap to
-// type-check.
+// `self`, trait methods taking `self`, `&self`, then `&mut self`, then (one
+// autoderef step away) the methods of what the probe derefs to: the first
+// whose bounds hold wins. Each tier is one lookup on the same receiver,
+// which keeps the probe cheap to type-check.
 
 /// A probe of a forwarded leaf type.
 pub struct Lf<T: ?Sized>(PhantomData<T>);
@@ -364,9 +364,7 @@ impl<T: ?Sized + ClassifiedBy<C>, C: Classify<T> + Default> LfRegistered<C> for 
     }
 }
 
-/// The leaf has a built-in classifier (third tier; `Builtin` is sealed, and
-/// no built-in classified type derefs to `dyn Error`, so this tier and
-/// [`LfErased`] never both hold).
+/// The leaf has a built-in classifier (third tier).
 pub trait LfBuiltin {
     #[allow(missing_docs)]
     #[inline(always)]
@@ -377,24 +375,35 @@ pub trait LfBuiltin {
 
 impl<T: ?Sized + Builtin> LfBuiltin for Lf<T> {}
 
-/// The leaf is a type-erased error (third tier).
+/// The leaf is a type-erased error (fourth tier).
 pub trait LfErased {
     #[allow(missing_docs)]
     #[inline(always)]
-    fn __signal_leaf(&self) -> TypeErasedError {
+    fn __signal_leaf(&mut self) -> TypeErasedError {
         TypeErasedError
     }
 }
 
 impl<T: ?Sized + StdDeref> LfErased for Lf<T> where T::Target: ErasedTarget {}
 
+/// What a leaf probe derefs to: its last tier, one autoderef step away.
+pub struct LfData<T: ?Sized>(PhantomData<T>);
+
+impl<T: ?Sized> StdDeref for Lf<T> {
+    type Target = LfData<T>;
+    #[inline(always)]
+    fn deref(&self) -> &LfData<T> {
+        &LfData(PhantomData)
+    }
+}
+
 /// The leaf is plain data (last tier).
 pub trait LfNone {
     #[allow(missing_docs)]
     #[inline(always)]
-    fn __signal_leaf(&mut self) -> NoSignals {
+    fn __signal_leaf(&self) -> NoSignals {
         NoSignals
     }
 }
 
-impl<T: ?Sized> LfNone for Lf<T> {}
+impl<T: ?Sized> LfNone for LfData<T> {}
