@@ -7,7 +7,7 @@
 //! | `is_incomplete_message()`: the peer closed the connection before the whole message | [`ConnectionReset`] (never [`NeverSent`](crate::vocab::NeverSent): the request may have been written and processed) |
 //! | `is_closed()`: the connection was already closed | [`NeedsReconnect`] |
 //! | `is_canceled()`: the request was cancelled (its connection went away) | [`Cancelled`] |
-//! | an I/O error underneath | as [`std::io::Error`](super::io) |
+//! | an I/O error underneath | as a socket's [`std::io::Error`](super::io) (a timeout is [`TransientNetwork`](crate::vocab::TransientNetwork) too) |
 //! | a parse error, a user error, anything else | nothing |
 
 use alloc::vec::Vec;
@@ -32,7 +32,7 @@ pub fn classify_hyper(error: &hyper::Error) -> Kinds {
         // sources.
         error
             .source()
-            .map(super::classify_error)
+            .map(super::classify_socket_error)
             .unwrap_or(Kinds::NONE)
     }
 }
@@ -54,7 +54,7 @@ impl Classify<hyper::Error> for HyperClassifier {
             NeedsReconnect::ID,
             Cancelled::ID
         ];
-        kinds.extend(super::io::IoClassifier.kinds());
+        kinds.extend(super::io::SocketIoClassifier.kinds());
         kinds
     }
 }

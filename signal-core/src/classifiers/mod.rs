@@ -14,7 +14,7 @@
 //!
 //! | feature | types | kinds |
 //! |---|---|---|
-//! | (always) | `std::io::Error` | network leaves (⇒ `TransientNetwork`), `TimedOut` |
+//! | (always) | `std::io::Error` | network leaves (⇒ `TransientNetwork`), `TimedOut`; a socket's timeout and broken pipe through [`SocketIoClassifier`](io::SocketIoClassifier) |
 //! | `rusqlite` | `rusqlite::Error` | `ResourceBusy` |
 //! | `http` | `http::StatusCode`; `Retry-After` headers | `BadCredentials`, `PermissionDenied`, `TimedOut`, `RateLimited`, `Unavailable` |
 //! | `hyper` | `hyper::Error` | `TimedOut`, `ConnectionReset`, `NeedsReconnect`, `Cancelled`, network leaves |
@@ -65,19 +65,46 @@ pub mod tonic;
 /// assert!(classify_error(&std::fmt::Error).is_empty());
 /// ```
 pub fn classify_error(error: &(dyn Error + 'static)) -> Kinds {
+    classify_chain(error, Io::Any)
+}
+
+/// [`classify_error`] for the chain under a connection's error (hyper's,
+/// reqwest's, tonic's): its I/O errors are a socket's
+/// ([`io::classify_socket_io`]).
+#[cfg_attr(
+    not(any(feature = "hyper", feature = "reqwest", feature = "tonic")),
+    allow(dead_code)
+)]
+pub(crate) fn classify_socket_error(error: &(dyn Error + 'static)) -> Kinds {
+    classify_chain(error, Io::Socket)
+}
+
+/// What a chain's `std::io::Error`s are known to be.
+#[derive(Clone, Copy)]
+enum Io {
+    Any,
+    Socket,
+}
+
+fn classify_chain(error: &(dyn Error + 'static), io: Io) -> Kinds {
     chain_of(error)
-        .map(classify_one)
+        .map(|error| classify_one(error, io))
         .find(|kinds| !kinds.is_empty())
         .unwrap_or(Kinds::NONE)
 }
 
-fn classify_one(error: &(dyn Error + 'static)) -> Kinds {
+fn classify_one(error: &(dyn Error + 'static), io: Io) -> Kinds {
     fn with<T: Error + Builtin + 'static>(error: &(dyn Error + 'static)) -> Option<Kinds> {
         error
             .downcast_ref::<T>()
             .map(|value| T::Classifier::default().classify(value))
     }
-    let found = with::<std::io::Error>(error);
+    let found = match io {
+        Io::Any => with::<std::io::Error>(error),
+        Io::Socket => error
+            .downcast_ref::<std::io::Error>()
+            .map(io::classify_socket_io),
+    };
     #[cfg(feature = "rusqlite")]
     let found = found.or_else(|| with::<::rusqlite::Error>(error));
     #[cfg(feature = "hyper")]

@@ -5,7 +5,7 @@
 //! | an error status (`error_for_status`) | as [`http::StatusCode`](super::http) |
 //! | a timeout while connecting | [`TimedOut`], [`TransientNetwork`], [`NeverSent`] |
 //! | another timeout | [`TimedOut`] |
-//! | a connect failure (`is_connect()`: no connection, so nothing was sent) | what its sources raise (a refused connection, a DNS failure: [`std::io::Error`](super::io)), and [`NeverSent`] |
+//! | a connect failure (`is_connect()`: no connection, so nothing was sent) | what its sources raise (a refused connection, a DNS failure: a socket's [`std::io::Error`](super::io)), and [`NeverSent`] |
 //! | a request failure | what its sources raise: a reset connection, a connection closed early ([`hyper::Error`](super::hyper)); never [`NeverSent`] on its own, since the request may have been written |
 //! | a builder, redirect, body or decode error | nothing |
 
@@ -35,13 +35,13 @@ pub fn classify_reqwest(error: &reqwest::Error) -> Kinds {
         // No connection was made: whatever the cause below, the request did
         // not leave.
         let below = std::error::Error::source(error)
-            .map(super::classify_error)
+            .map(super::classify_socket_error)
             .unwrap_or(Kinds::NONE);
         return never_sent(below);
     }
     if error.is_request() {
         return std::error::Error::source(error)
-            .map(super::classify_error)
+            .map(super::classify_socket_error)
             .unwrap_or(Kinds::NONE);
     }
     Kinds::NONE
