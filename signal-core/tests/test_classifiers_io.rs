@@ -129,3 +129,25 @@ fn test_classify_error_knows_nothing_of_sockets() {
     let reset = io::Error::other(io::Error::from(ErrorKind::ConnectionReset));
     assert!(classify_error(&reset).implies(TransientNetwork::ID));
 }
+
+#[test]
+fn test_classify_error_unions_the_facts_along_a_chain() {
+    // A timeout whose cause was a refused connection: both are facts.
+    let chain = io::Error::new(
+        ErrorKind::TimedOut,
+        io::Error::from(ErrorKind::ConnectionRefused),
+    );
+    let kinds = classify_error(&chain);
+    assert!(kinds.implies(TimedOut::ID), "{kinds:?}");
+    assert!(kinds.implies(ConnectionRefused::ID), "{kinds:?}");
+    assert!(kinds.implies(NeverSent::ID), "{kinds:?}");
+    // The twins: a chain of errors that raise nothing raises nothing, and a
+    // timeout with a text cause is a timeout only.
+    let benign = io::Error::new(
+        ErrorKind::NotFound,
+        io::Error::from(ErrorKind::PermissionDenied),
+    );
+    assert!(classify_error(&benign).is_empty());
+    let text = io::Error::new(ErrorKind::TimedOut, "the lock was held");
+    assert_eq!(classify_error(&text).as_slice(), [TimedOut::ID]);
+}

@@ -45,9 +45,16 @@ pub mod tokio;
 #[cfg(feature = "tonic")]
 pub mod tonic;
 
-/// The kinds an error raises by the built-in classifiers: the first error of
-/// its `source()` chain (itself included, [`chain_of`]) that one of them
-/// classifies as raising something.
+/// The kinds an error raises by the built-in classifiers: the union of what
+/// they say of each error of its `source()` chain (itself included,
+/// [`chain_of`]).
+///
+/// Every error of a chain states a fact, and the facts add up: a request
+/// cancelled because the peer closed the connection is cancelled *and* a
+/// reset connection, a timeout whose cause was a refused connection is both.
+/// A classifier says nothing it does not know, so no error's kinds need to
+/// hide another's; the union is the same whichever error of the chain is
+/// asked about first.
 ///
 /// For type-erased errors whose concrete types are the ones this module
 /// knows: `chain(...)` fields, a pool's backend error, the source of a
@@ -57,11 +64,15 @@ pub mod tonic;
 /// ```
 /// use std::io;
 /// use signal_core::classifiers::classify_error;
-/// use signal_core::vocab::ConnectionReset;
+/// use signal_core::vocab::{ConnectionReset, TimedOut};
 /// use signal_core::Kind;
 ///
 /// let wrapped = io::Error::other(io::Error::from(io::ErrorKind::ConnectionReset));
 /// assert!(classify_error(&wrapped).implies(ConnectionReset::ID));
+///
+/// let both = io::Error::new(io::ErrorKind::TimedOut, wrapped);
+/// assert!(classify_error(&both).implies(TimedOut::ID));
+/// assert!(classify_error(&both).implies(ConnectionReset::ID));
 /// assert!(classify_error(&std::fmt::Error).is_empty());
 /// ```
 pub fn classify_error(error: &(dyn Error + 'static)) -> Kinds {
@@ -87,10 +98,7 @@ enum Io {
 }
 
 fn classify_chain(error: &(dyn Error + 'static), io: Io) -> Kinds {
-    chain_of(error)
-        .map(|error| classify_one(error, io))
-        .find(|kinds| !kinds.is_empty())
-        .unwrap_or(Kinds::NONE)
+    chain_of(error).fold(Kinds::NONE, |kinds, error| kinds | classify_one(error, io))
 }
 
 fn classify_one(error: &(dyn Error + 'static), io: Io) -> Kinds {

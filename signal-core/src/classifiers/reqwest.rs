@@ -14,10 +14,7 @@ use alloc::vec::Vec;
 use crate::classify::{Classify, Kinds};
 use crate::kind::{Kind, KindId};
 use crate::kinds;
-use crate::vocab::{
-    BrokenPipe, ConnectionAborted, ConnectionReset, HostUnreachable, NetworkUnreachable, NeverSent,
-    TimedOut, TransientNetwork,
-};
+use crate::vocab::{NeverSent, TimedOut, TransientNetwork};
 
 /// The kinds a reqwest error raises (see the [module](self) table).
 pub fn classify_reqwest(error: &reqwest::Error) -> Kinds {
@@ -47,32 +44,9 @@ pub fn classify_reqwest(error: &reqwest::Error) -> Kinds {
     Kinds::NONE
 }
 
-/// `below`, the kinds of a failed connect's cause, with [`NeverSent`]
-/// added. `Kinds` are constants, so each cause the built-in classifiers
-/// give a connect failure has its pair; another cause keeps the fact
-/// alone.
+/// `below`, the kinds of a failed connect's cause, with [`NeverSent`].
 fn never_sent(below: Kinds) -> Kinds {
-    if below.implies(NeverSent::ID) {
-        return below;
-    }
-    let Some(&first) = below.as_slice().first() else {
-        return NeverSent::ID.into();
-    };
-    let pairs = [
-        (ConnectionReset::ID, kinds![ConnectionReset, NeverSent]),
-        (ConnectionAborted::ID, kinds![ConnectionAborted, NeverSent]),
-        (HostUnreachable::ID, kinds![HostUnreachable, NeverSent]),
-        (
-            NetworkUnreachable::ID,
-            kinds![NetworkUnreachable, NeverSent],
-        ),
-        (BrokenPipe::ID, kinds![BrokenPipe, NeverSent]),
-        (TimedOut::ID, kinds![TimedOut, TransientNetwork, NeverSent]),
-    ];
-    pairs
-        .into_iter()
-        .find(|(kind, _)| *kind == first)
-        .map_or(NeverSent::ID.into(), |(_, kinds)| kinds)
+    below | NeverSent::ID
 }
 
 /// [`classify_reqwest`] as a classifier type, built in for `reqwest::Error`.
