@@ -18,12 +18,22 @@
 //! | `rusqlite` | `rusqlite::Error` | `ResourceBusy` |
 //! | `http` | `http::StatusCode`; `Retry-After` headers | `BadCredentials`, `PermissionDenied`, `TimedOut`, `RateLimited`, `Unavailable` |
 //! | `hyper` | `hyper::Error` | `TimedOut`, `ConnectionReset`, `NeedsReconnect`, `Cancelled`, network leaves |
-//! | `reqwest` | `reqwest::Error` | as `http` for statuses; `TimedOut`; network leaves |
+//! | `reqwest` | `reqwest::Error` of reqwest 0.12 | as `http` for statuses; `TimedOut`; network leaves |
+//! | `reqwest-0-13` | `reqwest::Error` of reqwest 0.13 | as `reqwest` |
 //! | `tonic` | `tonic::Status`, `tonic::transport::Error` | `Unavailable`, `TimedOut`, `BadCredentials`, `PermissionDenied`, `RateLimited`, `ResourceBusy`, `Cancelled`, network leaves |
 //! | `tokio` | `tokio::time::error::Elapsed`, `tokio::task::JoinError` | `TimedOut`; `Panicked`, `Cancelled` |
 //! | `deadpool` | `deadpool::managed::PoolError<E>`, `deadpool_sync::InteractError` | `ResourceBusy`, `TimedOut`, `NeedsReconnect`, the backend's kinds; `Panicked`, `Cancelled` |
 //!
 //! Each module documents what raises what, and what raises nothing.
+//!
+//! Each feature classifies one major of its crate; when more than one is
+//! classified, the feature names the major (`reqwest` is 0.12,
+//! `reqwest-0-13` is 0.13). A field of an error type from another major is
+//! a type this crate does not know: `#[signal(forward)]` on it does not
+//! compile ("`#[signal(forward)]` on a field of type `reqwest::Error`, which
+//! cannot carry signals"), so code that moves to an unclassified major stops
+//! building at that field; without an attribute, such a field carries
+//! nothing, as a field of any unknown type does.
 
 use std::error::Error;
 
@@ -38,6 +48,10 @@ pub mod hyper;
 pub mod io;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "reqwest-0-13")]
+pub mod reqwest_0_13;
+#[cfg(any(feature = "reqwest", feature = "reqwest-0-13"))]
+mod reqwest_common;
 #[cfg(feature = "rusqlite")]
 pub mod rusqlite;
 #[cfg(feature = "tokio")]
@@ -83,7 +97,12 @@ pub fn classify_error(error: &(dyn Error + 'static)) -> Kinds {
 /// reqwest's, tonic's): its I/O errors are a socket's
 /// ([`io::classify_socket_io`]).
 #[cfg_attr(
-    not(any(feature = "hyper", feature = "reqwest", feature = "tonic")),
+    not(any(
+        feature = "hyper",
+        feature = "reqwest",
+        feature = "reqwest-0-13",
+        feature = "tonic"
+    )),
     allow(dead_code)
 )]
 pub(crate) fn classify_socket_error(error: &(dyn Error + 'static)) -> Kinds {
@@ -119,6 +138,8 @@ fn classify_one(error: &(dyn Error + 'static), io: Io) -> Kinds {
     let found = found.or_else(|| with::<::hyper::Error>(error));
     #[cfg(feature = "reqwest")]
     let found = found.or_else(|| with::<::reqwest::Error>(error));
+    #[cfg(feature = "reqwest-0-13")]
+    let found = found.or_else(|| with::<::reqwest_0_13::Error>(error));
     #[cfg(feature = "tonic")]
     let found = found
         .or_else(|| with::<::tonic::Status>(error))
