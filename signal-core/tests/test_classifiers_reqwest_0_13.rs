@@ -91,7 +91,10 @@ async fn test_429_is_rate_limited_with_retry_after() {
         .send()
         .await
         .unwrap();
-    assert_eq!(retry_after(response.headers()), Some(Duration::from_secs(2)));
+    assert_eq!(
+        retry_after(response.headers()),
+        Some(Duration::from_secs(2))
+    );
     let error = ClientError::Reqwest(response.error_for_status().unwrap_err());
     assert!(error.has::<RateLimited>(), "{error:?}");
     assert!(error.has::<Retryable>());
