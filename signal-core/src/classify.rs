@@ -144,9 +144,31 @@ pub trait ClassifiedBy<C: Classify<Self> + Default> {}
 
 /// The kinds a classifier says a value raises: none, one, or several.
 ///
-/// Copy, allocation-free, and built from constants: `Kinds::NONE`,
-/// `KindId::into()` for one kind, `Option<KindId>::into()`, and
-/// [`kinds!`](crate::kinds!) for several.
+/// Copy, and built from constants: `Kinds::NONE`, `KindId::into()` for one
+/// kind, `Option<KindId>::into()`, and [`kinds!`](crate::kinds!) for
+/// several. Combine them with [`Kinds::union`] in a constant and with `|`
+/// (or `|=`) at run time, a `Kinds` or a `KindId` on the right:
+///
+/// ```
+/// use signal_core::vocab::{RateLimited, TimedOut, Unavailable};
+/// use signal_core::{Kind, Kinds, kinds};
+///
+/// const BUSY: Kinds = Kinds::one(RateLimited::ID);
+/// const SLOW: Kinds = kinds![Unavailable, TimedOut];
+/// const BOTH: Kinds = BUSY.union(SLOW);
+///
+/// let mut seen = Kinds::NONE;
+/// for row in [Kinds::NONE, BUSY, SLOW] {
+///     seen |= row;
+/// }
+/// assert_eq!(seen, BOTH);
+/// assert!(seen.implies(TimedOut::ID));
+/// ```
+///
+/// A union keeps each kind once, in the order first seen; two `Kinds` are
+/// equal when they hold the same kinds, in any order. Up to
+/// [`Kinds::INLINE`] kinds a union is held in the value itself, with no
+/// allocation.
 #[derive(Clone, Copy)]
 pub struct Kinds(Repr);
 
@@ -154,11 +176,19 @@ pub struct Kinds(Repr);
 enum Repr {
     One(KindId),
     Many(&'static [KindId]),
+    /// A union: the first `.0` kinds.
+    Inline(u8, [KindId; Kinds::INLINE]),
 }
 
 impl Kinds {
     /// No kind.
     pub const NONE: Kinds = Kinds(Repr::Many(&[]));
+
+    /// How many kinds a union holds in the value itself. More, at run time,
+    /// are kept in a list that lives as long as the program, one per
+    /// distinct set of kinds (so a loop that forms the same large union
+    /// again and again allocates once).
+    pub const INLINE: usize = 8;
 
     /// One kind.
     pub const fn one(kind: KindId) -> Kinds {
@@ -170,16 +200,63 @@ impl Kinds {
         Kinds(Repr::Many(kinds))
     }
 
+    /// The kinds of `self` and of `other`, each once, `self`'s first: for
+    /// constants (`const BOTH: Kinds = A.union(B);`) and run time alike.
+    ///
+    /// # Panics
+    ///
+    /// When the union holds more than [`Kinds::INLINE`] kinds: in a
+    /// constant, a compile error. `|` has no such limit.
+    pub const fn union(self, other: Kinds) -> Kinds {
+        match self.union_inline(other) {
+            Some(kinds) => kinds,
+            None => panic!(
+                "a union of more than Kinds::INLINE kinds: list them with kinds![...], or use `|`"
+            ),
+        }
+    }
+
+    /// The union, if it holds at most [`Kinds::INLINE`] kinds.
+    const fn union_inline(self, other: Kinds) -> Option<Kinds> {
+        let (a, b) = (self.as_slice(), other.as_slice());
+        if b.is_empty() || contains_all(a, b) {
+            return Some(self);
+        }
+        if a.is_empty() || contains_all(b, a) {
+            return Some(other);
+        }
+        let mut out = [a[0]; Kinds::INLINE];
+        let mut len = 0;
+        let mut side = 0;
+        while side < 2 {
+            let from = if side == 0 { a } else { b };
+            let mut i = 0;
+            while i < from.len() {
+                if !contains(out.split_at(len).0, from[i]) {
+                    if len == Kinds::INLINE {
+                        return None;
+                    }
+                    out[len] = from[i];
+                    len += 1;
+                }
+                i += 1;
+            }
+            side += 1;
+        }
+        Some(Kinds(Repr::Inline(len as u8, out)))
+    }
+
     /// The kinds, in the order given.
-    pub fn as_slice(&self) -> &[KindId] {
+    pub const fn as_slice(&self) -> &[KindId] {
         match &self.0 {
             Repr::One(kind) => core::slice::from_ref(kind),
             Repr::Many(kinds) => kinds,
+            Repr::Inline(len, kinds) => kinds.split_at(*len as usize).0,
         }
     }
 
     /// Whether there is no kind.
-    pub fn is_empty(&self) -> bool {
+    pub const fn is_empty(&self) -> bool {
         self.as_slice().is_empty()
     }
 
@@ -194,6 +271,86 @@ impl Kinds {
             .iter()
             .copied()
             .find(|kind| kind.implies(query))
+    }
+}
+
+// The size the CHANGELOG gives: eight kinds and their count.
+const _: () = assert!(core::mem::size_of::<Kinds>() <= 9 * core::mem::size_of::<usize>());
+
+const fn contains(kinds: &[KindId], kind: KindId) -> bool {
+    let mut i = 0;
+    while i < kinds.len() {
+        if kinds[i].same(kind) {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn contains_all(kinds: &[KindId], all: &[KindId]) -> bool {
+    let mut i = 0;
+    while i < all.len() {
+        if !contains(kinds, all[i]) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A union of more than [`Kinds::INLINE`] kinds, kept once per distinct
+/// list for the rest of the program.
+fn spilled(a: &[KindId], b: &[KindId]) -> Kinds {
+    static LISTS: std::sync::Mutex<Vec<&'static [KindId]>> = std::sync::Mutex::new(Vec::new());
+    let mut union: Vec<KindId> = Vec::with_capacity(a.len() + b.len());
+    for &kind in a.iter().chain(b) {
+        if !contains(&union, kind) {
+            union.push(kind);
+        }
+    }
+    let mut lists = LISTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let known = lists
+        .iter()
+        .copied()
+        .find(|list| list.len() == union.len() && list.iter().zip(&union).all(|(x, y)| x.same(*y)));
+    let list = known.unwrap_or_else(|| {
+        let list: &'static [KindId] = alloc::boxed::Box::leak(union.into_boxed_slice());
+        lists.push(list);
+        list
+    });
+    Kinds::many(list)
+}
+
+impl core::ops::BitOr for Kinds {
+    type Output = Kinds;
+
+    /// [`Kinds::union`], with no limit on the number of kinds.
+    fn bitor(self, other: Kinds) -> Kinds {
+        self.union_inline(other)
+            .unwrap_or_else(|| spilled(self.as_slice(), other.as_slice()))
+    }
+}
+
+impl core::ops::BitOr<KindId> for Kinds {
+    type Output = Kinds;
+
+    fn bitor(self, other: KindId) -> Kinds {
+        self | Kinds::one(other)
+    }
+}
+
+impl core::ops::BitOrAssign for Kinds {
+    fn bitor_assign(&mut self, other: Kinds) {
+        *self = *self | other;
+    }
+}
+
+impl core::ops::BitOrAssign<KindId> for Kinds {
+    fn bitor_assign(&mut self, other: KindId) {
+        *self = *self | other;
     }
 }
 
@@ -212,9 +369,11 @@ impl From<Option<KindId>> for Kinds {
     }
 }
 
+/// The same kinds, in any order.
 impl PartialEq for Kinds {
     fn eq(&self, other: &Self) -> bool {
-        self.as_slice() == other.as_slice()
+        let (a, b) = (self.as_slice(), other.as_slice());
+        b.iter().all(|kind| a.contains(kind)) && a.iter().all(|kind| b.contains(kind))
     }
 }
 

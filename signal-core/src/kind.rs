@@ -66,6 +66,11 @@ pub struct KindInfo {
     pub type_id: TypeId,
     pub implies: &'static [KindId],
     pub includes: &'static [KindId],
+    /// Where the kind is declared: with its name and module, what tells two
+    /// kinds apart in a constant, where type ids cannot be compared.
+    pub file: &'static str,
+    pub line: u32,
+    pub column: u32,
 }
 
 impl KindId {
@@ -77,6 +82,33 @@ impl KindId {
     #[doc(hidden)]
     pub const fn __new(info: &'static KindInfo) -> KindId {
         KindId(info)
+    }
+
+    /// Whether `self` and `other` are the same kind, in a constant: the
+    /// same name, module and place of declaration. Agrees with `==` (which
+    /// compares type ids, something a constant cannot do) for every kind
+    /// declared by [`kind!`](crate::kind!).
+    pub(crate) const fn same(self, other: KindId) -> bool {
+        const fn str_eq(a: &str, b: &str) -> bool {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            if a.len() != b.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < a.len() {
+                if a[i] != b[i] {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        let (a, b) = (self.0, other.0);
+        a.line == b.line
+            && a.column == b.column
+            && str_eq(a.name, b.name)
+            && str_eq(a.module, b.module)
+            && str_eq(a.file, b.file)
     }
 
     /// The kind's name, as declared.
@@ -346,6 +378,9 @@ macro_rules! __kind_one {
                 type_id: ::core::any::TypeId::of::<$name>(),
                 implies: &[$(<$implied as $crate::Kind>::ID),*],
                 includes: &[$(<$included as $crate::Kind>::ID),*],
+                file: ::core::file!(),
+                line: ::core::line!(),
+                column: ::core::column!(),
             });
 
             #[inline]

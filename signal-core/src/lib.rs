@@ -309,7 +309,8 @@
 //! | `rusqlite` | the built-in classifier of `rusqlite::Error` (busy, locked ⇒ `ResourceBusy`). Needs Rust 1.95, as rusqlite 0.40 does. | `rusqlite` |
 //! | `http` | the classifier of `http::StatusCode`, `classifiers::http::retry_after`, and the `signal-kinds` header of [`wire`] for HTTP | `http`, `httpdate` |
 //! | `hyper` | the classifier of `hyper::Error` | `hyper` |
-//! | `reqwest` | the classifier of `reqwest::Error` (turns on `http` and `hyper`) | `reqwest` |
+//! | `reqwest` | the classifier of `reqwest::Error` of reqwest 0.12 (turns on `http` and `hyper`) | `reqwest` 0.12 |
+//! | `reqwest-0-13` | the classifier of `reqwest::Error` of reqwest 0.13, the same facts (turns on `http` and `hyper`) | `reqwest` 0.13 |
 //! | `tonic` | the classifiers of `tonic::Status` and `tonic::transport::Error`, and `wire::tonic` for kinds in gRPC statuses | `tonic` (with `channel`) |
 //! | `tokio` | the classifiers of `tokio::time::error::Elapsed` and `tokio::task::JoinError` | `tokio` |
 //! | `deadpool` | the classifiers of `deadpool::managed::PoolError<E>` and `deadpool_sync::InteractError` | `deadpool`, `deadpool-sync` |

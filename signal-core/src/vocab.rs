@@ -78,8 +78,11 @@ crate::kind! {
     /// operation took effect is unknown.
     ///
     /// On its own it does not imply [`TransientNetwork`]: a timeout around
-    /// a database query is not a network failure. A socket's own timeout
-    /// (`io::ErrorKind::TimedOut`) raises both.
+    /// a database query is not a network failure. An `io::ErrorKind::TimedOut`
+    /// raises it alone (a disk or a pipe times out too); a socket's, under
+    /// a connection's error or through
+    /// [`SocketIoClassifier`](crate::classifiers::io::SocketIoClassifier),
+    /// raises both.
     pub TimedOut;
     /// The peer asked the caller to slow down: HTTP 429, gRPC
     /// `RESOURCE_EXHAUSTED`. Retry later, after the peer's `Retry-After`

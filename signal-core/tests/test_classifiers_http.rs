@@ -13,8 +13,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use signal_core::classifiers::http::{MAX_RETRY_AFTER, retry_after, retry_after_at};
 use signal_core::vocab::{
-    BadCredentials, ConnectionRefused, ConnectionReset, NeverSent, PermissionDenied, RateLimited,
-    TransientNetwork, Unavailable,
+    BadCredentials, Cancelled, ConnectionRefused, ConnectionReset, NeverSent, PermissionDenied,
+    RateLimited, TransientNetwork, Unavailable,
 };
 use signal_core::{Signal, kind};
 use tokio::io::AsyncReadExt;
@@ -289,6 +289,75 @@ async fn test_hyper_client_sees_incomplete_message_as_reset() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"body");
+}
+
+/// The race of a peer's close with a request, made certain: the server
+/// closes the connection before the client's connection task first runs,
+/// with a request already queued. hyper reads the end of the stream as an
+/// incomplete message and cancels the queued request with it: `Canceled`,
+/// its source `IncompleteMessage`. The same network event as a close seen
+/// after the request was written, so the same `TransientNetwork`.
+#[tokio::test]
+async fn test_a_request_cancelled_by_the_peers_close_is_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        drop(stream);
+    });
+    let stream = TcpStream::connect(addr).await.unwrap();
+    server.await.unwrap();
+    // Wait until the close has arrived: a peek of zero bytes is the end of
+    // the stream.
+    assert_eq!(stream.peek(&mut [0u8; 1]).await.unwrap(), 0);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let request = Request::get(format!("http://{addr}/"))
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request);
+    tokio::spawn(connection);
+    let hyper_error = response.await.unwrap_err();
+    assert!(hyper_error.is_canceled(), "{hyper_error:?}");
+    let source = std::error::Error::source(&hyper_error)
+        .and_then(|source| source.downcast_ref::<hyper::Error>())
+        .expect("the close as the cancellation's source");
+    assert!(source.is_incomplete_message(), "{source:?}");
+
+    let error = ClientError::Hyper(hyper_error);
+    assert!(error.has::<TransientNetwork>(), "{error:?}");
+    assert!(error.has::<ConnectionReset>(), "{error:?}");
+    assert!(error.has::<Cancelled>(), "{error:?}");
+    assert!(!error.has::<BadCredentials>());
+}
+
+/// The twin: a request cancelled for no network's reason (sent on a
+/// connection that was not ready for it) is cancelled, not a network
+/// failure.
+#[tokio::test]
+async fn test_a_request_cancelled_on_a_busy_connection_is_not_network() {
+    let addr = serve().await;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(
+        TcpStream::connect(addr).await.unwrap(),
+    ))
+    .await
+    .unwrap();
+    // The first request waits in the connection's queue (its task has not
+    // run); the second finds no room.
+    let get = || {
+        Request::get(format!("http://{addr}/200"))
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let first = sender.send_request(get());
+    let second = sender.send_request(get()).await.unwrap_err();
+    assert!(second.is_canceled(), "{second:?}");
+    let error = ClientError::Hyper(second);
+    assert!(error.has::<Cancelled>(), "{error:?}");
+    assert!(!error.has::<TransientNetwork>(), "{error:?}");
+    tokio::spawn(connection);
+    assert_eq!(first.await.unwrap().status(), StatusCode::OK);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //!
 //! | error | kinds |
 //! |---|---|
-//! | a status whose source is a transport failure (the server was never reached) | what the transport failure raises: a refused or reset connection, a DNS failure, a timeout |
+//! | a status whose source is a transport failure (the server was never reached) | what the transport failure raises: a refused or reset connection, a DNS failure, a timeout (its I/O errors as a socket's, [`classify_socket_io`](super::io::classify_socket_io)) |
 //! | `UNAVAILABLE` | [`Unavailable`] |
 //! | `DEADLINE_EXCEEDED` | [`TimedOut`] |
 //! | `UNAUTHENTICATED` | [`BadCredentials`] |
@@ -41,7 +41,7 @@ pub fn classify_code(code: Code) -> Kinds {
 /// The kinds a status raises: those of the transport failure behind it, if
 /// the call never reached the server, or else those of its code.
 pub fn classify_status(status: &Status) -> Kinds {
-    let below = status.source().map(super::classify_error);
+    let below = status.source().map(super::classify_socket_error);
     match below {
         Some(kinds) if !kinds.is_empty() => kinds,
         _ => classify_code(status.code()),
@@ -68,7 +68,7 @@ impl Classify<Status> for StatusClassifier {
             ResourceBusy::ID,
             Cancelled::ID,
         ];
-        kinds.extend(super::io::IoClassifier.kinds());
+        kinds.extend(super::io::SocketIoClassifier.kinds());
         kinds
     }
 }
@@ -82,12 +82,12 @@ impl Classify<tonic::transport::Error> for TransportClassifier {
     fn classify(&self, error: &tonic::transport::Error) -> Kinds {
         error
             .source()
-            .map(super::classify_error)
+            .map(super::classify_socket_error)
             .unwrap_or(Kinds::NONE)
     }
 
     fn kinds(&self) -> Vec<KindId> {
-        super::io::IoClassifier.kinds()
+        super::io::SocketIoClassifier.kinds()
     }
 }
 
