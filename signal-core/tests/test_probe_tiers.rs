@@ -42,6 +42,10 @@ fn test_each_builtin_type_probes_as_builtin() {
         hyper::Error,
         #[cfg(feature = "reqwest")]
         reqwest::Error,
+        #[cfg(feature = "reqwest-0-13")]
+        reqwest_0_13::Error,
+        #[cfg(feature = "deadpool")]
+        deadpool_sync::InteractError,
         #[cfg(feature = "rusqlite")]
         rusqlite::Error,
         #[cfg(feature = "tokio")]
