@@ -417,17 +417,19 @@ impl CircuitBreaker {
         let now = Instant::now();
         let settings = &self.inner.settings;
         let (admission, moved) = lock(&self.inner.machine).admit(now, settings.probes);
+        // The permit exists before the move is told: the event and the
+        // metric call code that is not the runtime's (a subscriber, a
+        // recorder), and a panic there drops the permit, which gives the
+        // probe place back, instead of leaking it.
+        let admission = admission.map(|probe| Permit {
+            breaker: self.clone(),
+            probe,
+            done: false,
+        });
         if let Some(to) = moved {
             self.transition(to);
         }
-        match admission {
-            Ok(probe) => Ok(Permit {
-                breaker: self.clone(),
-                probe,
-                done: false,
-            }),
-            Err(retry_in) => Err(self.refusal(retry_in)),
-        }
+        admission.map_err(|retry_in| self.refusal(retry_in))
     }
 
     /// Counts an outcome not admitted through [`admit`](Self::admit) (a
