@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings};
+use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings, Ticket};
 use super::config_error::ConfigError;
 use super::lock;
 use signal_core::vocab::{NeverSent, Unavailable};
@@ -304,7 +304,9 @@ struct Stats {
 #[must_use = "a permit counts the call's outcome"]
 pub(crate) struct Permit {
     breaker: CircuitBreaker,
-    probe: Probe,
+    /// The phase it was let through in, and whether it took a probe's
+    /// place.
+    ticket: Ticket,
     done: bool,
 }
 
@@ -312,14 +314,14 @@ impl Permit {
     /// Counts the call's outcome.
     pub(crate) fn record(mut self, outcome: Outcome) {
         self.done = true;
-        self.breaker.record_probe(outcome, self.probe);
+        self.breaker.record_probe(outcome, Some(self.ticket));
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done && self.probe.is_some() {
-            lock(&self.breaker.inner.machine).release_probe(self.probe);
+        if !self.done && self.ticket.is_probe() {
+            lock(&self.breaker.inner.machine).release_probe(self.ticket);
         }
     }
 }
@@ -421,9 +423,9 @@ impl CircuitBreaker {
         // metric call code that is not the runtime's (a subscriber, a
         // recorder), and a panic there drops the permit, which gives the
         // probe place back, instead of leaking it.
-        let admission = admission.map(|probe| Permit {
+        let admission = admission.map(|ticket| Permit {
             breaker: self.clone(),
-            probe,
+            ticket,
             done: false,
         });
         if let Some(to) = moved {

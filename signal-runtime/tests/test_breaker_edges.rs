@@ -140,3 +140,87 @@ async fn test_a_subscriber_panic_while_half_opening_gives_the_probe_place_back()
     })
     .await;
 }
+
+/// A call let through while the breaker was closed answers after it opened
+/// and half-opened, then the probe answers with `probe`: the state after.
+async fn a_closed_call_answers_then_the_probe(probe: Result<(), ApiError>) -> BreakerState {
+    let breaker = breaker();
+    let policy = policy(&breaker);
+    let (slow_tx, slow_rx) = tokio::sync::oneshot::channel::<()>();
+    let slow = {
+        let policy = Arc::clone(&policy);
+        let gate = std::sync::Mutex::new(Some(slow_rx));
+        tokio::spawn(async move {
+            policy
+                .call("slow")
+                .run(move |_| {
+                    let gate = gate.lock().unwrap().take().unwrap();
+                    async move {
+                        gate.await.unwrap();
+                        Ok::<(), ApiError>(())
+                    }
+                })
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    open(&policy, &breaker).await;
+    tokio::time::sleep(OPEN_FOR).await;
+    let (probe_tx, probe_rx) = tokio::sync::oneshot::channel::<()>();
+    let probe = {
+        let policy = Arc::clone(&policy);
+        let gate = std::sync::Mutex::new(Some(probe_rx));
+        tokio::spawn(async move {
+            policy
+                .call("probe")
+                .run(move |_| {
+                    let gate = gate.lock().unwrap().take().unwrap();
+                    let probe = probe.clone();
+                    async move {
+                        gate.await.unwrap();
+                        // A failure is counted, and not retried
+                        // (`otherwise` stops).
+                        probe
+                    }
+                })
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(breaker.state(), BreakerState::HalfOpen);
+    // The call from before the opening answers: no probe's outcome.
+    slow_tx.send(()).unwrap();
+    assert!(slow.await.unwrap().is_ok());
+    assert_eq!(
+        breaker.state(),
+        BreakerState::HalfOpen,
+        "{:?}",
+        breaker.stats()
+    );
+    // The real probe answers.
+    probe_tx.send(()).unwrap();
+    let _ = probe.await.unwrap();
+    breaker.state()
+}
+
+/// A call let through while the breaker was closed, answering once it has
+/// half-opened, is no probe: its success does not close the breaker while
+/// the real probe is out, and the probe's failure reopens it.
+#[tokio::test(start_paused = true)]
+async fn test_a_call_let_through_while_closed_is_no_probe() {
+    within(HOUR_LIMIT, async {
+        let state = a_closed_call_answers_then_the_probe(Err(ApiError::Down)).await;
+        assert_eq!(state, BreakerState::Open, "the probe failed");
+    })
+    .await;
+}
+
+/// The twin: the probe's success, after the stale call's, closes it.
+#[tokio::test(start_paused = true)]
+async fn test_a_probe_answering_after_a_call_let_through_while_closed_closes_the_breaker() {
+    within(HOUR_LIMIT, async {
+        let state = a_closed_call_answers_then_the_probe(Ok(())).await;
+        assert_eq!(state, BreakerState::Closed, "the probe answered");
+    })
+    .await;
+}
