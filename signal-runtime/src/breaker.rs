@@ -227,7 +227,13 @@ impl BreakerBuilder {
 /// the `tower` policy (a retry while it is open is not made); `layer`
 /// (feature `tower`) puts it in front of a `tower` service. A request it
 /// refused is no traffic for the policy's
-/// [retry budget](super::RetryBudget) on any path. Clones share one state.
+/// [retry budget](super::RetryBudget) on any path, and no outcome: an
+/// error that carries [`BreakerRefused`] (this breaker's layer refusing a
+/// request inside a call the policy guards with it, or another breaker's)
+/// is not counted on any path, and a probe's place it held is given back.
+/// Guard a call once: a half-open breaker whose only probe place is held by
+/// a worker's run or a call refuses the requests its own layer sees inside
+/// them. Clones share one state.
 ///
 /// ```
 /// use std::time::Duration;
@@ -316,6 +322,15 @@ impl Permit {
         self.done = true;
         self.breaker.record_probe(outcome, Some(self.ticket));
     }
+
+    /// Counts the call's outcome, if it has one
+    /// ([`CircuitBreaker::outcome_of`]); without one (the request was
+    /// refused on its way), gives its probe place back.
+    pub(crate) fn end(self, outcome: Option<Outcome>) {
+        if let Some(outcome) = outcome {
+            self.record(outcome);
+        }
+    }
 }
 
 impl Drop for Permit {
@@ -397,7 +412,9 @@ impl CircuitBreaker {
         }
     }
 
-    /// Whether `error` counts against the dependency.
+    /// Whether `error` carries a kind it counts against the dependency. (A
+    /// call's outcome is not counted at all when its error also carries
+    /// [`BreakerRefused`]: nothing reached the dependency.)
     pub fn counts_error<E: Signal + ?Sized>(&self, error: &E) -> bool {
         self.inner
             .settings
@@ -406,11 +423,20 @@ impl CircuitBreaker {
             .any(|&kind| error.has_kind(kind))
     }
 
-    /// The outcome of a call that ended with `result`.
-    pub(crate) fn outcome_of<T, E: Signal + ?Sized>(&self, result: Result<&T, &E>) -> Outcome {
+    /// The outcome of a call that ended with `result`; `None` for an error
+    /// that carries [`BreakerRefused`]: a breaker on the request's way (this
+    /// one, behind its `tower` layer inside the call, or another) refused
+    /// it, so nothing reached the dependency, and its refusal says nothing
+    /// of its health. Counted, this breaker's own refusal would reopen it
+    /// each time a probe met it.
+    pub(crate) fn outcome_of<T, E: Signal + ?Sized>(
+        &self,
+        result: Result<&T, &E>,
+    ) -> Option<Outcome> {
         match result {
-            Err(error) if self.counts_error(error) => Outcome::Failed,
-            _ => Outcome::Answered,
+            Err(error) if error.has_kind(BreakerRefused::ID) => None,
+            Err(error) if self.counts_error(error) => Some(Outcome::Failed),
+            _ => Some(Outcome::Answered),
         }
     }
 
@@ -442,7 +468,8 @@ impl CircuitBreaker {
 
     /// Counts a worker run's outcome, through the probe place the run took
     /// if it took one; `None` (a panic, which says nothing of the
-    /// dependency) counts nothing, and the place is given back.
+    /// dependency, or a request a breaker refused on the run's way, which
+    /// sent nothing) counts nothing, and the place is given back.
     pub(crate) fn record_run(&self, permit: Option<Permit>, outcome: Option<Outcome>) {
         match (permit, outcome) {
             (Some(permit), Some(outcome)) => permit.record(outcome),

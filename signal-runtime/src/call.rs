@@ -213,7 +213,7 @@ impl<'a> Call<'a> {
             }
             let result = op(attempt).await;
             if let (Some(breaker), Some(permit)) = (breaker, permit) {
-                permit.record(breaker.outcome_of(result.as_ref()));
+                permit.end(breaker.outcome_of(result.as_ref()));
             }
             let error = match result {
                 Ok(value) => return Ok(value),

@@ -137,10 +137,11 @@ where
                 .0;
         }
         if let Some(breaker) = policy.circuit_breaker() {
-            // A panic is a bug, not the dependency's health: not counted.
+            // A panic is a bug, not the dependency's health, and a refusal
+            // by a breaker on the run's way sent nothing: not counted.
             let outcome = failure
                 .error()
-                .map(|error| breaker.outcome_of::<(), E>(Err(error)));
+                .and_then(|error| breaker.outcome_of::<(), E>(Err(error)));
             breaker.record_run(self.probe.take(), outcome);
         }
         self.h.last_failure = Some(failure.clone());

@@ -408,13 +408,14 @@ impl Policy {
             let result = op().await;
             if let Some(breaker) = &self.breaker {
                 let outcome = breaker.outcome_of(result.as_ref());
-                match permit {
-                    Some(permit) => permit.record(outcome),
+                match (permit, outcome) {
+                    (Some(permit), outcome) => permit.end(outcome),
                     // Unguarded: not asked before the attempt (there is no
                     // error of type `E` to return), counted after it.
                     // Retries are not made while it is open (the ladder's
                     // rung).
-                    None => breaker.record(outcome),
+                    (None, Some(outcome)) => breaker.record(outcome),
+                    (None, None) => {}
                 }
             }
             let error = match result {

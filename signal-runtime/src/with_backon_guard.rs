@@ -210,7 +210,7 @@ where
             StateProj::Run { inner, permit } => {
                 let result = std::task::ready!(inner.poll(cx));
                 if let Some((breaker, permit)) = permit.take() {
-                    permit.record(breaker.outcome_of(result.as_ref()));
+                    permit.end(breaker.outcome_of(result.as_ref()));
                 }
                 Poll::Ready(result)
             }

@@ -141,6 +141,116 @@ async fn test_a_subscriber_panic_while_half_opening_gives_the_probe_place_back()
     .await;
 }
 
+/// A worker whose policy has the breaker, calling a service behind the same
+/// breaker's layer that answers `answer`, is started while the breaker is
+/// half-open: its run takes the only probe place. The breaker's stats once
+/// the worker has stopped, and the outcome of a call made then.
+async fn a_worker_behind_its_own_breaker(
+    answer: fn() -> Result<(), ApiError>,
+) -> (
+    signal_runtime::BreakerStats,
+    Result<(), RetryError<ApiError>>,
+    u64,
+) {
+    let breaker = breaker();
+    let policy = policy(&breaker);
+    open(&policy, &breaker).await;
+    let sent = Arc::new(AtomicU64::new(0));
+    let service = {
+        let sent = Arc::clone(&sent);
+        ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service_fn(move |_: u32| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(answer())
+            })
+    };
+    let supervisor = Supervisor::new();
+    let handle = supervisor.spawn("api", Arc::clone(&policy), async move |_ctx| {
+        service.oneshot(1).await.map_err(WorkerError::Layer)
+    });
+    tokio::time::sleep(OPEN_FOR * 2).await;
+    // `otherwise(Stop)`: the run's error stops it.
+    assert_eq!(handle.status().phase, signal_runtime::Phase::Stopped);
+    let stats = breaker.stats();
+    let call = policy
+        .call("api")
+        .run(async |_| Ok::<(), ApiError>(()))
+        .await;
+    supervisor.shutdown().await;
+    (stats, call, sent.load(Ordering::SeqCst))
+}
+
+/// The layer inside the worker's run is refused (the run holds the only
+/// probe place): a refusal by the breaker itself sent nothing and is no
+/// outcome. The breaker does not reopen on it, the place is given back, and
+/// the next call goes through.
+#[tokio::test(start_paused = true)]
+async fn test_a_refusal_by_the_same_breaker_is_no_outcome() {
+    within(HOUR_LIMIT, async {
+        let (stats, call, sent) = a_worker_behind_its_own_breaker(|| Ok(())).await;
+        assert_eq!(sent, 0, "the layer refused the run's request");
+        assert_eq!(stats.opened, 1, "reopened by its own refusal: {stats:?}");
+        assert!(call.is_ok(), "the probe place was not given back: {call:?}");
+    })
+    .await;
+}
+
+/// The twin: a counted failure of the service a refusal would hide still
+/// counts. A worker run let through while closed, whose service fails.
+#[tokio::test(start_paused = true)]
+async fn test_a_failure_behind_the_same_breaker_still_counts() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(&breaker);
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service_fn(|_: u32| std::future::ready(Err::<(), _>(ApiError::Down)));
+        let supervisor = Supervisor::new();
+        let _handle = supervisor.spawn("api", Arc::clone(&policy), async move |_ctx| {
+            service.oneshot(1).await.map_err(WorkerError::Layer)
+        });
+        tokio::time::sleep(MS).await;
+        supervisor.shutdown().await;
+        assert_eq!(breaker.state(), BreakerState::Open);
+        assert_eq!(breaker.stats().opened, 1, "{:?}", breaker.stats());
+    })
+    .await;
+}
+
+/// `Policy::call` with the breaker, in its half-open, calling a service
+/// behind the same breaker's layer: the layer refuses (the call holds the
+/// probe place), which is no outcome, and the place is given back.
+#[tokio::test(start_paused = true)]
+async fn test_a_call_refused_by_its_own_breakers_layer_gives_the_place_back() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(&breaker);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let service = ServiceBuilder::new()
+            .layer(breaker.layer())
+            .service_fn(|_: u32| std::future::ready(Ok::<(), ApiError>(())));
+        let inner = policy
+            .call("outer")
+            .run(async |_| service.clone().oneshot(1).await.map_err(WorkerError::Layer))
+            .await;
+        assert!(
+            inner.is_err(),
+            "the layer refused: the call held the probe place"
+        );
+        assert_eq!(breaker.stats().opened, 1, "{:?}", breaker.stats());
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let call = policy
+            .call("api")
+            .run(async |_| Ok::<(), ApiError>(()))
+            .await;
+        assert!(call.is_ok(), "{call:?}");
+        assert_eq!(breaker.state(), BreakerState::Closed);
+    })
+    .await;
+}
+
 /// A call let through while the breaker was closed answers after it opened
 /// and half-opened, then the probe answers with `probe`: the state after.
 async fn a_closed_call_answers_then_the_probe(probe: Result<(), ApiError>) -> BreakerState {
