@@ -262,34 +262,46 @@ where
                 if let Err(error) = rebuilt {
                     self.h.last_rebuild_error = Some(error);
                     report.rebuild_failed(resource.name(), after_failure);
-                    return self.back_off(after_failure).await;
-                }
-                ControlFlow::Continue(())
-            }
-            Step::Retry { delay } => {
-                let mut flow = self.back_off(delay).await;
-                // The breaker may have opened while this worker waited (other
-                // workers' failures): wait for it too, unless the worker was
-                // recovered meanwhile (which resets its attempts). Half-open,
-                // the restart takes a probe place, or waits its backoff again
-                // while the probes are all out: workers that waited together
-                // do not all probe together.
-                while flow.is_continue()
-                    && self.h.retry.attempt > 0
-                    && let Some(breaker) = policy.circuit_breaker()
-                {
-                    match breaker.admit() {
-                        Ok(permit) => {
-                            self.probe = Some(permit);
-                            break;
-                        }
-                        Err(open) if open.retry_in.is_zero() => flow = self.back_off(delay).await,
-                        Err(open) => flow = self.back_off(open.retry_in).await,
+                    if self.back_off(after_failure).await.is_break() {
+                        return ControlFlow::Break(());
                     }
                 }
-                flow
+                // The rebuilt resource is used against the same dependency:
+                // the restart waits for the breaker as a retry's does.
+                self.admit_restart(policy, proposed).await
+            }
+            Step::Retry { delay } => {
+                if self.back_off(delay).await.is_break() {
+                    return ControlFlow::Break(());
+                }
+                self.admit_restart(policy, delay).await
             }
         }
+    }
+
+    /// Before a restart, once its own wait is over: the breaker may have
+    /// opened meanwhile (other workers' failures, or the failure itself),
+    /// so the worker waits for it too, unless it was recovered meanwhile
+    /// (which resets its attempts). Half-open, the restart takes a probe
+    /// place, or waits `busy` again while the probes are all out: workers
+    /// that waited together do not all probe together.
+    async fn admit_restart(&mut self, policy: &Policy, busy: Duration) -> ControlFlow<()> {
+        while self.h.retry.attempt > 0
+            && let Some(breaker) = policy.circuit_breaker()
+        {
+            let flow = match breaker.admit() {
+                Ok(permit) => {
+                    self.probe = Some(permit);
+                    break;
+                }
+                Err(open) if open.retry_in.is_zero() => self.back_off(busy).await,
+                Err(open) => self.back_off(open.retry_in).await,
+            };
+            if flow.is_break() {
+                return flow;
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     /// Waits out `delay`, or less if the worker is recovered; `Break` if the

@@ -334,3 +334,88 @@ async fn test_a_probe_answering_after_a_call_let_through_while_closed_closes_the
     })
     .await;
 }
+
+/// A worker whose failure's reaction is Rebuild, and whose failure opened
+/// the breaker, waits for the breaker after the rebuild, as a Retry restart
+/// does (and as `Policy::call` with the same policy fails fast): it sends
+/// nothing through an open breaker.
+#[tokio::test(start_paused = true)]
+async fn test_a_rebuild_restart_waits_for_an_open_breaker() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let db = Resource::new("db", 0u32, async || Ok::<_, std::io::Error>(1u32));
+        let policy = Arc::new(
+            Policy::new()
+                .on::<NeedsReconnect>(Reaction::rebuild(&db))
+                .otherwise(Reaction::Stop)
+                .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .breaker(&breaker),
+        );
+        let sent = Arc::new(AtomicU64::new(0));
+        let supervisor = Supervisor::new();
+        let _handle = {
+            let sent = Arc::clone(&sent);
+            supervisor.spawn("db", Arc::clone(&policy), async move |_ctx| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                // Yield so the test's clock can move.
+                tokio::time::sleep(MS).await;
+                Err::<(), _>(ApiError::PoolGone)
+            })
+        };
+        tokio::time::sleep(OPEN_FOR / 2).await;
+        let sent = sent.load(Ordering::SeqCst);
+        assert_eq!(breaker.state(), BreakerState::Open);
+        // The twin, Policy::call with the same policy, fails fast.
+        let call = policy
+            .call("db")
+            .run(async |_| Ok::<(), ApiError>(()))
+            .await;
+        assert!(matches!(call, Err(RetryError::CircuitOpen { .. })));
+        supervisor.shutdown().await;
+        assert_eq!(
+            sent, 1,
+            "a worker sent {sent} requests through an open breaker"
+        );
+    })
+    .await;
+}
+
+/// The twin: a Rebuild restart with the breaker closed (its failure is not
+/// counted) runs again at once after the rebuild.
+#[tokio::test(start_paused = true)]
+async fn test_a_rebuild_restart_runs_at_once_with_the_breaker_closed() {
+    within(HOUR_LIMIT, async {
+        // Counts network failures only: a lost pool does not count.
+        let breaker = CircuitBreaker::builder("db")
+            .counts::<TransientNetwork>()
+            .min_calls(1)
+            .build()
+            .unwrap();
+        let db = Resource::new("db", 0u32, async || Ok::<_, std::io::Error>(1u32));
+        let policy = Arc::new(
+            Policy::new()
+                .on::<NeedsReconnect>(Reaction::rebuild(&db))
+                .otherwise(Reaction::Stop)
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .breaker(&breaker),
+        );
+        let sent = Arc::new(AtomicU64::new(0));
+        let supervisor = Supervisor::new();
+        let handle = {
+            let sent = Arc::clone(&sent);
+            supervisor.spawn("db", policy, async move |_ctx| {
+                match sent.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(ApiError::PoolGone),
+                    _ => Ok(()),
+                }
+            })
+        };
+        let outcome = tokio::time::timeout(MS, handle.join()).await;
+        assert!(matches!(outcome, Ok(Ok(()))), "{outcome:?}");
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
