@@ -283,9 +283,11 @@ where
     /// opened meanwhile (other workers' failures, or the failure itself),
     /// so the worker waits for it too, unless it was recovered meanwhile
     /// (which resets its attempts). Half-open, the restart takes a probe
-    /// place, or waits `busy` again while the probes are all out: workers
-    /// that waited together do not all probe together.
+    /// place, or waits `busy` again (at least [`BUSY_FLOOR`]) while the
+    /// probes are all out: workers that waited together do not all probe
+    /// together, and a zero backoff does not ask the breaker in a loop.
     async fn admit_restart(&mut self, policy: &Policy, busy: Duration) -> ControlFlow<()> {
+        let busy = busy.max(BUSY_FLOOR);
         while self.h.retry.attempt > 0
             && let Some(breaker) = policy.circuit_breaker()
         {
@@ -334,7 +336,7 @@ where
                     .delays()
                     .next()
                     .unwrap_or_default()
-                    .max(Duration::from_millis(1)),
+                    .max(BUSY_FLOOR),
                 Err(open) => open.retry_in,
             };
             match self.wait(wait).await {
@@ -394,6 +396,10 @@ where
         recovered_with(&self.shared.core.name, self.h.on_recover.as_ref());
     }
 }
+
+/// The shortest wait of a worker for a half-open breaker whose probes are
+/// all out.
+const BUSY_FLOOR: Duration = Duration::from_millis(1);
 
 /// How a worker's wait ended.
 enum Waited {

@@ -419,3 +419,104 @@ async fn test_a_rebuild_restart_runs_at_once_with_the_breaker_closed() {
     })
     .await;
 }
+
+/// A worker restart while the half-open breaker's probes are all out, with
+/// a zero backoff, waits at least a millisecond between its asks (as the
+/// first run's wait does) instead of asking the breaker in a loop, which
+/// with the paused clock kept time from advancing.
+#[tokio::test(start_paused = true)]
+async fn test_a_restart_with_zero_backoff_waits_while_the_probes_are_out() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = Arc::new(
+            Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry)
+                .otherwise(Reaction::Stop)
+                .backoff(Backoff::new(Duration::ZERO, Duration::ZERO))
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .breaker(&breaker),
+        );
+        // A worker whose first run waits, then fails.
+        let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
+        let gate = Arc::new(std::sync::Mutex::new(Some(fail_rx)));
+        let supervisor = Supervisor::new();
+        let _handle = supervisor.spawn("w", Arc::clone(&policy), async move |_ctx| {
+            let gate = gate.lock().unwrap().take();
+            if let Some(gate) = gate {
+                let _ = gate.await;
+            }
+            // A panic: no outcome for the breaker, retried by default.
+            panic!("worker bug");
+            #[allow(unreachable_code)]
+            Err::<(), _>(ApiError::Reset)
+        });
+        tokio::task::yield_now().await;
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        // A probe goes out and stays out.
+        let (_probe_tx, probe_rx) = tokio::sync::oneshot::channel::<()>();
+        let probe_gate = std::sync::Mutex::new(Some(probe_rx));
+        let probe_policy = Arc::clone(&policy);
+        let _probe = tokio::spawn(async move {
+            probe_policy
+                .call("probe")
+                .run(move |_| {
+                    let gate = probe_gate.lock().unwrap().take().unwrap();
+                    async move {
+                        let _ = gate.await;
+                        Ok::<(), ApiError>(())
+                    }
+                })
+                .await
+        });
+        tokio::task::yield_now().await;
+        assert_eq!(breaker.state(), BreakerState::HalfOpen);
+        let before = breaker.stats().refused;
+        fail_tx.send(()).unwrap();
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        let refused = breaker.stats().refused - before;
+        supervisor.shutdown().await;
+        assert!(
+            refused < 10,
+            "the worker asked the breaker {refused} times without waiting"
+        );
+    })
+    .await;
+}
+
+/// The twin: with the breaker closed, a restart with a zero backoff runs
+/// again at once, with no wait.
+#[tokio::test(start_paused = true)]
+async fn test_a_restart_with_zero_backoff_runs_at_once_with_the_breaker_closed() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = Arc::new(
+            Policy::new()
+                .on::<TransientNetwork>(Reaction::Retry)
+                .otherwise(Reaction::Stop)
+                .backoff(Backoff::new(Duration::ZERO, Duration::ZERO))
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .breaker(&breaker),
+        );
+        let runs = Arc::new(AtomicU64::new(0));
+        let supervisor = Supervisor::new();
+        let handle = {
+            let runs = Arc::clone(&runs);
+            supervisor.spawn("w", policy, async move |_ctx| {
+                if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                    // A panic: no outcome for the breaker, retried.
+                    panic!("worker bug");
+                }
+                Ok::<(), ApiError>(())
+            })
+        };
+        let started = tokio::time::Instant::now();
+        assert!(matches!(handle.join().await, Ok(())));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        supervisor.shutdown().await;
+    })
+    .await;
+}
