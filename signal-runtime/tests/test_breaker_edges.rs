@@ -520,3 +520,74 @@ async fn test_a_restart_with_zero_backoff_runs_at_once_with_the_breaker_closed()
     })
     .await;
 }
+
+/// A long-lived worker (a consumer loop: its run ends only on error or
+/// shutdown) whose run took the half-open probe place and marked itself
+/// healthy: that is the probe's success, and the breaker closes, instead
+/// of refusing every other call for as long as the run runs.
+#[tokio::test(start_paused = true)]
+async fn test_a_long_lived_worker_marked_healthy_gives_its_probe_place_back() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(&breaker);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let supervisor = Supervisor::new();
+        let _handle = supervisor.spawn("consumer", Arc::clone(&policy), async move |ctx| {
+            ctx.mark_healthy();
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), ApiError>(())
+        });
+        tokio::time::sleep(Duration::from_secs(1800)).await;
+        let result = policy
+            .call("api")
+            .run(async |_| Ok::<(), ApiError>(()))
+            .await;
+        let state = breaker.state();
+        supervisor.shutdown().await;
+        assert!(
+            result.is_ok(),
+            "half an hour later, still {state:?} and refused: {result:?}"
+        );
+    })
+    .await;
+}
+
+/// The twin: a run that answered the probe with `mark_healthy` and fails
+/// later with a counted kind is counted as any outcome: the breaker it
+/// closed opens again.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_marked_healthy_that_fails_later_is_counted() {
+    within(HOUR_LIMIT, async {
+        let breaker = breaker();
+        let policy = policy(&breaker);
+        open(&policy, &breaker).await;
+        tokio::time::sleep(OPEN_FOR).await;
+        let supervisor = Supervisor::new();
+        let runs = Arc::new(AtomicU64::new(0));
+        let _handle = {
+            let runs = Arc::clone(&runs);
+            supervisor.spawn("consumer", Arc::clone(&policy), async move |ctx| {
+                if runs.fetch_add(1, Ordering::SeqCst) > 0 {
+                    // Later runs wait for the shutdown.
+                    std::future::pending::<()>().await;
+                }
+                ctx.mark_healthy();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Err::<(), _>(ApiError::Down)
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(breaker.state(), BreakerState::Closed);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let state = breaker.state();
+        let stats = breaker.stats();
+        supervisor.shutdown().await;
+        assert_eq!(state, BreakerState::Open, "{stats:?}");
+        assert_eq!(stats.closed, 1, "{stats:?}");
+    })
+    .await;
+}
