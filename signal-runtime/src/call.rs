@@ -234,7 +234,9 @@ impl<'a> Call<'a> {
             if let Step::Stop(reason) = step {
                 return Err(RetryError::new(ended, reason, attempts.log, error));
             }
-            attempts.carry_out(Subject::Call, self.name, &step).await;
+            attempts
+                .carry_out(policy, Subject::Call, self.name, &step)
+                .await;
             previous = Some(error);
         }
     }

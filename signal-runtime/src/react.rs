@@ -206,6 +206,22 @@ where
         );
 
         let worker = || Arc::from(&*shared.core.name);
+        // A restart withdrew from the budget, now: given back if the worker
+        // shuts down (or its task is dropped) before the restart is made.
+        let withdrawn = match step {
+            Step::Stop(_) => None,
+            Step::Retry { .. } | Step::Rebuild { .. } => {
+                policy.budget().map(|budget| budget.hold(Some(now)))
+            }
+        };
+        let made = |flow: ControlFlow<()>| {
+            if flow.is_continue()
+                && let Some(withdrawn) = withdrawn
+            {
+                withdrawn.made();
+            }
+            flow
+        };
         match step {
             Step::Stop(reason) => {
                 let error = match (reason, failure) {
@@ -268,13 +284,13 @@ where
                 }
                 // The rebuilt resource is used against the same dependency:
                 // the restart waits for the breaker as a retry's does.
-                self.admit_restart(policy, proposed).await
+                made(self.admit_restart(policy, proposed).await)
             }
             Step::Retry { delay } => {
                 if self.back_off(delay).await.is_break() {
                     return ControlFlow::Break(());
                 }
-                self.admit_restart(policy, delay).await
+                made(self.admit_restart(policy, delay).await)
             }
         }
     }
