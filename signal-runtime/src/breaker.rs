@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings};
+use super::breaker_machine::{Machine, Phase, Probe, SLOTS, Settings, Ticket};
 use super::config_error::ConfigError;
 use super::lock;
 use signal_core::vocab::{NeverSent, Unavailable};
@@ -227,7 +227,13 @@ impl BreakerBuilder {
 /// the `tower` policy (a retry while it is open is not made); `layer`
 /// (feature `tower`) puts it in front of a `tower` service. A request it
 /// refused is no traffic for the policy's
-/// [retry budget](super::RetryBudget) on any path. Clones share one state.
+/// [retry budget](super::RetryBudget) on any path, and no outcome: an
+/// error that carries [`BreakerRefused`] (this breaker's layer refusing a
+/// request inside a call the policy guards with it, or another breaker's)
+/// is not counted on any path, and a probe's place it held is given back.
+/// Guard a call once: a half-open breaker whose only probe place is held by
+/// a worker's run or a call refuses the requests its own layer sees inside
+/// them. Clones share one state.
 ///
 /// ```
 /// use std::time::Duration;
@@ -304,7 +310,9 @@ struct Stats {
 #[must_use = "a permit counts the call's outcome"]
 pub(crate) struct Permit {
     breaker: CircuitBreaker,
-    probe: Probe,
+    /// The phase it was let through in, and whether it took a probe's
+    /// place.
+    ticket: Ticket,
     done: bool,
 }
 
@@ -312,14 +320,23 @@ impl Permit {
     /// Counts the call's outcome.
     pub(crate) fn record(mut self, outcome: Outcome) {
         self.done = true;
-        self.breaker.record_probe(outcome, self.probe);
+        self.breaker.record_probe(outcome, Some(self.ticket));
+    }
+
+    /// Counts the call's outcome, if it has one
+    /// ([`CircuitBreaker::outcome_of`]); without one (the request was
+    /// refused on its way), gives its probe place back.
+    pub(crate) fn end(self, outcome: Option<Outcome>) {
+        if let Some(outcome) = outcome {
+            self.record(outcome);
+        }
     }
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done && self.probe.is_some() {
-            lock(&self.breaker.inner.machine).release_probe(self.probe);
+        if !self.done && self.ticket.is_probe() {
+            lock(&self.breaker.inner.machine).release_probe(self.ticket);
         }
     }
 }
@@ -395,7 +412,9 @@ impl CircuitBreaker {
         }
     }
 
-    /// Whether `error` counts against the dependency.
+    /// Whether `error` carries a kind it counts against the dependency. (A
+    /// call's outcome is not counted at all when its error also carries
+    /// [`BreakerRefused`]: nothing reached the dependency.)
     pub fn counts_error<E: Signal + ?Sized>(&self, error: &E) -> bool {
         self.inner
             .settings
@@ -404,11 +423,20 @@ impl CircuitBreaker {
             .any(|&kind| error.has_kind(kind))
     }
 
-    /// The outcome of a call that ended with `result`.
-    pub(crate) fn outcome_of<T, E: Signal + ?Sized>(&self, result: Result<&T, &E>) -> Outcome {
+    /// The outcome of a call that ended with `result`; `None` for an error
+    /// that carries [`BreakerRefused`]: a breaker on the request's way (this
+    /// one, behind its `tower` layer inside the call, or another) refused
+    /// it, so nothing reached the dependency, and its refusal says nothing
+    /// of its health. Counted, this breaker's own refusal would reopen it
+    /// each time a probe met it.
+    pub(crate) fn outcome_of<T, E: Signal + ?Sized>(
+        &self,
+        result: Result<&T, &E>,
+    ) -> Option<Outcome> {
         match result {
-            Err(error) if self.counts_error(error) => Outcome::Failed,
-            _ => Outcome::Answered,
+            Err(error) if error.has_kind(BreakerRefused::ID) => None,
+            Err(error) if self.counts_error(error) => Some(Outcome::Failed),
+            _ => Some(Outcome::Answered),
         }
     }
 
@@ -417,17 +445,19 @@ impl CircuitBreaker {
         let now = Instant::now();
         let settings = &self.inner.settings;
         let (admission, moved) = lock(&self.inner.machine).admit(now, settings.probes);
+        // The permit exists before the move is told: the event and the
+        // metric call code that is not the runtime's (a subscriber, a
+        // recorder), and a panic there drops the permit, which gives the
+        // probe place back, instead of leaking it.
+        let admission = admission.map(|ticket| Permit {
+            breaker: self.clone(),
+            ticket,
+            done: false,
+        });
         if let Some(to) = moved {
             self.transition(to);
         }
-        match admission {
-            Ok(probe) => Ok(Permit {
-                breaker: self.clone(),
-                probe,
-                done: false,
-            }),
-            Err(retry_in) => Err(self.refusal(retry_in)),
-        }
+        admission.map_err(|retry_in| self.refusal(retry_in))
     }
 
     /// Counts an outcome not admitted through [`admit`](Self::admit) (a
@@ -438,7 +468,8 @@ impl CircuitBreaker {
 
     /// Counts a worker run's outcome, through the probe place the run took
     /// if it took one; `None` (a panic, which says nothing of the
-    /// dependency) counts nothing, and the place is given back.
+    /// dependency, or a request a breaker refused on the run's way, which
+    /// sent nothing) counts nothing, and the place is given back.
     pub(crate) fn record_run(&self, permit: Option<Permit>, outcome: Option<Outcome>) {
         match (permit, outcome) {
             (Some(permit), Some(outcome)) => permit.record(outcome),

@@ -141,7 +141,9 @@ where
             return Poll::Ready(Ok(()));
         }
         self.inner.poll_ready(cx).map_err(|error| {
-            if self.breaker.counts_error(&error) {
+            // A refusal on the way (an error that carries
+            // `BreakerRefused`) is no outcome.
+            if self.breaker.outcome_of::<(), _>(Err(&error)) == Some(Outcome::Failed) {
                 self.breaker.record(Outcome::Failed);
             }
             BreakerError::Inner(error)
@@ -216,7 +218,7 @@ where
             } => {
                 let result = std::task::ready!(inner.poll(cx));
                 if let Some(permit) = permit.take() {
-                    permit.record(breaker.outcome_of(result.as_ref()));
+                    permit.end(breaker.outcome_of(result.as_ref()));
                 }
                 Poll::Ready(result.map_err(BreakerError::Inner))
             }

@@ -38,17 +38,36 @@ struct Slot {
     failed: u64,
 }
 
-/// Which half-open a probe was let through in: a probe's place and its
-/// outcome belong to that half-open only.
-pub(crate) type Probe = Option<u64>;
+/// What a call was let through in: the phase's epoch (a number that grows
+/// at each move), and whether it took a probe's place. Its place and its
+/// outcome belong to that phase only: a call let through while closed that
+/// answers once the breaker has opened, or half-opened, is no probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    epoch: u64,
+    probe: bool,
+}
+
+impl Ticket {
+    /// Whether the call took a probe's place.
+    pub(crate) fn is_probe(self) -> bool {
+        self.probe
+    }
+}
+
+/// The ticket of a call let through, or `None` for an outcome that was not
+/// asked for (a worker's run, a `Policy::retry` first attempt).
+pub(crate) type Probe = Option<Ticket>;
 
 /// The state machine: pure, the time and slot are given.
 #[derive(Debug)]
 pub(crate) struct Machine {
     pub(crate) phase: Phase,
     slots: [Slot; SLOTS],
-    /// How many times it has half-opened: the current half-open's number.
+    /// How many times it has half-opened.
     pub(crate) half_opened: u64,
+    /// The current phase's number: it grows at each move.
+    epoch: u64,
 }
 
 impl Default for Machine {
@@ -57,19 +76,20 @@ impl Default for Machine {
             phase: Phase::Closed,
             slots: [Slot::default(); SLOTS],
             half_opened: 0,
+            epoch: 0,
         }
     }
 }
 
 impl Machine {
-    /// `Ok(probe)` to let a call through (a probe of the current half-open
+    /// `Ok(ticket)` to let a call through (a probe of the current half-open
     /// while half-open), or `Err(retry_in)`; and the state it moved to, if
     /// it moved.
     pub(crate) fn admit(
         &mut self,
         now: Instant,
         probes: u32,
-    ) -> (Result<Probe, Duration>, Option<BreakerState>) {
+    ) -> (Result<Ticket, Duration>, Option<BreakerState>) {
         let mut moved = None;
         if let Phase::Open { until } = self.phase {
             if now < until {
@@ -78,16 +98,22 @@ impl Machine {
             self.half_open();
             moved = Some(BreakerState::HalfOpen);
         }
-        let half_opened = self.half_opened;
+        let epoch = self.epoch;
         match &mut self.phase {
-            Phase::Closed => (Ok(None), moved),
+            Phase::Closed => (
+                Ok(Ticket {
+                    epoch,
+                    probe: false,
+                }),
+                moved,
+            ),
             Phase::HalfOpen {
                 in_flight,
                 succeeded,
             } => {
                 if in_flight.saturating_add(*succeeded) < probes {
                     *in_flight += 1;
-                    (Ok(Some(half_opened)), moved)
+                    (Ok(Ticket { epoch, probe: true }), moved)
                 } else {
                     (Err(Duration::ZERO), moved)
                 }
@@ -102,19 +128,25 @@ impl Machine {
             succeeded: 0,
         };
         self.half_opened = self.half_opened.wrapping_add(1);
+        self.moved();
     }
 
-    /// Whether `probe` was let through by a half-open that has since ended
-    /// (the breaker reopened, and maybe half-opened again).
-    fn stale(&self, probe: Probe) -> bool {
-        probe.is_some_and(|number| number != self.half_opened)
-            || (probe.is_some() && !matches!(self.phase, Phase::HalfOpen { .. }))
+    /// A new phase: the calls let through before it are stale.
+    fn moved(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// Whether `ticket` was given in a phase that has since ended (a call
+    /// let through while closed, then the breaker opened; a probe of a
+    /// half-open that reopened or closed).
+    fn stale(&self, ticket: Probe) -> bool {
+        ticket.is_some_and(|ticket| ticket.epoch != self.epoch)
     }
 
     /// Gives back the place of a probe that ended without an outcome; a
     /// probe of an earlier half-open has no place in this one.
-    pub(crate) fn release_probe(&mut self, probe: Probe) {
-        if self.stale(probe) || probe.is_none() {
+    pub(crate) fn release_probe(&mut self, ticket: Ticket) {
+        if !ticket.probe || self.stale(Some(ticket)) {
             return;
         }
         if let Phase::HalfOpen { in_flight, .. } = &mut self.phase {
@@ -140,7 +172,9 @@ impl Machine {
             moved = Some(BreakerState::HalfOpen);
         }
         if self.stale(probe) {
-            // A probe of a half-open that has ended: too late to count.
+            // A call let through in a phase that has ended (before the
+            // breaker opened, or a probe of an earlier half-open): too late
+            // to count.
             return moved;
         }
         self.record_in_phase(outcome, probe, now, number, settings)
@@ -156,13 +190,14 @@ impl Machine {
         settings: &Settings,
     ) -> Option<BreakerState> {
         match &mut self.phase {
-            // A call let through before it opened: too late to count.
+            // An outcome not asked for, within the open period: nothing
+            // the breaker waits for.
             Phase::Open { .. } => None,
             Phase::HalfOpen {
                 in_flight,
                 succeeded,
             } => {
-                if probe.is_some() {
+                if probe.is_some_and(Ticket::is_probe) {
                     *in_flight = in_flight.saturating_sub(1);
                 }
                 match outcome {
@@ -175,6 +210,7 @@ impl Machine {
                         if *succeeded >= settings.probes {
                             self.phase = Phase::Closed;
                             self.slots = [Slot::default(); SLOTS];
+                            self.moved();
                             Some(BreakerState::Closed)
                         } else {
                             None
@@ -222,12 +258,18 @@ impl Machine {
             until: time::after(now, settings.open_for),
         };
         self.slots = [Slot::default(); SLOTS];
+        self.moved();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A probe's ticket in the phase numbered `epoch`.
+    fn probe(epoch: u64) -> Ticket {
+        Ticket { epoch, probe: true }
+    }
 
     fn settings(min_calls: u32, probes: u32) -> Settings {
         Settings {
@@ -260,20 +302,29 @@ mod tests {
         let later = now + Duration::from_secs(5);
         assert_eq!(
             machine.admit(later, 2),
-            (Ok(Some(1)), Some(BreakerState::HalfOpen))
+            (Ok(probe(2)), Some(BreakerState::HalfOpen))
         );
-        assert_eq!(machine.admit(later, 2), (Ok(Some(1)), None));
+        assert_eq!(machine.admit(later, 2), (Ok(probe(2)), None));
         // Both probes are out: a third call is refused.
         assert_eq!(machine.admit(later, 2).0, Err(Duration::ZERO));
         assert_eq!(
-            machine.record(Outcome::Answered, Some(1), later, 0, &settings),
+            machine.record(Outcome::Answered, Some(probe(2)), later, 0, &settings),
             None
         );
         assert_eq!(
-            machine.record(Outcome::Answered, Some(1), later, 0, &settings),
+            machine.record(Outcome::Answered, Some(probe(2)), later, 0, &settings),
             Some(BreakerState::Closed)
         );
-        assert_eq!(machine.admit(later, 2), (Ok(None), None));
+        assert_eq!(
+            machine.admit(later, 2),
+            (
+                Ok(Ticket {
+                    epoch: 3,
+                    probe: false
+                }),
+                None
+            )
+        );
     }
 
     #[test]
@@ -283,15 +334,15 @@ mod tests {
         let mut machine = Machine::default();
         machine.record(Outcome::Failed, None, now, 0, &settings);
         let later = now + Duration::from_secs(5);
-        assert_eq!(machine.admit(later, 1).0, Ok(Some(1)));
-        machine.release_probe(Some(1));
+        assert_eq!(machine.admit(later, 1).0, Ok(probe(2)));
+        machine.release_probe(probe(2));
         assert_eq!(
             machine.admit(later, 1).0,
-            Ok(Some(1)),
+            Ok(probe(2)),
             "the probe was given back"
         );
         assert_eq!(
-            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
+            machine.record(Outcome::Failed, Some(probe(2)), later, 0, &settings),
             Some(BreakerState::Open)
         );
         assert!(machine.admit(later, 1).0.is_err());
@@ -354,39 +405,66 @@ mod tests {
         machine.record(Outcome::Failed, None, now, 0, &settings);
         let later = now + Duration::from_secs(5);
         let (old, _) = machine.admit(later, 2);
-        assert_eq!(old, Ok(Some(1)));
-        assert_eq!(machine.admit(later, 2).0, Ok(Some(1)));
+        assert_eq!(old, Ok(probe(2)));
+        assert_eq!(machine.admit(later, 2).0, Ok(probe(2)));
         assert_eq!(
-            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
+            machine.record(Outcome::Failed, Some(probe(2)), later, 0, &settings),
             Some(BreakerState::Open)
         );
         // Open: a probe of the half-open before counts for nothing.
         assert_eq!(
-            machine.record(Outcome::Failed, Some(1), later, 0, &settings),
+            machine.record(Outcome::Failed, Some(probe(2)), later, 0, &settings),
             None
         );
         let again = later + Duration::from_secs(5);
-        assert_eq!(machine.admit(again, 2).0, Ok(Some(2)));
-        assert_eq!(machine.admit(again, 2).0, Ok(Some(2)));
-        machine.release_probe(Some(1));
+        assert_eq!(machine.admit(again, 2).0, Ok(probe(4)));
+        assert_eq!(machine.admit(again, 2).0, Ok(probe(4)));
+        machine.release_probe(probe(2));
         assert_eq!(machine.admit(again, 2).0, Err(Duration::ZERO));
         assert_eq!(
-            machine.record(Outcome::Answered, Some(1), again, 0, &settings),
+            machine.record(Outcome::Answered, Some(probe(2)), again, 0, &settings),
             None
         );
         assert_eq!(
-            machine.record(Outcome::Answered, Some(2), again, 0, &settings),
+            machine.record(Outcome::Answered, Some(probe(4)), again, 0, &settings),
             None
         );
         assert_eq!(
-            machine.record(Outcome::Answered, Some(2), again, 0, &settings),
+            machine.record(Outcome::Answered, Some(probe(4)), again, 0, &settings),
             Some(BreakerState::Closed)
         );
         // Closed: a late probe counts for nothing, and takes nothing back.
-        machine.release_probe(Some(2));
+        machine.release_probe(probe(4));
         assert_eq!(
-            machine.record(Outcome::Failed, Some(2), again, 0, &settings),
+            machine.record(Outcome::Failed, Some(probe(4)), again, 0, &settings),
             None
+        );
+    }
+
+    #[test]
+    fn a_call_let_through_while_closed_is_no_probe_once_half_open() {
+        let settings = settings(1, 1);
+        let now = Instant::now();
+        let mut machine = Machine::default();
+        let (closed, _) = machine.admit(now, 1);
+        let closed = closed.unwrap();
+        assert!(!closed.is_probe());
+        machine.record(Outcome::Failed, None, now, 0, &settings);
+        let later = now + Duration::from_secs(5);
+        let (probe, _) = machine.admit(later, 1);
+        let probe = probe.unwrap();
+        assert!(probe.is_probe());
+        // The call from before the opening answers: neither a probe's
+        // success nor a free place.
+        assert_eq!(
+            machine.record(Outcome::Answered, Some(closed), later, 0, &settings),
+            None
+        );
+        machine.release_probe(closed);
+        assert_eq!(machine.admit(later, 1).0, Err(Duration::ZERO));
+        assert_eq!(
+            machine.record(Outcome::Failed, Some(probe), later, 0, &settings),
+            Some(BreakerState::Open)
         );
     }
 }

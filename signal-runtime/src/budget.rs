@@ -188,6 +188,15 @@ impl RetryBudget {
         lock(&self.inner.ledger).give_back(slot);
     }
 
+    /// A guard for the retry withdrawn at `taken` (if any) while the wait
+    /// before it runs: see [`Withdrawn`].
+    pub(crate) fn hold(&self, taken: Option<Instant>) -> Withdrawn<'_> {
+        Withdrawn {
+            budget: self,
+            taken,
+        }
+    }
+
     /// Takes back a request deposited at `made` that was not sent after all
     /// (a circuit breaker refused it): it earns no retries, and is not
     /// counted in the stats.
@@ -219,6 +228,31 @@ impl fmt::Debug for RetryBudget {
             .field("window", &self.window())
             .field("stats", &self.stats())
             .finish()
+    }
+}
+
+/// A retry withdrawn from a budget, while the wait before it runs (a
+/// backoff, a rebuild): dropped before the retry is made (the call was
+/// dropped, the worker shut down), it gives the retry back, since nothing
+/// was sent. [`made`](Self::made) keeps it.
+#[must_use = "dropped, it gives the retry back"]
+pub(crate) struct Withdrawn<'a> {
+    budget: &'a RetryBudget,
+    taken: Option<Instant>,
+}
+
+impl Withdrawn<'_> {
+    /// The wait is over: the retry is made, and stays withdrawn.
+    pub(crate) fn made(mut self) {
+        self.taken = None;
+    }
+}
+
+impl Drop for Withdrawn<'_> {
+    fn drop(&mut self) {
+        if let Some(taken) = self.taken.take() {
+            self.budget.give_back(taken);
+        }
     }
 }
 

@@ -213,7 +213,7 @@ impl<'a> Call<'a> {
             }
             let result = op(attempt).await;
             if let (Some(breaker), Some(permit)) = (breaker, permit) {
-                permit.record(breaker.outcome_of(result.as_ref()));
+                permit.end(breaker.outcome_of(result.as_ref()));
             }
             let error = match result {
                 Ok(value) => return Ok(value),
@@ -234,7 +234,9 @@ impl<'a> Call<'a> {
             if let Step::Stop(reason) = step {
                 return Err(RetryError::new(ended, reason, attempts.log, error));
             }
-            attempts.carry_out(Subject::Call, self.name, &step).await;
+            attempts
+                .carry_out(policy, Subject::Call, self.name, &step)
+                .await;
             previous = Some(error);
         }
     }

@@ -6,6 +6,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::breaker::Outcome;
 use super::error::SupervisorError;
 use super::lock;
 use super::resource::{Lease, Resource};
@@ -65,8 +66,19 @@ impl RunContext {
     /// run made progress. Restarts still count towards the
     /// [intensity](super::Intensity) limit, so a worker that marks itself
     /// healthy cannot restart in a hot loop.
+    ///
+    /// A run that took a probe's place in the policy's half-open
+    /// [circuit breaker](super::CircuitBreaker) answers the probe with it:
+    /// the dependency answered, and the place is not held for as long as a
+    /// long-lived run (a consumer loop) runs. Its failure later is counted
+    /// as any other outcome.
     pub fn mark_healthy(&self) {
-        self.core.core().healthy.store(true, Ordering::Relaxed);
+        let core = self.core.core();
+        core.healthy.store(true, Ordering::Relaxed);
+        let probe = lock(&core.probe).take();
+        if let Some(probe) = probe {
+            probe.record(Outcome::Answered);
+        }
     }
 
     /// A handle that nudges or recovers this worker.

@@ -137,10 +137,11 @@ where
                 .0;
         }
         if let Some(breaker) = policy.circuit_breaker() {
-            // A panic is a bug, not the dependency's health: not counted.
+            // A panic is a bug, not the dependency's health, and a refusal
+            // by a breaker on the run's way sent nothing: not counted.
             let outcome = failure
                 .error()
-                .map(|error| breaker.outcome_of::<(), E>(Err(error)));
+                .and_then(|error| breaker.outcome_of::<(), E>(Err(error)));
             breaker.record_run(self.probe.take(), outcome);
         }
         self.h.last_failure = Some(failure.clone());
@@ -205,6 +206,22 @@ where
         );
 
         let worker = || Arc::from(&*shared.core.name);
+        // A restart withdrew from the budget, now: given back if the worker
+        // shuts down (or its task is dropped) before the restart is made.
+        let withdrawn = match step {
+            Step::Stop(_) => None,
+            Step::Retry { .. } | Step::Rebuild { .. } => {
+                policy.budget().map(|budget| budget.hold(Some(now)))
+            }
+        };
+        let made = |flow: ControlFlow<()>| {
+            if flow.is_continue()
+                && let Some(withdrawn) = withdrawn
+            {
+                withdrawn.made();
+            }
+            flow
+        };
         match step {
             Step::Stop(reason) => {
                 let error = match (reason, failure) {
@@ -261,34 +278,48 @@ where
                 if let Err(error) = rebuilt {
                     self.h.last_rebuild_error = Some(error);
                     report.rebuild_failed(resource.name(), after_failure);
-                    return self.back_off(after_failure).await;
-                }
-                ControlFlow::Continue(())
-            }
-            Step::Retry { delay } => {
-                let mut flow = self.back_off(delay).await;
-                // The breaker may have opened while this worker waited (other
-                // workers' failures): wait for it too, unless the worker was
-                // recovered meanwhile (which resets its attempts). Half-open,
-                // the restart takes a probe place, or waits its backoff again
-                // while the probes are all out: workers that waited together
-                // do not all probe together.
-                while flow.is_continue()
-                    && self.h.retry.attempt > 0
-                    && let Some(breaker) = policy.circuit_breaker()
-                {
-                    match breaker.admit() {
-                        Ok(permit) => {
-                            self.probe = Some(permit);
-                            break;
-                        }
-                        Err(open) if open.retry_in.is_zero() => flow = self.back_off(delay).await,
-                        Err(open) => flow = self.back_off(open.retry_in).await,
+                    if self.back_off(after_failure).await.is_break() {
+                        return ControlFlow::Break(());
                     }
                 }
-                flow
+                // The rebuilt resource is used against the same dependency:
+                // the restart waits for the breaker as a retry's does.
+                made(self.admit_restart(policy, proposed).await)
+            }
+            Step::Retry { delay } => {
+                if self.back_off(delay).await.is_break() {
+                    return ControlFlow::Break(());
+                }
+                made(self.admit_restart(policy, delay).await)
             }
         }
+    }
+
+    /// Before a restart, once its own wait is over: the breaker may have
+    /// opened meanwhile (other workers' failures, or the failure itself),
+    /// so the worker waits for it too, unless it was recovered meanwhile
+    /// (which resets its attempts). Half-open, the restart takes a probe
+    /// place, or waits `busy` again (at least [`BUSY_FLOOR`]) while the
+    /// probes are all out: workers that waited together do not all probe
+    /// together, and a zero backoff does not ask the breaker in a loop.
+    async fn admit_restart(&mut self, policy: &Policy, busy: Duration) -> ControlFlow<()> {
+        let busy = busy.max(BUSY_FLOOR);
+        while self.h.retry.attempt > 0
+            && let Some(breaker) = policy.circuit_breaker()
+        {
+            let flow = match breaker.admit() {
+                Ok(permit) => {
+                    self.probe = Some(permit);
+                    break;
+                }
+                Err(open) if open.retry_in.is_zero() => self.back_off(busy).await,
+                Err(open) => self.back_off(open.retry_in).await,
+            };
+            if flow.is_break() {
+                return flow;
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     /// Waits out `delay`, or less if the worker is recovered; `Break` if the
@@ -321,7 +352,7 @@ where
                     .delays()
                     .next()
                     .unwrap_or_default()
-                    .max(Duration::from_millis(1)),
+                    .max(BUSY_FLOOR),
                 Err(open) => open.retry_in,
             };
             match self.wait(wait).await {
@@ -381,6 +412,10 @@ where
         recovered_with(&self.shared.core.name, self.h.on_recover.as_ref());
     }
 }
+
+/// The shortest wait of a worker for a half-open breaker whose probes are
+/// all out.
+const BUSY_FLOOR: Duration = Duration::from_millis(1);
 
 /// How a worker's wait ended.
 enum Waited {

@@ -81,6 +81,10 @@ pub(crate) struct Attempts {
     deposited: Option<Instant>,
     /// When the ladder took the retry about to be made from the budget.
     retry_taken: Option<Instant>,
+    /// The same, until the retry starts: a call dropped in its backoff
+    /// gives it back (`backon`'s, through a [`BackonGuard`](super::BackonGuard)).
+    #[cfg(feature = "backon")]
+    pub(crate) unstarted: Option<Instant>,
 }
 
 impl Attempts {
@@ -93,6 +97,8 @@ impl Attempts {
             log: AttemptLog::default(),
             deposited: None,
             retry_taken: None,
+            #[cfg(feature = "backon")]
+            unstarted: None,
         }
     }
 
@@ -119,6 +125,10 @@ impl Attempts {
             }
         } else if let Some(taken) = self.retry_taken.take() {
             budget.give_back(taken);
+        }
+        #[cfg(feature = "backon")]
+        {
+            self.unstarted = None;
         }
     }
 
@@ -174,6 +184,10 @@ impl Attempts {
             Step::Stop(_) => None,
             Step::Retry { .. } | Step::Rebuild { .. } => policy.budget().map(|_| now),
         };
+        #[cfg(feature = "backon")]
+        {
+            self.unstarted = self.retry_taken;
+        }
         let mut record = AttemptRecord::of(policy, attempt, matched.kind, trace.clone(), error);
         record.delay = match &step {
             Step::Stop(_) => None,
@@ -191,8 +205,24 @@ impl Attempts {
     }
 
     /// Carries out a step that tries again: the retry's wait, or the
-    /// rebuild (and the wait if it failed).
-    pub(crate) async fn carry_out(&self, subject: Subject, name: &str, step: &Step) {
+    /// rebuild (and the wait if it failed). Dropped before it is done (the
+    /// call was dropped), it gives back to the policy's budget the retry
+    /// the step withdrew: the retry is never made.
+    pub(crate) async fn carry_out(
+        &self,
+        policy: &Policy,
+        subject: Subject,
+        name: &str,
+        step: &Step,
+    ) {
+        let withdrawn = policy.budget().map(|budget| budget.hold(self.retry_taken));
+        self.wait_out(subject, name, step).await;
+        if let Some(withdrawn) = withdrawn {
+            withdrawn.made();
+        }
+    }
+
+    async fn wait_out(&self, subject: Subject, name: &str, step: &Step) {
         match step {
             Step::Rebuild {
                 resource,
@@ -408,13 +438,14 @@ impl Policy {
             let result = op().await;
             if let Some(breaker) = &self.breaker {
                 let outcome = breaker.outcome_of(result.as_ref());
-                match permit {
-                    Some(permit) => permit.record(outcome),
+                match (permit, outcome) {
+                    (Some(permit), outcome) => permit.end(outcome),
                     // Unguarded: not asked before the attempt (there is no
                     // error of type `E` to return), counted after it.
                     // Retries are not made while it is open (the ladder's
                     // rung).
-                    None => breaker.record(outcome),
+                    (None, Some(outcome)) => breaker.record(outcome),
+                    (None, None) => {}
                 }
             }
             let error = match result {
@@ -425,7 +456,7 @@ impl Policy {
             if let Step::Stop(_) = step {
                 return Err(error);
             }
-            attempts.carry_out(Subject::Call, name, &step).await;
+            attempts.carry_out(self, Subject::Call, name, &step).await;
             previous = Some(error);
         }
     }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
 use super::backoff::Jitter;
-use super::breaker::{BreakerState, Outcome};
+use super::breaker::{BreakerState, Outcome, Permit};
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::handle::RunContext;
@@ -22,7 +22,7 @@ use super::policy::Policy;
 use super::react::{Run, recovered_with};
 use super::state::{RunOutcome, RunRecord};
 use super::unwind::{self, panic_message};
-use super::worker::{CoreRef, Phase, Shared};
+use super::worker::{Core, CoreRef, Phase, Shared};
 use signal_core::{KindId, Signal};
 
 /// One worker's task, as its supervising future holds it. Dropping it (the
@@ -220,7 +220,11 @@ where
             Ok(run) => run,
             Err(message) => return task.end_panicked("starting a run", message),
         };
+        // The run's probe place is held in its core while it runs, so that
+        // `mark_healthy` can answer the probe.
+        let held = HeldProbe::new(&task.shared.core, probe.take());
         let (result, span, started) = run.await;
+        probe = held.take();
         let failure = match result {
             Ok(Ok(value)) => {
                 if let Some(breaker) = policy.circuit_breaker() {
@@ -269,6 +273,30 @@ where
             Ok((ControlFlow::Break(()), _)) => return,
             Err(message) => return task.end_panicked("the reaction to a failure", message),
         }
+    }
+}
+
+/// The probe place a run took, in its core while it runs: taken back when
+/// the run ends (unless `mark_healthy` answered the probe with it), given
+/// back to the breaker if the task is dropped meanwhile (a shutdown, an
+/// abort).
+struct HeldProbe<'a>(&'a Core);
+
+impl<'a> HeldProbe<'a> {
+    fn new(core: &'a Core, probe: Option<Permit>) -> Self {
+        *lock(&core.probe) = probe;
+        HeldProbe(core)
+    }
+
+    fn take(self) -> Option<Permit> {
+        lock(&self.0.probe).take()
+    }
+}
+
+impl Drop for HeldProbe<'_> {
+    fn drop(&mut self) {
+        let probe = lock(&self.0.probe).take();
+        drop(probe);
     }
 }
 

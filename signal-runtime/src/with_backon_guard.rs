@@ -30,7 +30,9 @@ use signal_core::Signal;
 /// [`NeverSent`](signal_core::vocab::NeverSent)). Let through, its outcome
 /// is counted by kind, a success too, as on every other path. A refused
 /// first attempt is no request for the [retry budget](super::RetryBudget),
-/// and a refused retry is given back to it.
+/// and a refused retry is given back to it, as is a retry whose attempt
+/// never started (the call was dropped during `backon`'s sleep: given back
+/// once the guard and the wrapped operation are dropped).
 ///
 /// The reaction ladder of the guard's `adjust` makes no retry that would
 /// land while the breaker is open, so a refusal after an attempt happens
@@ -87,6 +89,26 @@ pub struct BackonGuard<'p> {
     policy: &'p Policy,
     name: &'p str,
     attempts: Arc<Mutex<Attempts>>,
+    /// Shared with the wrapped operation: the last one dropped gives back a
+    /// retry withdrawn for an attempt that never started.
+    unstarted: Arc<Unstarted<'p>>,
+}
+
+/// Gives back, once the guard and its wrapped operation are dropped, the
+/// retry the ladder withdrew for an attempt that never started (the call
+/// was dropped during `backon`'s sleep).
+struct Unstarted<'p> {
+    policy: &'p Policy,
+    attempts: Arc<Mutex<Attempts>>,
+}
+
+impl Drop for Unstarted<'_> {
+    fn drop(&mut self) {
+        let taken = lock(&self.attempts).unstarted.take();
+        if let (Some(budget), Some(taken)) = (self.policy.budget(), taken) {
+            budget.give_back(taken);
+        }
+    }
 }
 
 impl Policy {
@@ -94,10 +116,15 @@ impl Policy {
     /// retried with `backon`: its attempts ask the policy's breaker first
     /// and are counted by it.
     pub fn backon_guard<'p>(&'p self, name: &'p str) -> BackonGuard<'p> {
+        let attempts = Arc::new(Mutex::new(Attempts::new()));
         BackonGuard {
             policy: self,
             name,
-            attempts: Arc::new(Mutex::new(Attempts::new())),
+            unstarted: Arc::new(Unstarted {
+                policy: self,
+                attempts: Arc::clone(&attempts),
+            }),
+            attempts,
         }
     }
 }
@@ -117,12 +144,20 @@ impl<'p> BackonGuard<'p> {
     {
         let (policy, name) = (self.policy, self.name);
         let attempts = Arc::clone(&self.attempts);
+        let unstarted = Arc::clone(&self.unstarted);
         move || {
+            // Held by the wrapped operation: dropped with it.
+            let _held: &Arc<Unstarted<'_>> = &unstarted;
             let Some(breaker) = policy.circuit_breaker() else {
+                // The retry, if one was withdrawn, starts.
+                lock(&attempts).unstarted = None;
                 return BackonGuarded::run(op(), None);
             };
             match breaker.admit() {
-                Ok(permit) => BackonGuarded::run(op(), Some((breaker.clone(), permit))),
+                Ok(permit) => {
+                    lock(&attempts).unstarted = None;
+                    BackonGuarded::run(op(), Some((breaker.clone(), permit)))
+                }
                 Err(open) => {
                     let attempt = {
                         let mut attempts = lock(&attempts);
@@ -210,7 +245,7 @@ where
             StateProj::Run { inner, permit } => {
                 let result = std::task::ready!(inner.poll(cx));
                 if let Some((breaker, permit)) = permit.take() {
-                    permit.record(breaker.outcome_of(result.as_ref()));
+                    permit.end(breaker.outcome_of(result.as_ref()));
                 }
                 Poll::Ready(result)
             }

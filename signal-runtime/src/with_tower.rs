@@ -89,8 +89,13 @@ where
             return None;
         }
         let (attempts, name) = (self.attempts.clone(), Arc::clone(&self.name));
+        let policy = Arc::clone(&self.policy);
         Some(Box::pin(async move {
-            attempts.carry_out(Subject::Request, &name, &step).await;
+            // Dropped during the wait (the request was), the retry the step
+            // withdrew is given back.
+            attempts
+                .carry_out(&policy, Subject::Request, &name, &step)
+                .await;
         }))
     }
 

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
+use super::breaker::Permit;
 use super::cancel::Cancel;
 use super::error::{Failure, SupervisorError};
 use super::lock;
@@ -32,6 +33,10 @@ pub(crate) struct Core {
     pub(crate) seen: Mutex<Vec<(usize, u64)>>,
     /// This run called [`RunContext::mark_healthy`].
     pub(crate) healthy: AtomicBool,
+    /// The probe place this run took in the policy's half-open breaker,
+    /// while it runs: [`RunContext::mark_healthy`] counts it as the probe's
+    /// success.
+    pub(crate) probe: Mutex<Option<Permit>>,
     /// The current run's attempt number, for [`RunContext::attempt`].
     pub(crate) attempt: AtomicU32,
     /// The supervisor's shutdown signal.
@@ -283,6 +288,7 @@ impl<T, E> Shared<T, E> {
                 changed: Notify::new(),
                 seen: Mutex::new(Vec::new()),
                 healthy: AtomicBool::new(false),
+                probe: Mutex::new(None),
                 attempt: AtomicU32::new(0),
             },
             record: Mutex::new(Record {

@@ -453,3 +453,163 @@ async fn test_the_allowance_is_a_whole_number_of_retries() {
 
 #[derive(Debug, Signal)]
 struct Reset(#[signal(forward)] std::io::Error);
+
+/// A call dropped during its backoff (a `tokio::time::timeout` around it)
+/// never sent the retry it withdrew from the budget: the retry is given
+/// back, so abandoned calls do not refuse other callers retries the backend
+/// never saw.
+#[tokio::test(start_paused = true)]
+async fn test_a_call_dropped_in_its_backoff_gives_its_retry_back() {
+    within(HOUR_LIMIT, async {
+        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let policy = Policy::new()
+            .on::<Down>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
+            .retry_budget(&budget);
+        let sent = AtomicU64::new(0);
+        for _ in 0..10 {
+            let call = policy.call("api").run(async |_| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(BackendError::Down)
+            });
+            let timeout = Duration::from_millis(500);
+            assert!(tokio::time::timeout(timeout, call).await.is_err());
+        }
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            10,
+            "one attempt each, no retry sent"
+        );
+        assert_eq!(
+            budget.stats().retries,
+            0,
+            "no retry was sent, yet the budget counts {:?}",
+            budget.stats()
+        );
+    })
+    .await;
+}
+
+/// The twin: a retry that was made keeps its withdrawal. A call dropped in
+/// its second backoff sent one retry, and the budget counts one.
+#[tokio::test(start_paused = true)]
+async fn test_a_retry_made_before_the_call_is_dropped_stays_withdrawn() {
+    within(HOUR_LIMIT, async {
+        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let policy = Policy::new()
+            .on::<Down>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
+            .retry_budget(&budget);
+        let sent = AtomicU64::new(0);
+        let call = policy.call("api").run(async |_| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(BackendError::Down)
+        });
+        let timeout = Duration::from_millis(1500);
+        assert!(tokio::time::timeout(timeout, call).await.is_err());
+        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        assert_eq!(budget.stats().retries, 1, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The same on the `tower` path: a request dropped during its backoff
+/// gives back the retry its policy withdrew.
+#[tokio::test(start_paused = true)]
+async fn test_a_tower_request_dropped_in_its_backoff_gives_its_retry_back() {
+    within(HOUR_LIMIT, async {
+        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let policy = Policy::new()
+            .on::<Down>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
+            .retry_budget(&budget);
+        let sent = Arc::new(AtomicU64::new(0));
+        let service = {
+            let sent = Arc::clone(&sent);
+            ServiceBuilder::new()
+                .retry(policy.tower("api"))
+                .service_fn(move |_: u32| {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    std::future::ready(Err::<(), _>(BackendError::Down))
+                })
+        };
+        for _ in 0..3 {
+            let request = service.clone().oneshot(1);
+            let timeout = Duration::from_millis(500);
+            assert!(tokio::time::timeout(timeout, request).await.is_err());
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 3);
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// The same for a worker: shut down during its backoff, it gives back the
+/// retry its restart withdrew.
+#[tokio::test(start_paused = true)]
+async fn test_a_worker_shut_down_in_its_backoff_gives_its_retry_back() {
+    within(HOUR_LIMIT, async {
+        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let policy = Arc::new(
+            Policy::new()
+                .on::<Down>(Reaction::Retry)
+                .backoff(
+                    Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0),
+                )
+                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+                .retry_budget(&budget),
+        );
+        let supervisor = Supervisor::new();
+        let handle = supervisor.spawn("w", policy, async |_ctx| Err::<(), _>(BackendError::Down));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(handle.status().phase, Phase::BackingOff);
+        assert_eq!(budget.stats().retries, 1, "the restart withdrew");
+        supervisor.shutdown().await;
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
+
+/// An error a `backon` guard can return for a refusal.
+#[derive(Debug, thiserror::Error, Signal)]
+enum GuardedError {
+    #[error("backend down")]
+    #[signal(leaf = "Down")]
+    Down,
+    #[error(transparent)]
+    Refused(
+        #[from]
+        #[signal(forward)]
+        signal_runtime::BreakerOpen,
+    ),
+}
+
+/// The same on the `backon` path, through a guard: a call dropped during
+/// `backon`'s sleep gives back the retry its adjust withdrew.
+#[tokio::test(start_paused = true)]
+async fn test_a_backon_call_dropped_in_its_backoff_gives_its_retry_back() {
+    within(HOUR_LIMIT, async {
+        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let policy = Policy::new()
+            .on::<Down>(Reaction::Retry.max_attempts(3))
+            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
+            .retry_budget(&budget);
+        let sent = AtomicU64::new(0);
+        for _ in 0..3 {
+            let guard = policy.backon_guard("api");
+            let call = guard
+                .wrap(|| {
+                    sent.fetch_add(1, Ordering::SeqCst);
+                    std::future::ready(Err::<(), _>(GuardedError::Down))
+                })
+                .retry(policy.backon_backoff())
+                .when(policy.backon_when())
+                .adjust(guard.adjust());
+            let timeout = Duration::from_millis(500);
+            assert!(tokio::time::timeout(timeout, call).await.is_err());
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 3);
+        assert_eq!(budget.stats().retries, 0, "{:?}", budget.stats());
+    })
+    .await;
+}
