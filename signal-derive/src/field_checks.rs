@@ -97,13 +97,12 @@ impl Expander<'_> {
 
     /// The same call as an expression, whose value is the probe's answer:
     /// `__signal_core::Check::<Ty>::check((answer,).0)`.
-    /// The path up to `check`, and the type's own top-level tokens, are
-    /// spanned at the type's first token; `check` and the parentheses at its
-    /// last, so the argument covers the whole type.
+    /// The path up to `check` is spanned at the type's first token, `check`
+    /// and the parentheses at its last, so the argument covers the whole
+    /// type; the type keeps its own spans.
     pub fn check_expr(&self, check: &str, ty: &dyn ToTokens, answer: &TokenStream) -> TokenStream {
         let ty = ty.to_token_stream();
         let (first, last) = span_range(&ty);
-        let ty = respan(ty, first);
         let check = Ident::new(check, first);
         let check_fn = Ident::new("check", last);
         let callee = quote_spanned!(first=> __signal_core::#check::<#ty>::);
