@@ -1,8 +1,9 @@
 //! The compile-time checks the derive emits for each field. Not public API.
 //!
-//! A probe asks the compiler what a type is, by method lookup on a concrete
-//! type ("autoref specialization": the impl on the most references wins when
-//! its bounds hold), and answers with one of four marker types. The check
+//! A probe asks the compiler what a type is, by method lookup on a value of a
+//! concrete type (an inherent method first, then trait methods taking
+//! `self`, `&self`, `&mut self`, then those of what the probe derefs to: the
+//! first whose bounds hold wins), and answers with one of four marker types. The check
 //! traits are implemented only for the markers that are allowed, so a wrong
 //! answer is an `E0277` whose message (`on_unimplemented`) names the fix.
 //!
