@@ -17,7 +17,7 @@ use signal_runtime::{
     Backoff, BreakerState, CircuitBreaker, ConfigError, Intensity, Phase, Policy, Reaction,
     RetryError, StopReason, Supervisor,
 };
-use support::{Events, HOUR_LIMIT, within};
+use support::{Events, HOUR_LIMIT, MS, OPEN_FOR, network_breaker, network_policy, within};
 use tokio::time::Instant;
 #[cfg(feature = "tower")]
 use tower::{ServiceBuilder, ServiceExt};
@@ -37,17 +37,12 @@ enum ApiError {
     Rejected,
 }
 
-const MS: Duration = Duration::from_millis(1);
-const OPEN_FOR: Duration = Duration::from_secs(30);
-
 /// Counts network failures, unavailability and timeouts; opens at half of
 /// at least 10 outcomes in 10 s, for 30 s, one probe.
 fn breaker() -> CircuitBreaker {
-    CircuitBreaker::builder("api")
-        .counts::<TransientNetwork>()
+    network_breaker("api", 10)
         .counts::<Unavailable>()
         .counts::<TimedOut>()
-        .min_calls(10)
         .open_for(OPEN_FOR)
         .build()
         .unwrap()
@@ -55,45 +50,15 @@ fn breaker() -> CircuitBreaker {
 
 /// Retries the network up to 3 attempts; stops on anything else.
 fn policy(breaker: Option<&CircuitBreaker>) -> Arc<Policy> {
-    let policy = Policy::new()
-        .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
-        .otherwise(Reaction::Stop)
-        .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
-        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)));
+    let policy = network_policy();
     Arc::new(match breaker {
         Some(breaker) => policy.breaker(breaker),
         None => policy,
     })
 }
 
-/// A backend that answers every request with `answer`, and counts them.
-#[derive(Clone)]
-struct Backend {
-    sent: Arc<AtomicU64>,
-    answer: Arc<std::sync::Mutex<Result<(), ApiError>>>,
-}
-
-impl Backend {
-    fn new(answer: Result<(), ApiError>) -> Backend {
-        Backend {
-            sent: Arc::default(),
-            answer: Arc::new(std::sync::Mutex::new(answer)),
-        }
-    }
-
-    fn send(&self) -> Result<(), ApiError> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        *self.answer.lock().unwrap()
-    }
-
-    fn sent(&self) -> u64 {
-        self.sent.load(Ordering::SeqCst)
-    }
-
-    fn answer(&self, answer: Result<(), ApiError>) {
-        *self.answer.lock().unwrap() = answer;
-    }
-}
+/// A backend that answers every request with its answer, and counts them.
+type Backend = support::Backend<ApiError>;
 
 async fn call(policy: &Policy, backend: &Backend) -> Result<(), RetryError<ApiError>> {
     policy.call("api").run(async |_| backend.send()).await
@@ -333,9 +298,7 @@ async fn test_policy_retry_counts_outcomes_and_stops_retrying_when_open() {
 async fn test_workers_wait_for_an_open_breaker() {
     within(HOUR_LIMIT, async {
         for workers in [1usize, 10] {
-            let breaker = CircuitBreaker::builder("api")
-                .counts::<TransientNetwork>()
-                .min_calls(3)
+            let breaker = network_breaker("api", 3)
                 .open_for(OPEN_FOR)
                 .build()
                 .unwrap();
@@ -492,9 +455,7 @@ fn test_bad_breaker_settings_are_config_errors() {
 #[tokio::test(start_paused = true)]
 async fn test_extreme_open_periods_never_panic() {
     within(HOUR_LIMIT * 24 * 400, async {
-        let forever = CircuitBreaker::builder("b")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
+        let forever = network_breaker("b", 1)
             .window(Duration::MAX)
             .open_for(Duration::MAX)
             .build()
@@ -506,9 +467,7 @@ async fn test_extreme_open_periods_never_panic() {
         assert_eq!(forever.state(), BreakerState::Open);
         assert_eq!(backend.sent(), 1);
 
-        let at_once = CircuitBreaker::builder("b")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
+        let at_once = network_breaker("b", 1)
             .open_for(Duration::ZERO)
             .build()
             .unwrap();
@@ -556,9 +515,7 @@ async fn test_a_refused_call_is_no_request_for_the_budget() {
 async fn test_recover_ends_a_wait_for_the_breaker() {
     within(HOUR_LIMIT, async {
         // Both first runs fail before it opens: both restarts wait.
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(2)
+        let breaker = network_breaker("api", 2)
             .open_for(OPEN_FOR)
             .build()
             .unwrap();
@@ -610,9 +567,7 @@ fn gated_probe(
 }
 
 fn two_probe_breaker() -> CircuitBreaker {
-    CircuitBreaker::builder("api")
-        .counts::<TransientNetwork>()
-        .min_calls(1)
+    network_breaker("api", 1)
         .open_for(OPEN_FOR)
         .probes(2)
         .build()
@@ -972,11 +927,7 @@ async fn test_a_request_the_layer_let_through_may_have_been_processed() {
 #[tokio::test(start_paused = true)]
 async fn test_a_call_refused_after_a_reset_is_not_never_sent() {
     within(HOUR_LIMIT, async {
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
-            .build()
-            .unwrap();
+        let breaker = network_breaker("api", 1).build().unwrap();
         let policy = policy(Some(&breaker));
         let reset = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
         let error = policy
@@ -1094,9 +1045,7 @@ async fn test_a_supervised_worker_calls_through_the_breaker() {
 async fn test_workers_take_probe_places_when_the_breaker_half_opens() {
     within(HOUR_LIMIT, async {
         for (probes, workers) in [(1u32, 10usize), (3, 10), (1, 1)] {
-            let breaker = CircuitBreaker::builder("api")
-                .counts::<TransientNetwork>()
-                .min_calls(3)
+            let breaker = network_breaker("api", 3)
                 .open_for(OPEN_FOR)
                 .probes(probes)
                 .build()
@@ -1154,9 +1103,7 @@ async fn test_workers_take_probe_places_when_the_breaker_half_opens() {
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_shut_down_mid_probe_gives_its_place_back() {
     within(HOUR_LIMIT, async {
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
+        let breaker = network_breaker("api", 1)
             .open_for(OPEN_FOR)
             .build()
             .unwrap();
@@ -1210,11 +1157,7 @@ fn breaker_and_budget(breaker: &CircuitBreaker) -> (Arc<Policy>, signal_runtime:
 #[tokio::test(start_paused = true)]
 async fn test_a_retry_the_breaker_refused_is_given_back_to_the_budget() {
     within(HOUR_LIMIT, async {
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(2)
-            .build()
-            .unwrap();
+        let breaker = network_breaker("api", 2).build().unwrap();
         let (policy, budget) = breaker_and_budget(&breaker);
         let backend = Backend::new(Err(ApiError::Refused));
         let waiting = {
@@ -1242,11 +1185,7 @@ async fn test_a_retry_the_breaker_refused_is_given_back_to_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn test_a_retry_sent_through_a_closed_breaker_is_counted_by_the_budget() {
     within(HOUR_LIMIT, async {
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(10)
-            .build()
-            .unwrap();
+        let breaker = network_breaker("api", 10).build().unwrap();
         let (policy, budget) = breaker_and_budget(&breaker);
         let backend = Backend::new(Err(ApiError::Refused));
         let error = call(&policy, &backend).await.unwrap_err();

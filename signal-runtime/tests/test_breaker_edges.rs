@@ -18,7 +18,10 @@ use signal_runtime::{
     Backoff, BreakerError, BreakerOpen, BreakerState, CircuitBreaker, Intensity, Policy, Reaction,
     Resource, RetryError, Supervisor,
 };
-use support::{HOUR_LIMIT, within};
+use support::{
+    HOUR_LIMIT, MS, OPEN_FOR, PanicOnHalfOpen, network_breaker, network_policy, open_breaker,
+    succeed, within,
+};
 use tower::{ServiceBuilder, ServiceExt};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Signal)]
@@ -50,59 +53,48 @@ enum WorkerError {
     Layer(#[signal(forward)] BreakerError<ApiError>),
 }
 
-const MS: Duration = Duration::from_millis(1);
-const OPEN_FOR: Duration = Duration::from_secs(30);
-
 fn breaker() -> CircuitBreaker {
-    CircuitBreaker::builder("api")
-        .counts::<TransientNetwork>()
+    network_breaker("api", 1)
         .counts::<Unavailable>()
         .counts::<NeedsReconnect>()
-        .min_calls(1)
         .open_for(OPEN_FOR)
         .build()
         .unwrap()
 }
 
 fn policy(breaker: &CircuitBreaker) -> Arc<Policy> {
-    Arc::new(
-        Policy::new()
-            .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
-            .otherwise(Reaction::Stop)
-            .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
-            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
-            .breaker(breaker),
-    )
+    Arc::new(network_policy().breaker(breaker))
 }
 
 async fn open(policy: &Policy, breaker: &CircuitBreaker) {
-    while breaker.state() != BreakerState::Open {
-        let _ = policy
-            .call("api")
-            .run(async |_| Err::<(), _>(ApiError::Refused))
-            .await;
-    }
+    open_breaker(policy, breaker, || ApiError::Refused).await;
 }
 
-/// Panics on the event a breaker half-opening sends.
-struct PanicOnHalfOpen;
+/// The breaker and the policy with it, the breaker opened.
+async fn opened() -> (CircuitBreaker, Arc<Policy>) {
+    let breaker = breaker();
+    let policy = policy(&breaker);
+    open(&policy, &breaker).await;
+    (breaker, policy)
+}
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnHalfOpen {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(bool);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 |= format!("{value:?}").contains("half-open");
-                }
-            }
-        }
-        let mut message = Message(false);
-        event.record(&mut message);
-        if message.0 {
-            panic!("the subscriber panicked");
-        }
-    }
+/// The same, the breaker half-opened.
+async fn half_opened() -> (CircuitBreaker, Arc<Policy>) {
+    let (breaker, policy) = opened().await;
+    tokio::time::sleep(OPEN_FOR).await;
+    (breaker, policy)
+}
+
+/// Retries the network at once, without a limit; stops on anything else.
+fn zero_backoff_policy(breaker: &CircuitBreaker) -> Arc<Policy> {
+    Arc::new(
+        Policy::new()
+            .on::<TransientNetwork>(Reaction::Retry)
+            .otherwise(Reaction::Stop)
+            .backoff(Backoff::new(Duration::ZERO, Duration::ZERO))
+            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+            .breaker(breaker),
+    )
 }
 
 /// A panic in a tracing subscriber on the event a breaker half-opening
@@ -112,30 +104,19 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnHalfOpen {
 async fn test_a_subscriber_panic_while_half_opening_gives_the_probe_place_back() {
     use tracing_subscriber::layer::SubscriberExt;
     within(HOUR_LIMIT, async {
-        let breaker = breaker();
-        let policy = policy(&breaker);
-        open(&policy, &breaker).await;
-        tokio::time::sleep(OPEN_FOR).await;
+        let (_breaker, policy) = half_opened().await;
         {
             let _guard = tracing::subscriber::set_default(
                 tracing_subscriber::registry().with(PanicOnHalfOpen),
             );
             let policy = Arc::clone(&policy);
-            let panicked = tokio::spawn(async move {
-                policy
-                    .call("api")
-                    .run(async |_| Ok::<(), ApiError>(()))
-                    .await
-            })
-            .await;
+            let panicked =
+                tokio::spawn(async move { succeed::<ApiError>(&policy, "api").await }).await;
             assert!(panicked.unwrap_err().is_panic());
         }
         // The subscriber is gone, the backend is healthy, an hour passes.
         tokio::time::sleep(Duration::from_secs(1800)).await;
-        let result = policy
-            .call("api")
-            .run(async |_| Ok::<(), ApiError>(()))
-            .await;
+        let result = succeed::<ApiError>(&policy, "api").await;
         assert!(result.is_ok(), "still refused: {result:?}");
     })
     .await;
@@ -152,9 +133,7 @@ async fn a_worker_behind_its_own_breaker(
     Result<(), RetryError<ApiError>>,
     u64,
 ) {
-    let breaker = breaker();
-    let policy = policy(&breaker);
-    open(&policy, &breaker).await;
+    let (breaker, policy) = opened().await;
     let sent = Arc::new(AtomicU64::new(0));
     let service = {
         let sent = Arc::clone(&sent);
@@ -173,10 +152,7 @@ async fn a_worker_behind_its_own_breaker(
     // `otherwise(Stop)`: the run's error stops it.
     assert_eq!(handle.status().phase, signal_runtime::Phase::Stopped);
     let stats = breaker.stats();
-    let call = policy
-        .call("api")
-        .run(async |_| Ok::<(), ApiError>(()))
-        .await;
+    let call = succeed::<ApiError>(&policy, "api").await;
     supervisor.shutdown().await;
     (stats, call, sent.load(Ordering::SeqCst))
 }
@@ -224,10 +200,7 @@ async fn test_a_failure_behind_the_same_breaker_still_counts() {
 #[tokio::test(start_paused = true)]
 async fn test_a_call_refused_by_its_own_breakers_layer_gives_the_place_back() {
     within(HOUR_LIMIT, async {
-        let breaker = breaker();
-        let policy = policy(&breaker);
-        open(&policy, &breaker).await;
-        tokio::time::sleep(OPEN_FOR).await;
+        let (breaker, policy) = half_opened().await;
         let service = ServiceBuilder::new()
             .layer(breaker.layer())
             .service_fn(|_: u32| std::future::ready(Ok::<(), ApiError>(())));
@@ -241,10 +214,7 @@ async fn test_a_call_refused_by_its_own_breakers_layer_gives_the_place_back() {
         );
         assert_eq!(breaker.stats().opened, 1, "{:?}", breaker.stats());
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
-        let call = policy
-            .call("api")
-            .run(async |_| Ok::<(), ApiError>(()))
-            .await;
+        let call = succeed::<ApiError>(&policy, "api").await;
         assert!(call.is_ok(), "{call:?}");
         assert_eq!(breaker.state(), BreakerState::Closed);
     })
@@ -367,10 +337,7 @@ async fn test_a_rebuild_restart_waits_for_an_open_breaker() {
         let sent = sent.load(Ordering::SeqCst);
         assert_eq!(breaker.state(), BreakerState::Open);
         // The twin, Policy::call with the same policy, fails fast.
-        let call = policy
-            .call("db")
-            .run(async |_| Ok::<(), ApiError>(()))
-            .await;
+        let call = succeed::<ApiError>(&policy, "db").await;
         assert!(matches!(call, Err(RetryError::CircuitOpen { .. })));
         supervisor.shutdown().await;
         assert_eq!(
@@ -387,11 +354,7 @@ async fn test_a_rebuild_restart_waits_for_an_open_breaker() {
 async fn test_a_rebuild_restart_runs_at_once_with_the_breaker_closed() {
     within(HOUR_LIMIT, async {
         // Counts network failures only: a lost pool does not count.
-        let breaker = CircuitBreaker::builder("db")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
-            .build()
-            .unwrap();
+        let breaker = network_breaker("db", 1).build().unwrap();
         let db = Resource::new("db", 0u32, async || Ok::<_, std::io::Error>(1u32));
         let policy = Arc::new(
             Policy::new()
@@ -428,14 +391,7 @@ async fn test_a_rebuild_restart_runs_at_once_with_the_breaker_closed() {
 async fn test_a_restart_with_zero_backoff_waits_while_the_probes_are_out() {
     within(HOUR_LIMIT, async {
         let breaker = breaker();
-        let policy = Arc::new(
-            Policy::new()
-                .on::<TransientNetwork>(Reaction::Retry)
-                .otherwise(Reaction::Stop)
-                .backoff(Backoff::new(Duration::ZERO, Duration::ZERO))
-                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
-                .breaker(&breaker),
-        );
+        let policy = zero_backoff_policy(&breaker);
         // A worker whose first run waits, then fails.
         let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
         let gate = Arc::new(std::sync::Mutex::new(Some(fail_rx)));
@@ -492,14 +448,7 @@ async fn test_a_restart_with_zero_backoff_waits_while_the_probes_are_out() {
 async fn test_a_restart_with_zero_backoff_runs_at_once_with_the_breaker_closed() {
     within(HOUR_LIMIT, async {
         let breaker = breaker();
-        let policy = Arc::new(
-            Policy::new()
-                .on::<TransientNetwork>(Reaction::Retry)
-                .otherwise(Reaction::Stop)
-                .backoff(Backoff::new(Duration::ZERO, Duration::ZERO))
-                .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
-                .breaker(&breaker),
-        );
+        let policy = zero_backoff_policy(&breaker);
         let runs = Arc::new(AtomicU64::new(0));
         let supervisor = Supervisor::new();
         let handle = {
@@ -528,10 +477,7 @@ async fn test_a_restart_with_zero_backoff_runs_at_once_with_the_breaker_closed()
 #[tokio::test(start_paused = true)]
 async fn test_a_long_lived_worker_marked_healthy_gives_its_probe_place_back() {
     within(HOUR_LIMIT, async {
-        let breaker = breaker();
-        let policy = policy(&breaker);
-        open(&policy, &breaker).await;
-        tokio::time::sleep(OPEN_FOR).await;
+        let (breaker, policy) = half_opened().await;
         let supervisor = Supervisor::new();
         let _handle = supervisor.spawn("consumer", Arc::clone(&policy), async move |ctx| {
             ctx.mark_healthy();
@@ -542,10 +488,7 @@ async fn test_a_long_lived_worker_marked_healthy_gives_its_probe_place_back() {
             Ok::<(), ApiError>(())
         });
         tokio::time::sleep(Duration::from_secs(1800)).await;
-        let result = policy
-            .call("api")
-            .run(async |_| Ok::<(), ApiError>(()))
-            .await;
+        let result = succeed::<ApiError>(&policy, "api").await;
         let state = breaker.state();
         supervisor.shutdown().await;
         assert!(
@@ -562,10 +505,7 @@ async fn test_a_long_lived_worker_marked_healthy_gives_its_probe_place_back() {
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_marked_healthy_that_fails_later_is_counted() {
     within(HOUR_LIMIT, async {
-        let breaker = breaker();
-        let policy = policy(&breaker);
-        open(&policy, &breaker).await;
-        tokio::time::sleep(OPEN_FOR).await;
+        let (breaker, policy) = half_opened().await;
         let supervisor = Supervisor::new();
         let runs = Arc::new(AtomicU64::new(0));
         let _handle = {

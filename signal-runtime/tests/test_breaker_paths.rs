@@ -9,17 +9,18 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use backon::Retryable;
-use signal_core::vocab::{BadCredentials, NeverSent, TransientNetwork, Unavailable};
+use signal_core::vocab::{BadCredentials, NeverSent, Unavailable};
 use signal_core::{Signal, kind};
 use signal_runtime::{
-    Backoff, BreakerError, BreakerOpen, BreakerRefused, BreakerState, CircuitBreaker, Intensity,
-    Phase, Policy, Reaction, RetryBudget, Supervisor,
+    BreakerError, BreakerOpen, BreakerRefused, BreakerState, CircuitBreaker, Phase, Policy,
+    RetryBudget, Supervisor,
 };
-use support::{HOUR_LIMIT, within};
+use support::{
+    HOUR_LIMIT, MS, OPEN_FOR, PanicOnHalfOpen, floor_budget, network_breaker, network_policy,
+    open_breaker, within,
+};
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -47,64 +48,40 @@ enum ApiError {
     ),
 }
 
-const MS: Duration = Duration::from_millis(1);
-const OPEN_FOR: Duration = Duration::from_secs(30);
-
 /// Counts network failures and unavailability; opens at half of at least
 /// `min_calls` outcomes in 10 s, for 30 s, one probe.
 fn breaker(min_calls: u32) -> CircuitBreaker {
-    CircuitBreaker::builder("api")
-        .counts::<TransientNetwork>()
+    network_breaker("api", min_calls)
         .counts::<Unavailable>()
-        .min_calls(min_calls)
         .open_for(OPEN_FOR)
         .build()
         .unwrap()
 }
 
-/// Retries, on the floor only: 10 retries over 10 s.
-fn budget() -> RetryBudget {
-    RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap()
-}
-
 /// Retries the network up to 3 attempts, after 100 ms then 200 ms; stops on
 /// anything else.
 fn policy(breaker: &CircuitBreaker, budget: &RetryBudget) -> Arc<Policy> {
-    Arc::new(
-        Policy::new()
-            .on::<TransientNetwork>(Reaction::Retry.max_attempts(3))
-            .otherwise(Reaction::Stop)
-            .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
-            .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
-            .breaker(breaker)
-            .retry_budget(budget),
-    )
+    Arc::new(network_policy().breaker(breaker).retry_budget(budget))
 }
 
-/// A backend that answers every request with `answer`, and counts them.
-#[derive(Clone)]
-struct Backend {
-    sent: Arc<AtomicU64>,
-    answer: Arc<std::sync::Mutex<Result<(), ApiError>>>,
+/// The breaker (opening at `min_calls`), the budget (retries on the floor
+/// only: 10 retries over 10 s), and the policy with both.
+fn setup(min_calls: u32) -> (CircuitBreaker, RetryBudget, Arc<Policy>) {
+    let (breaker, budget) = (breaker(min_calls), floor_budget(1));
+    let policy = policy(&breaker, &budget);
+    (breaker, budget, policy)
 }
 
-impl Backend {
-    fn new(answer: Result<(), ApiError>) -> Backend {
-        Backend {
-            sent: Arc::default(),
-            answer: Arc::new(std::sync::Mutex::new(answer)),
-        }
-    }
-
-    fn send(&self) -> Result<(), ApiError> {
-        self.sent.fetch_add(1, Ordering::SeqCst);
-        self.answer.lock().unwrap().clone()
-    }
-
-    fn sent(&self) -> u64 {
-        self.sent.load(Ordering::SeqCst)
-    }
+/// The same with `min_calls` 1, the breaker opened with refused
+/// connections sent through `policy.call`.
+async fn opened() -> (CircuitBreaker, RetryBudget, Arc<Policy>) {
+    let (breaker, budget, policy) = setup(1);
+    open_breaker(&policy, &breaker, || ApiError::Refused).await;
+    (breaker, budget, policy)
 }
+
+/// A backend that answers every request with its answer, and counts them.
+type Backend = support::Backend<ApiError>;
 
 /// The backend behind the breaker's layer, retried by the policy.
 fn tower_service(
@@ -121,22 +98,12 @@ fn tower_service(
     )
 }
 
-/// Opens `breaker` with refused connections sent through `policy.call`.
-async fn open(policy: &Policy, breaker: &CircuitBreaker) {
-    let backend = Backend::new(Err(ApiError::Refused));
-    while breaker.state() != BreakerState::Open {
-        let _ = policy.call("api").run(async |_| backend.send()).await;
-    }
-}
-
 /// Requests the breaker layer refused sent nothing: the `tower` policy
 /// neither deposits them in the budget nor counts them as requests.
 #[tokio::test(start_paused = true)]
 async fn test_requests_the_tower_layer_refused_are_no_requests_for_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, budget, policy) = opened().await;
         let before = budget.stats();
         let backend = Backend::new(Ok(()));
         let service = tower_service(&policy, &breaker, &backend);
@@ -155,8 +122,7 @@ async fn test_requests_the_tower_layer_refused_are_no_requests_for_the_budget() 
 #[tokio::test(start_paused = true)]
 async fn test_requests_the_tower_layer_let_through_are_requests_for_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(1);
         let backend = Backend::new(Err(ApiError::Rejected));
         let service = tower_service(&policy, &breaker, &backend);
         for _ in 0..5 {
@@ -176,8 +142,7 @@ async fn test_requests_the_tower_layer_let_through_are_requests_for_the_budget()
 #[tokio::test(start_paused = true)]
 async fn test_a_tower_retry_the_layer_refused_is_given_back_to_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(2), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(2);
         let backend = Backend::new(Err(ApiError::Refused));
         let waiting = tokio::spawn(tower_service(&policy, &breaker, &backend).oneshot(1));
         tokio::task::yield_now().await;
@@ -201,8 +166,7 @@ async fn test_a_tower_retry_the_layer_refused_is_given_back_to_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn test_a_tower_retry_through_a_closed_breaker_is_counted_by_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(10), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(10);
         let backend = Backend::new(Err(ApiError::Refused));
         let error = tower_service(&policy, &breaker, &backend)
             .oneshot(1)
@@ -223,9 +187,7 @@ async fn test_a_tower_retry_through_a_closed_breaker_is_counted_by_the_budget() 
 #[tokio::test(start_paused = true)]
 async fn test_a_guarded_retry_fails_fast_while_the_breaker_is_open() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, budget, policy) = opened().await;
         let (before, refused) = (budget.stats(), breaker.stats().refused);
         let backend = Backend::new(Ok(()));
         let error = policy
@@ -243,8 +205,7 @@ async fn test_a_guarded_retry_fails_fast_while_the_breaker_is_open() {
         // guarded retry through.
         assert_eq!(policy.retry("api", async || backend.send()).await, Ok(()));
         assert_eq!(backend.sent(), 1);
-        let (breaker, budget) = (self::breaker(1), self::budget());
-        let policy = self::policy(&breaker, &budget);
+        let (_breaker, budget, policy) = setup(1);
         let backend = Backend::new(Ok(()));
         assert_eq!(
             policy.retry_guarded("api", async || backend.send()).await,
@@ -262,8 +223,7 @@ async fn test_a_guarded_retry_fails_fast_while_the_breaker_is_open() {
 #[tokio::test(start_paused = true)]
 async fn test_a_guarded_retry_refused_after_an_attempt_returns_that_attempts_error() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(2), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(2);
         let backend = Backend::new(Err(ApiError::Reset));
         let waiting = {
             let (policy, backend) = (Arc::clone(&policy), backend.clone());
@@ -292,9 +252,7 @@ async fn test_a_guarded_retry_refused_after_an_attempt_returns_that_attempts_err
 #[tokio::test(start_paused = true)]
 async fn test_a_guarded_retry_takes_a_probe_place_and_a_panic_gives_it_back() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, _budget, policy) = opened().await;
         tokio::time::sleep(OPEN_FOR).await;
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
         let gate = Arc::new(tokio::sync::Notify::new());
@@ -348,8 +306,7 @@ async fn backon_call(policy: &Policy, backend: &Backend) -> Result<(), ApiError>
 #[tokio::test(start_paused = true)]
 async fn test_backon_failures_open_the_breaker_and_calls_then_fail_fast() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(10), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(10);
         let backend = Backend::new(Err(ApiError::Refused));
         for _ in 0..4 {
             assert_eq!(backon_call(&policy, &backend).await, Err(ApiError::Refused));
@@ -372,8 +329,7 @@ async fn test_backon_failures_open_the_breaker_and_calls_then_fail_fast() {
 #[tokio::test(start_paused = true)]
 async fn test_backon_bad_credentials_never_open_the_breaker() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(10), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(10);
         let backend = Backend::new(Err(ApiError::Rejected));
         for _ in 0..100 {
             assert_eq!(
@@ -394,9 +350,7 @@ async fn test_backon_bad_credentials_never_open_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn test_backon_probes_close_or_reopen_the_breaker() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, _budget, policy) = opened().await;
         tokio::time::sleep(OPEN_FOR).await;
         // Unguarded: the success goes unseen.
         let backend = Backend::new(Ok(()));
@@ -424,8 +378,7 @@ async fn test_backon_probes_close_or_reopen_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn test_a_backon_retry_the_breaker_refused_is_given_back_to_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(2), budget());
-        let policy = policy(&breaker, &budget);
+        let (breaker, budget, policy) = setup(2);
         let backend = Backend::new(Err(ApiError::Reset));
         let waiting = {
             let (policy, backend) = (Arc::clone(&policy), backend.clone());
@@ -458,8 +411,7 @@ fn worker(
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_that_succeeds_at_once_is_one_request_for_the_budget() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(10), budget());
-        let policy = policy(&breaker, &budget);
+        let (_breaker, budget, policy) = setup(10);
         let supervisor = Supervisor::new();
         let backend = Backend::new(Ok(()));
         worker(&supervisor, &policy, &backend).join().await.unwrap();
@@ -486,9 +438,7 @@ async fn test_a_worker_that_succeeds_at_once_is_one_request_for_the_budget() {
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_started_while_the_breaker_is_open_waits_for_it() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, budget, policy) = opened().await;
         let requests = budget.stats().requests;
         let supervisor = Supervisor::new();
         let backend = Backend::new(Ok(()));
@@ -513,20 +463,33 @@ async fn test_a_worker_started_while_the_breaker_is_open_waits_for_it() {
     .await;
 }
 
+/// A worker started while the breaker is open, waiting for it before its
+/// first run: the breaker, the policy, the supervisor, the worker's backend
+/// (answering `Ok`) and its handle.
+async fn a_worker_waiting_for_the_breaker() -> (
+    CircuitBreaker,
+    Arc<Policy>,
+    Supervisor,
+    Backend,
+    signal_runtime::WorkerHandle<(), ApiError>,
+) {
+    let (breaker, _budget, policy) = opened().await;
+    let supervisor = Supervisor::new();
+    let backend = Backend::new(Ok(()));
+    let handle = worker(&supervisor, &policy, &backend);
+    handle
+        .wait_for(|status| status.phase == Phase::BackingOff)
+        .await;
+    (breaker, policy, supervisor, backend, handle)
+}
+
 /// `recover` ends a first run's wait for the breaker, as it ends a
 /// restart's: the run goes at once.
 #[tokio::test(start_paused = true)]
 async fn test_recover_ends_a_first_runs_wait_for_the_breaker() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
-        let supervisor = Supervisor::new();
-        let backend = Backend::new(Ok(()));
-        let handle = worker(&supervisor, &policy, &backend);
-        handle
-            .wait_for(|status| status.phase == Phase::BackingOff)
-            .await;
+        let (_breaker, _policy, supervisor, backend, handle) =
+            a_worker_waiting_for_the_breaker().await;
         assert_eq!(backend.sent(), 0);
         assert!(handle.recover());
         handle.join().await.unwrap();
@@ -541,15 +504,8 @@ async fn test_recover_ends_a_first_runs_wait_for_the_breaker() {
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_shut_down_while_waiting_for_its_first_run_ends_with_shutdown() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
-        let supervisor = Supervisor::new();
-        let backend = Backend::new(Ok(()));
-        let handle = worker(&supervisor, &policy, &backend);
-        handle
-            .wait_for(|status| status.phase == Phase::BackingOff)
-            .await;
+        let (_breaker, policy, supervisor, backend, handle) =
+            a_worker_waiting_for_the_breaker().await;
         supervisor.shutdown().await;
         let error = handle.join().await.unwrap_err();
         assert!(error.is_shutdown(), "{error:?}");
@@ -564,27 +520,6 @@ async fn test_a_worker_shut_down_while_waiting_for_its_first_run_ends_with_shutd
     .await;
 }
 
-/// Panics on the event a breaker half-opening sends.
-struct PanicOnHalfOpen;
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnHalfOpen {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Message(bool);
-        impl tracing::field::Visit for Message {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                if field.name() == "message" {
-                    self.0 |= format!("{value:?}").contains("half-open");
-                }
-            }
-        }
-        let mut message = Message(false);
-        event.record(&mut message);
-        if message.0 {
-            panic!("the subscriber panicked");
-        }
-    }
-}
-
 /// Code that is not the runtime's and panics while a worker waits for the
 /// breaker before its first run (here a tracing layer, told the breaker
 /// half-opened) ends the worker with the panic as its reason, never
@@ -593,9 +528,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PanicOnHalfOpen {
 async fn test_a_panic_while_waiting_for_the_first_run_ends_the_worker_with_its_reason() {
     use tracing_subscriber::layer::SubscriberExt;
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (_breaker, _budget, policy) = opened().await;
         let _guard =
             tracing::subscriber::set_default(tracing_subscriber::registry().with(PanicOnHalfOpen));
         let supervisor = Supervisor::new();
@@ -620,9 +553,7 @@ async fn test_a_panic_while_waiting_for_the_first_run_ends_the_worker_with_its_r
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_started_while_the_probe_is_out_waits_for_it() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, _budget, policy) = opened().await;
         tokio::time::sleep(OPEN_FOR).await;
         let (answer, gate) = tokio::sync::oneshot::channel::<Result<(), ApiError>>();
         let probe = {
@@ -661,9 +592,7 @@ async fn test_a_worker_started_while_the_probe_is_out_waits_for_it() {
 #[tokio::test(start_paused = true)]
 async fn test_a_workers_first_run_in_half_open_takes_the_probes_place() {
     within(HOUR_LIMIT, async {
-        let (breaker, budget) = (breaker(1), budget());
-        let policy = policy(&breaker, &budget);
-        open(&policy, &breaker).await;
+        let (breaker, _budget, policy) = opened().await;
         tokio::time::sleep(OPEN_FOR).await;
         assert_eq!(breaker.state(), BreakerState::HalfOpen);
         let supervisor = Supervisor::new();

@@ -18,7 +18,7 @@ use signal_runtime::{
     Backoff, ConfigError, Intensity, Phase, Policy, Reaction, RetryBudget, RetryError, StopReason,
     Supervisor, SupervisorError,
 };
-use support::{Events, HOUR_LIMIT, within};
+use support::{Events, HOUR_LIMIT, floor_budget, within};
 use tower::{ServiceBuilder, ServiceExt};
 
 kind! {
@@ -454,6 +454,29 @@ async fn test_the_allowance_is_a_whole_number_of_retries() {
 #[derive(Debug, Signal)]
 struct Reset(#[signal(forward)] std::io::Error);
 
+/// Retries an outage up to 3 attempts, a second apart, within `budget`.
+fn each_second(budget: &RetryBudget) -> Policy {
+    Policy::new()
+        .on::<Down>(Reaction::Retry.max_attempts(3))
+        .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
+        .retry_budget(budget)
+}
+
+/// Makes `calls` calls through `policy` whose attempts fail with `Down`,
+/// each dropped (its `tokio::time::timeout` expires) after `timeout`: the
+/// attempts sent.
+async fn dropped_calls(policy: &Policy, calls: usize, timeout: Duration) -> u64 {
+    let sent = AtomicU64::new(0);
+    for _ in 0..calls {
+        let call = policy.call("api").run(async |_| {
+            sent.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(BackendError::Down)
+        });
+        assert!(tokio::time::timeout(timeout, call).await.is_err());
+    }
+    sent.load(Ordering::SeqCst)
+}
+
 /// A call dropped during its backoff (a `tokio::time::timeout` around it)
 /// never sent the retry it withdrew from the budget: the retry is given
 /// back, so abandoned calls do not refuse other callers retries the backend
@@ -461,22 +484,10 @@ struct Reset(#[signal(forward)] std::io::Error);
 #[tokio::test(start_paused = true)]
 async fn test_a_call_dropped_in_its_backoff_gives_its_retry_back() {
     within(HOUR_LIMIT, async {
-        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
-        let policy = Policy::new()
-            .on::<Down>(Reaction::Retry.max_attempts(3))
-            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
-            .retry_budget(&budget);
-        let sent = AtomicU64::new(0);
-        for _ in 0..10 {
-            let call = policy.call("api").run(async |_| {
-                sent.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(BackendError::Down)
-            });
-            let timeout = Duration::from_millis(500);
-            assert!(tokio::time::timeout(timeout, call).await.is_err());
-        }
+        let budget = floor_budget(1);
+        let policy = each_second(&budget);
         assert_eq!(
-            sent.load(Ordering::SeqCst),
+            dropped_calls(&policy, 10, Duration::from_millis(500)).await,
             10,
             "one attempt each, no retry sent"
         );
@@ -495,19 +506,12 @@ async fn test_a_call_dropped_in_its_backoff_gives_its_retry_back() {
 #[tokio::test(start_paused = true)]
 async fn test_a_retry_made_before_the_call_is_dropped_stays_withdrawn() {
     within(HOUR_LIMIT, async {
-        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
-        let policy = Policy::new()
-            .on::<Down>(Reaction::Retry.max_attempts(3))
-            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
-            .retry_budget(&budget);
-        let sent = AtomicU64::new(0);
-        let call = policy.call("api").run(async |_| {
-            sent.fetch_add(1, Ordering::SeqCst);
-            Err::<(), _>(BackendError::Down)
-        });
-        let timeout = Duration::from_millis(1500);
-        assert!(tokio::time::timeout(timeout, call).await.is_err());
-        assert_eq!(sent.load(Ordering::SeqCst), 2);
+        let budget = floor_budget(1);
+        let policy = each_second(&budget);
+        assert_eq!(
+            dropped_calls(&policy, 1, Duration::from_millis(1500)).await,
+            2
+        );
         assert_eq!(budget.stats().retries, 1, "{:?}", budget.stats());
     })
     .await;
@@ -518,11 +522,8 @@ async fn test_a_retry_made_before_the_call_is_dropped_stays_withdrawn() {
 #[tokio::test(start_paused = true)]
 async fn test_a_tower_request_dropped_in_its_backoff_gives_its_retry_back() {
     within(HOUR_LIMIT, async {
-        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
-        let policy = Policy::new()
-            .on::<Down>(Reaction::Retry.max_attempts(3))
-            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
-            .retry_budget(&budget);
+        let budget = floor_budget(1);
+        let policy = each_second(&budget);
         let sent = Arc::new(AtomicU64::new(0));
         let service = {
             let sent = Arc::clone(&sent);
@@ -549,7 +550,7 @@ async fn test_a_tower_request_dropped_in_its_backoff_gives_its_retry_back() {
 #[tokio::test(start_paused = true)]
 async fn test_a_worker_shut_down_in_its_backoff_gives_its_retry_back() {
     within(HOUR_LIMIT, async {
-        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
+        let budget = floor_budget(1);
         let policy = Arc::new(
             Policy::new()
                 .on::<Down>(Reaction::Retry)
@@ -589,11 +590,8 @@ enum GuardedError {
 #[tokio::test(start_paused = true)]
 async fn test_a_backon_call_dropped_in_its_backoff_gives_its_retry_back() {
     within(HOUR_LIMIT, async {
-        let budget = RetryBudget::new("api", 0.0, 1, Duration::from_secs(10)).unwrap();
-        let policy = Policy::new()
-            .on::<Down>(Reaction::Retry.max_attempts(3))
-            .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(1)).with_jitter(0.0))
-            .retry_budget(&budget);
+        let budget = floor_budget(1);
+        let policy = each_second(&budget);
         let sent = AtomicU64::new(0);
         for _ in 0..3 {
             let guard = policy.backon_guard("api");

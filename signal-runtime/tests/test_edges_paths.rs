@@ -21,7 +21,7 @@ use signal_runtime::{
     Backoff, BreakerOpen, BreakerState, CircuitBreaker, Intensity, Phase, Policy, Reaction,
     RetryBudget, Supervisor,
 };
-use support::{HOUR_LIMIT, within};
+use support::{HOUR_LIMIT, MS, floor_budget, network_breaker, within};
 use tower::{ServiceBuilder, ServiceExt};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Signal)]
@@ -37,7 +37,6 @@ enum ApiError {
     ),
 }
 
-const MS: Duration = Duration::from_millis(1);
 const ATTEMPTS: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,7 +167,7 @@ async fn run(path: Path, policy: &Arc<Policy>, backend: &Backend) -> Result<(), 
 #[tokio::test(start_paused = true)]
 async fn test_an_empty_budget_stops_every_path_at_its_first_attempt() {
     within(HOUR_LIMIT, async {
-        let empty = || RetryBudget::new("api", 0.0, 0, Duration::from_secs(10)).unwrap();
+        let empty = || floor_budget(0);
         let unbounded =
             || RetryBudget::new("api", RetryBudget::MAX_RATIO, u32::MAX, Duration::MAX).unwrap();
         for path in PATHS {
@@ -204,14 +203,12 @@ async fn test_a_breaker_open_for_duration_max_refuses_every_path() {
         for path in PATHS {
             for open_for in [Duration::MAX, Duration::ZERO] {
                 // A window of `Duration::MAX` with it: nothing overflows.
-                let breaker = CircuitBreaker::builder("api")
-                    .counts::<TransientNetwork>()
-                    .min_calls(1)
+                let breaker = network_breaker("api", 1)
                     .open_for(open_for)
                     .window(open_for.max(Duration::from_secs(10)))
                     .build()
                     .unwrap();
-                let budget = RetryBudget::new("api", 0.0, 10, Duration::from_secs(10)).unwrap();
+                let budget = floor_budget(10);
                 let policy = policy(Some(&budget), Some(&breaker));
                 let backend = Backend::default();
                 let forever = open_for == Duration::MAX;
@@ -256,9 +253,7 @@ async fn test_a_panicking_probe_gives_its_place_back_on_every_path() {
         const OPEN_FOR: Duration = Duration::from_secs(30);
         for path in PATHS {
             for panics in [true, false] {
-                let breaker = CircuitBreaker::builder("api")
-                    .counts::<TransientNetwork>()
-                    .min_calls(1)
+                let breaker = network_breaker("api", 1)
                     .open_for(OPEN_FOR)
                     .build()
                     .unwrap();
@@ -338,9 +333,7 @@ async fn test_a_duration_max_deadline_is_no_deadline_next_to_breaker_and_budget(
         assert_eq!(error.reason(), StopReason::BudgetExhausted);
         assert_eq!(backend.sent(), 1);
 
-        let breaker = CircuitBreaker::builder("api")
-            .counts::<TransientNetwork>()
-            .min_calls(1)
+        let breaker = network_breaker("api", 1)
             .open_for(Duration::MAX)
             .build()
             .unwrap();

@@ -1,5 +1,6 @@
 //! Shared pieces of the runtime tests: an error hierarchy, a pool, a poll
-//! counter, and a tracing layer that captures events.
+//! counter, a tracing layer that captures events, and the breakers,
+//! policies and budgets the breaker and budget tests build.
 
 #![allow(dead_code)]
 
@@ -13,6 +14,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use signal_core::{Signal, kind};
+use signal_runtime::{
+    Backoff, BreakerBuilder, BreakerState, CircuitBreaker, Intensity, Policy, Reaction,
+    RetryBudget, RetryError,
+};
 use tokio::sync::Notify;
 use tracing::field::{Field, Visit};
 use tracing::subscriber::DefaultGuard;
@@ -294,3 +299,108 @@ pub async fn within<F: Future>(limit: Duration, fut: F) -> F::Output {
 
 /// One hour, for [`within`] limits.
 pub const HOUR_LIMIT: Duration = Duration::from_secs(3600);
+
+/// One millisecond.
+pub const MS: Duration = Duration::from_millis(1);
+
+/// How long the breakers of the breaker tests stay open.
+pub const OPEN_FOR: Duration = Duration::from_secs(30);
+
+/// A breaker named `name` that counts network failures and opens at half
+/// of at least `min_calls` outcomes; add to it what a test needs, then
+/// build it.
+pub fn network_breaker(name: &str, min_calls: u32) -> BreakerBuilder {
+    CircuitBreaker::builder(name)
+        .counts::<signal_core::vocab::TransientNetwork>()
+        .min_calls(min_calls)
+}
+
+/// Retries the network up to 3 attempts, after 100 ms then 200 ms (up to
+/// 1 s, no jitter); stops on anything else; no intensity limit.
+pub fn network_policy() -> Policy {
+    Policy::new()
+        .on::<signal_core::vocab::TransientNetwork>(Reaction::Retry.max_attempts(3))
+        .otherwise(Reaction::Stop)
+        .backoff(Backoff::new(100 * MS, Duration::from_secs(1)).with_jitter(0.0))
+        .intensity(Intensity::new(u32::MAX, Duration::from_secs(1)))
+}
+
+/// A budget named "api" on the floor only: `floor` retries a second, over
+/// 10 s, no ratio.
+pub fn floor_budget(floor: u32) -> RetryBudget {
+    RetryBudget::new("api", 0.0, floor, Duration::from_secs(10)).unwrap()
+}
+
+/// Opens `breaker` with calls named "api" through `policy` that fail with
+/// `error()`.
+pub async fn open_breaker<E: Signal + 'static>(
+    policy: &Policy,
+    breaker: &CircuitBreaker,
+    error: impl Fn() -> E,
+) {
+    while breaker.state() != BreakerState::Open {
+        let _ = policy
+            .call("api")
+            .run(async |_| Err::<(), _>(error()))
+            .await;
+    }
+}
+
+/// A call named `name` through `policy` whose one attempt succeeds.
+pub async fn succeed<E: Signal + 'static>(
+    policy: &Policy,
+    name: &str,
+) -> Result<(), RetryError<E>> {
+    policy.call(name).run(async |_| Ok::<(), E>(())).await
+}
+
+/// A backend that answers every request with `answer`, and counts them.
+#[derive(Clone)]
+pub struct Backend<E> {
+    sent: Arc<AtomicU64>,
+    answer: Arc<Mutex<Result<(), E>>>,
+}
+
+impl<E: Clone> Backend<E> {
+    pub fn new(answer: Result<(), E>) -> Backend<E> {
+        Backend {
+            sent: Arc::default(),
+            answer: Arc::new(Mutex::new(answer)),
+        }
+    }
+
+    pub fn send(&self) -> Result<(), E> {
+        self.sent.fetch_add(1, Ordering::SeqCst);
+        self.answer.lock().unwrap().clone()
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// Answers `answer` from now on.
+    pub fn answer(&self, answer: Result<(), E>) {
+        *self.answer.lock().unwrap() = answer;
+    }
+}
+
+/// A tracing layer that panics on the event a breaker half-opening sends.
+pub struct PanicOnHalfOpen;
+
+impl<S: Subscriber> Layer<S> for PanicOnHalfOpen {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(bool);
+        impl Visit for Message {
+            fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 |= format!("{value:?}").contains("half-open");
+                }
+            }
+        }
+        let mut message = Message(false);
+        event.record(&mut message);
+        if message.0 {
+            panic!("the subscriber panicked");
+        }
+    }
+}
